@@ -1,0 +1,2 @@
+//! ledd: the root daemon that owns the LED strip.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

@@ -1,0 +1,5 @@
+//! End-to-end tests: the real `ledd`, `ledctl` and `webd` binaries, started
+//! as separate processes on a simulated strip, temporary sockets and a
+//! self-signed certificate.
+
+mod harness;

@@ -1,0 +1,2 @@
+//! webd: the HTTPS webhook daemon.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
