@@ -1,0 +1,1 @@
+//! ledd's hardening after the hardware is initialised.

@@ -1,0 +1,2 @@
+//! webd's sandbox: the ordered confinement steps applied in `main` before
+//! any thread starts.
