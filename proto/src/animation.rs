@@ -171,7 +171,9 @@ impl AnimationSet {
     /// The animations in the set, in wire order. Bits for animations this
     /// build does not know (from a newer peer) are skipped.
     pub fn iter(self) -> impl Iterator<Item = Animation> {
-        Animation::ALL.into_iter().filter(move |a| self.contains(*a))
+        Animation::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
     }
 }
 

@@ -264,14 +264,8 @@ mod tests {
 
     #[test]
     fn need_more_counts_missing_bytes() {
-        assert_eq!(
-            decode::<Request>(&[]),
-            Ok(Decoded::NeedMore { needed: 2 })
-        );
-        assert_eq!(
-            decode::<Request>(&[5]),
-            Ok(Decoded::NeedMore { needed: 1 })
-        );
+        assert_eq!(decode::<Request>(&[]), Ok(Decoded::NeedMore { needed: 2 }));
+        assert_eq!(decode::<Request>(&[5]), Ok(Decoded::NeedMore { needed: 1 }));
         assert_eq!(
             decode::<Request>(&[5, 0, 1]),
             Ok(Decoded::NeedMore { needed: 4 })

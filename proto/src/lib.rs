@@ -25,8 +25,7 @@ pub use message::{
     Welcome,
 };
 pub use params::{
-    BadColor, Brightness, MAX_CHUNK_PIXELS, OutOfRange, Pixels, PlayParams, PlaySeconds, Rgb,
-    Speed,
+    BadColor, Brightness, MAX_CHUNK_PIXELS, OutOfRange, Pixels, PlayParams, PlaySeconds, Rgb, Speed,
 };
 
 /// The protocol version. Bump it when a struct's fields change; appending an

@@ -286,7 +286,7 @@ impl<'de> Deserialize<'de> for Pixels {
                 write!(f, "at most {MAX_CHUNK_PIXELS} pixels of three bytes")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Pixels, E> {
-                if v.len() % 3 != 0 || v.len() > MAX_CHUNK_PIXELS * 3 {
+                if !v.len().is_multiple_of(3) || v.len() > MAX_CHUNK_PIXELS * 3 {
                     return Err(E::invalid_length(v.len(), &self));
                 }
                 Ok(Pixels(v.to_vec()))

@@ -58,7 +58,10 @@ fn a_maximal_length_prefix_reserves_nothing() {
     });
     assert_eq!(r, Err(FrameError::TooLong { len: 65535 }));
     assert_eq!(bytes, 0);
-    assert!(reader.is_mid_frame(), "the announced bytes are still to be skipped");
+    assert!(
+        reader.is_mid_frame(),
+        "the announced bytes are still to be skipped"
+    );
 }
 
 #[test]
@@ -78,15 +81,22 @@ fn forged_inner_lengths_reserve_nothing() {
 /// Bytes that look like a frame: a prefix that is usually honest, then a
 /// known tag, then noise.
 fn framed_noise() -> impl Strategy<Value = Vec<u8>> {
-    (0u8..8, prop::collection::vec(any::<u8>(), 0..1100), any::<bool>()).prop_map(
-        |(tag, body, honest)| {
-            let len = if honest { body.len() + 1 } else { body.len() * 7 + 3 };
+    (
+        0u8..8,
+        prop::collection::vec(any::<u8>(), 0..1100),
+        any::<bool>(),
+    )
+        .prop_map(|(tag, body, honest)| {
+            let len = if honest {
+                body.len() + 1
+            } else {
+                body.len() * 7 + 3
+            };
             let mut v = (len.min(65535) as u16).to_le_bytes().to_vec();
             v.push(tag);
             v.extend(body);
             v
-        },
-    )
+        })
 }
 
 proptest! {

@@ -48,10 +48,7 @@ fn status() -> Status {
 fn requests() -> Vec<(Request, Vec<u8>)> {
     vec![
         (Request::Hello { version: 1 }, vec![2, 0, 0, 1]),
-        (
-            Request::Hello { version: 300 },
-            vec![3, 0, 0, 0xac, 0x02],
-        ),
+        (Request::Hello { version: 300 }, vec![3, 0, 0, 0xac, 0x02]),
         (
             Request::Play {
                 animation: Animation::Rainbow,
@@ -96,8 +93,8 @@ fn responses() -> Vec<(Response, Vec<u8>)> {
                 33, 0, 2, // Status
                 1, 9, 0, 100, 0, 1, 30, // playing: Fire, default params, 30 s left
                 40, 0x96, 0x01, 60, // brightness, led_count, target_fps
-                0xe8, 0x07, 0xe0, 0xd4, 0x03, 2, 0xdc, 0x0b, 0xc8, 0x01, 35, 90, 0xc0, 0x3e,
-                0x80, 0x7d, // stats
+                0xe8, 0x07, 0xe0, 0xd4, 0x03, 2, 0xdc, 0x0b, 0xc8, 0x01, 35, 90, 0xc0, 0x3e, 0x80,
+                0x7d, // stats
                 0x88, 0x0e, 0xd0, 0x0f, 0, // power
             ],
         ),
@@ -185,11 +182,30 @@ fn every_animation_and_error_code_keeps_its_index() {
         let wire = encode(&Response::Error(ErrorReply::new(*code, ""))).unwrap();
         assert_eq!(wire[3], i as u8, "{code:?} moved");
     }
-    let names = ["solid", "rainbow", "rainbow-cycle", "theater-chase", "color-wipe", "twinkle",
-        "sparkle", "breathe", "comet", "fire", "candy-cane", "snowfall", "meteor", "gradient",
-        "festive", "fairy-lights", "aurora"];
+    let names = [
+        "solid",
+        "rainbow",
+        "rainbow-cycle",
+        "theater-chase",
+        "color-wipe",
+        "twinkle",
+        "sparkle",
+        "breathe",
+        "comet",
+        "fire",
+        "candy-cane",
+        "snowfall",
+        "meteor",
+        "gradient",
+        "festive",
+        "fairy-lights",
+        "aurora",
+    ];
     let ours: Vec<_> = Animation::ALL.iter().map(|a| a.name()).collect();
-    assert_eq!(ours, names, "animation names are part of the CLI and config contract");
+    assert_eq!(
+        ours, names,
+        "animation names are part of the CLI and config contract"
+    );
 }
 
 #[test]
