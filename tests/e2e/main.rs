@@ -3,3 +3,5 @@
 //! self-signed certificate.
 
 mod harness;
+mod ledd;
+mod webd;

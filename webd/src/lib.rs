@@ -1,4 +1,33 @@
 //! webd: the HTTPS webhook daemon.
+//!
+//! webd turns authenticated HTTPS webhooks (`POST /hooks/{name}`) into named
+//! animation requests for ledd. The crate is a library so that tests can
+//! drive every part of it; `main.rs` is a thin shell over [`daemon`].
+//!
+//! Start-up is split in two so the sandbox fits between the halves:
+//! [`daemon::prepare`] reads every file and obtains the listeners while the
+//! process is still single-threaded, then (after the sandbox step in
+//! `main`) [`daemon::run`] builds the single-threaded tokio runtime and
+//! serves.
+//!
+//! Modules:
+//! - [`config`]: the TOML file, parsed then validated into types that cannot
+//!   be invalid.
+//! - [`tls`]: rustls (ring provider) server configuration from PEM files.
+//! - [`http`]: the axum router, auth, bans, limits and the connection loop.
+//! - [`ledd_client`]: the one persistent connection to ledd.
+//! - [`cli`]: the one-shot commands (`token new`, `cert self-signed`,
+//!   `--example-config`).
+//! - [`exit`]: the named process exit codes.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![deny(unsafe_code)]
 
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod exit;
+pub mod http;
+pub mod ledd_client;
+#[allow(unsafe_code)]
 pub mod sandbox;
+pub mod tls;

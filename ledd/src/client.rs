@@ -1,0 +1,119 @@
+//! The client side of the protocol over a blocking Unix stream: connect,
+//! say Hello, send requests and read responses. `ledctl` is built on it;
+//! the tests use it to talk to a real ledd.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tinsel_proto::{
+    ErrorReply, FrameError, FrameReader, MAX_WIRE_LEN, Request, Response, VERSION, Welcome,
+    encode_into,
+};
+
+/// A conversation with ledd that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket could not be reached.
+    #[error("cannot connect to ledd at {path}: {source} (is ledd running? is --socket right?)")]
+    Connect {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading or writing failed.
+    #[error("talking to ledd: {0}")]
+    Io(#[from] io::Error),
+    /// ledd's answer did not decode.
+    #[error("ledd's answer does not decode: {0}")]
+    Frame(#[from] FrameError),
+    /// ledd closed the connection.
+    #[error("ledd closed the connection")]
+    Closed,
+    /// ledd answered with an error.
+    #[error("ledd refused: {0}")]
+    Refused(ErrorReply),
+    /// ledd answered something else than expected.
+    #[error("unexpected answer from ledd: {0}")]
+    Unexpected(String),
+}
+
+/// A connection to ledd after the handshake.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+    reader: Box<FrameReader>,
+    wbuf: Box<[u8; MAX_WIRE_LEN]>,
+    /// ledd's side of the handshake.
+    pub welcome: Welcome,
+}
+
+impl Client {
+    /// Connects to `path` and says Hello. Reads time out after `timeout`.
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let mut c = Client {
+            stream,
+            reader: Box::new(FrameReader::new()),
+            wbuf: Box::new([0; MAX_WIRE_LEN]),
+            welcome: Welcome {
+                version: 0,
+                role: tinsel_proto::Role::Hooks,
+                led_count: 0,
+                animations: tinsel_proto::AnimationSet::default(),
+            },
+        };
+        match c.request(&Request::Hello { version: VERSION })? {
+            Response::Welcome(w) => {
+                c.welcome = w;
+                Ok(c)
+            }
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Sends `req` without reading.
+    pub fn send(&mut self, req: &Request) -> Result<(), ClientError> {
+        let n = encode_into(req, &mut self.wbuf)?;
+        self.stream.write_all(&self.wbuf[..n])?;
+        Ok(())
+    }
+
+    /// Reads the next response. An error reply is returned as
+    /// [`ClientError::Refused`].
+    pub fn recv(&mut self) -> Result<Response, ClientError> {
+        loop {
+            if let Some(resp) = self.reader.next_frame::<Response>()? {
+                return match resp {
+                    Response::Error(e) => Err(ClientError::Refused(e)),
+                    other => Ok(other),
+                };
+            }
+            let n = self.stream.read(self.reader.spare())?;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            self.reader.filled(n);
+        }
+    }
+
+    /// Sends `req` and reads one response. If the send fails because ledd
+    /// already closed (it refused this peer), ledd's reason is read instead.
+    pub fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
+        if let Err(e) = self.send(req) {
+            return match self.recv() {
+                Err(ClientError::Closed) | Err(ClientError::Io(_)) => Err(e),
+                other => other,
+            };
+        }
+        self.recv()
+    }
+}

@@ -1,0 +1,842 @@
+//! The configuration: the TOML file, the command-line overrides, and the
+//! checks that turn them into a [`Config`] that cannot hold an invalid value.
+//!
+//! Parsing and checking are separate steps (raw → valid): the raw types
+//! mirror the file and refuse unknown keys; [`Config::from_raw`] checks every
+//! range and names the key, the value and the file when it refuses one.
+//! User and group names are resolved here too, so a typo is a config error
+//! at start (or at SIGHUP), not a silently refused client later.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{Gid, Group, Uid, User};
+use serde::Deserialize;
+use tinsel_proto::Brightness;
+
+/// Where ledd listens when neither the file nor `--socket` says.
+pub const DEFAULT_SOCKET: &str = "/run/tinsel/ledd.sock";
+/// The default socket permissions: owner and group may connect.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
+/// The default number of LEDs.
+pub const DEFAULT_COUNT: u16 = 150;
+/// The default frame rate.
+pub const DEFAULT_FPS: u16 = 60;
+/// The default gamma exponent (the usual value for WS2812 LEDs).
+pub const DEFAULT_GAMMA: f32 = 2.2;
+/// The default current budget: a 5 V 2.5 A supply, less what the Pi takes.
+pub const DEFAULT_MAX_MILLIAMPS: u32 = 2000;
+/// The current one LED draws at full white: about 20 mA per channel
+/// (WS2812B datasheet, "typical" per-channel current).
+pub const DEFAULT_MILLIAMPS_PER_LED: u16 = 60;
+/// The most LEDs ledd drives: 1000 LEDs take 30 ms on the wire, 30 fps.
+pub const MAX_COUNT: u16 = 1000;
+/// The highest frame rate accepted whatever the LED count.
+pub const MAX_FPS: u16 = 500;
+/// Time on the wire per LED: 24 bits of 1.25 µs (WS2812B datasheet).
+pub const WIRE_US_PER_LED: u32 = 30;
+/// The reset (latch) time newer WS2812B parts need: at least 280 µs.
+pub const LATCH_US: u32 = 280;
+
+/// The highest frame rate the wire allows for `count` LEDs.
+pub const fn max_fps_for(count: u16) -> u16 {
+    let frame_us = count as u32 * WIRE_US_PER_LED + LATCH_US;
+    let fps = 1_000_000 / frame_us;
+    if fps > MAX_FPS as u32 {
+        MAX_FPS
+    } else {
+        fps as u16
+    }
+}
+
+/// A configuration that could not be read or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file could be changed by someone other than root.
+    #[error(
+        "config file {path} is owned by uid {uid} with mode {mode:o}: ledd runs as root and trusts only a file owned by root and not writable by group or others (chown root {path} && chmod go-w {path})"
+    )]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is not valid TOML or has an unknown key or a wrong type.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file.
+        origin: Origin,
+        /// The parser's message, which names the key and the line.
+        message: String,
+    },
+    /// A value is out of range or names nothing.
+    #[error("{origin}: `{key}` = {value} is refused: {reason}")]
+    Invalid {
+        /// Where the value came from.
+        origin: Origin,
+        /// The key, dotted (`strip.count`).
+        key: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why, and what to use instead.
+        reason: String,
+    },
+}
+
+/// Where a configuration came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A file.
+    File(PathBuf),
+    /// No file: the built-in defaults and the command line.
+    Defaults,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "config file {}", p.display()),
+            Origin::Defaults => f.write_str("command line"),
+        }
+    }
+}
+
+/// The config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    socket: Option<PathBuf>,
+    socket_group: Option<String>,
+    socket_mode: Option<String>,
+    #[serde(default)]
+    strip: RawStrip,
+    #[serde(default)]
+    output: RawOutput,
+    #[serde(default)]
+    access: RawAccess,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStrip {
+    backend: Option<String>,
+    count: Option<i64>,
+    order: Option<String>,
+    fps: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    brightness: Option<i64>,
+    gamma: Option<f64>,
+    max_milliamps: Option<i64>,
+    milliamps_per_led: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    #[serde(default)]
+    admin_users: Vec<String>,
+    #[serde(default)]
+    admin_groups: Vec<String>,
+    #[serde(default)]
+    hooks_users: Vec<String>,
+    #[serde(default)]
+    hooks_groups: Vec<String>,
+}
+
+/// Values from the command line that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--socket`.
+    pub socket: Option<PathBuf>,
+    /// `--backend`.
+    pub backend: Option<String>,
+    /// `--leds`.
+    pub leds: Option<i64>,
+}
+
+/// Which LED backend drives the strip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The simulated strip: pixels go nowhere but to `ledctl watch`.
+    Sim,
+    /// WS2812 through PWM/DMA (rs_ws281x).
+    Ws281x,
+    /// WS2812 through the SPI controller (rppal).
+    Spi,
+}
+
+impl Backend {
+    /// The name used in the config and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+            Backend::Ws281x => "ws281x",
+            Backend::Spi => "spi",
+        }
+    }
+}
+
+/// The order in which a strip expects the three colour bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelOrder {
+    /// For each wire byte, the index of the channel (0 r, 1 g, 2 b) it
+    /// carries.
+    pub wire: [u8; 3],
+}
+
+impl ChannelOrder {
+    /// Green, red, blue: what WS2812B parts expect.
+    pub const GRB: ChannelOrder = ChannelOrder { wire: [1, 0, 2] };
+
+    /// Parses `rgb`, `grb`, `bgr`, ... (any permutation of r, g, b).
+    pub fn parse(s: &str) -> Option<ChannelOrder> {
+        let b = s.as_bytes();
+        if b.len() != 3 {
+            return None;
+        }
+        let mut wire = [0u8; 3];
+        for (slot, c) in wire.iter_mut().zip(b) {
+            *slot = match c.to_ascii_lowercase() {
+                b'r' => 0,
+                b'g' => 1,
+                b'b' => 2,
+                _ => return None,
+            };
+        }
+        let distinct = wire[0] != wire[1] && wire[1] != wire[2] && wire[0] != wire[2];
+        distinct.then_some(ChannelOrder { wire })
+    }
+
+    /// The name, e.g. "grb".
+    pub fn name(self) -> String {
+        self.wire
+            .iter()
+            .map(|&c| ['r', 'g', 'b'][usize::from(c)])
+            .collect()
+    }
+}
+
+/// The strip section, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StripConfig {
+    /// The backend.
+    pub backend: Backend,
+    /// The number of LEDs, 1 to [`MAX_COUNT`].
+    pub count: u16,
+    /// The channel order on the wire.
+    pub order: ChannelOrder,
+    /// Frames per second, 1 to [`max_fps_for`] the count.
+    pub fps: u16,
+}
+
+/// The output section, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputConfig {
+    /// The brightness at start.
+    pub brightness: Brightness,
+    /// The gamma exponent, 1.0 to 3.0.
+    pub gamma: f32,
+    /// The current budget in mA; 0 means no limit.
+    pub max_milliamps: u32,
+    /// The current of one LED at full white, in mA.
+    pub milliamps_per_led: u16,
+}
+
+/// Who may connect, resolved to ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Users with the admin role (root always has it).
+    pub admin_uids: Vec<u32>,
+    /// Groups whose members have the admin role.
+    pub admin_gids: Vec<u32>,
+    /// Users with the hooks role.
+    pub hooks_uids: Vec<u32>,
+    /// Groups whose members have the hooks role.
+    pub hooks_gids: Vec<u32>,
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The socket path.
+    pub socket: PathBuf,
+    /// The group that owns the socket, if any.
+    pub socket_group: Option<(String, u32)>,
+    /// The socket's permission bits.
+    pub socket_mode: u32,
+    /// The strip.
+    pub strip: StripConfig,
+    /// The output stage.
+    pub output: OutputConfig,
+    /// Roles.
+    pub access: Access,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+impl Config {
+    /// Reads `path` (if given), applies `overrides` and checks the result.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let (raw, origin) = match path {
+            Some(path) => {
+                let text = read_trusted(path)?;
+                let origin = Origin::File(path.to_owned());
+                (parse(&text, &origin)?, origin)
+            }
+            None => (RawConfig::default(), Origin::Defaults),
+        };
+        Config::from_raw(raw, overrides, origin)
+    }
+
+    /// Checks a parsed file with its overrides.
+    pub fn from_raw(
+        mut raw: RawConfig,
+        overrides: &Overrides,
+        origin: Origin,
+    ) -> Result<Config, ConfigError> {
+        if let Some(s) = &overrides.socket {
+            raw.socket = Some(s.clone());
+        }
+        if let Some(b) = &overrides.backend {
+            raw.strip.backend = Some(b.clone());
+        }
+        if let Some(n) = overrides.leds {
+            raw.strip.count = Some(n);
+        }
+        let invalid = |key: &'static str, value: String, reason: String| ConfigError::Invalid {
+            origin: origin.clone(),
+            key,
+            value,
+            reason,
+        };
+
+        let socket = raw.socket.unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+        if socket.as_os_str().is_empty() || socket.as_os_str().len() > 100 {
+            return Err(invalid(
+                "socket",
+                format!("{:?}", socket.display().to_string()),
+                "use a path of 1 to 100 bytes (the kernel's sun_path limit is 108)".into(),
+            ));
+        }
+
+        let socket_group = match raw.socket_group.filter(|g| !g.is_empty()) {
+            None => None,
+            Some(name) => match resolve_group(&name) {
+                Some(gid) => Some((name, gid)),
+                None => {
+                    return Err(invalid(
+                        "socket_group",
+                        format!("{name:?}"),
+                        "no such group: create it or leave socket_group out".into(),
+                    ));
+                }
+            },
+        };
+
+        let socket_mode = match raw.socket_mode {
+            None => DEFAULT_SOCKET_MODE,
+            Some(text) => match u32::from_str_radix(text.trim_start_matches("0o"), 8) {
+                Ok(m) if m <= 0o777 => m,
+                _ => {
+                    return Err(invalid(
+                        "socket_mode",
+                        format!("{text:?}"),
+                        "use octal permission bits as a string, e.g. \"0660\"".into(),
+                    ));
+                }
+            },
+        };
+
+        let backend = match raw.strip.backend.as_deref() {
+            None | Some("sim") => Backend::Sim,
+            Some("ws281x") => Backend::Ws281x,
+            Some("spi") => Backend::Spi,
+            Some(other) => {
+                return Err(invalid(
+                    "strip.backend",
+                    format!("{other:?}"),
+                    "use \"sim\", \"ws281x\" or \"spi\"".into(),
+                ));
+            }
+        };
+
+        let count = match raw.strip.count {
+            None => DEFAULT_COUNT,
+            Some(n) if (1..=i64::from(MAX_COUNT)).contains(&n) => n as u16,
+            Some(n) => {
+                return Err(invalid(
+                    "strip.count",
+                    n.to_string(),
+                    format!("use 1 to {MAX_COUNT} LEDs"),
+                ));
+            }
+        };
+
+        let order = match raw.strip.order.as_deref() {
+            None => ChannelOrder::GRB,
+            Some(s) => ChannelOrder::parse(s).ok_or_else(|| {
+                invalid(
+                    "strip.order",
+                    format!("{s:?}"),
+                    "use a permutation of r, g and b, e.g. \"grb\" (WS2812B) or \"rgb\"".into(),
+                )
+            })?,
+        };
+
+        let max_fps = max_fps_for(count);
+        let fps = match raw.strip.fps {
+            None => DEFAULT_FPS.min(max_fps),
+            Some(n) if (1..=i64::from(max_fps)).contains(&n) => n as u16,
+            Some(n) => {
+                return Err(invalid(
+                    "strip.fps",
+                    n.to_string(),
+                    format!(
+                        "use 1 to {max_fps}: {count} LEDs take {} µs on the wire plus a {LATCH_US} µs latch",
+                        u32::from(count) * WIRE_US_PER_LED
+                    ),
+                ));
+            }
+        };
+
+        let brightness = match raw.output.brightness {
+            None => Brightness::DEFAULT,
+            Some(n) => u8::try_from(n)
+                .ok()
+                .and_then(|b| Brightness::new(b).ok())
+                .ok_or_else(|| {
+                    invalid(
+                        "output.brightness",
+                        n.to_string(),
+                        "use 0 to 100 (percent)".into(),
+                    )
+                })?,
+        };
+
+        let gamma = match raw.output.gamma {
+            None => DEFAULT_GAMMA,
+            Some(g) if (1.0..=3.0).contains(&g) => g as f32,
+            Some(g) => {
+                return Err(invalid(
+                    "output.gamma",
+                    g.to_string(),
+                    "use 1.0 (no correction) to 3.0; 2.2 suits WS2812".into(),
+                ));
+            }
+        };
+
+        let max_milliamps = match raw.output.max_milliamps {
+            None => DEFAULT_MAX_MILLIAMPS,
+            Some(n) if n == 0 || (100..=100_000).contains(&n) => n as u32,
+            Some(n) => {
+                return Err(invalid(
+                    "output.max_milliamps",
+                    n.to_string(),
+                    "use 0 (no limit) or 100 to 100000 mA".into(),
+                ));
+            }
+        };
+
+        let milliamps_per_led = match raw.output.milliamps_per_led {
+            None => DEFAULT_MILLIAMPS_PER_LED,
+            Some(n) if (1..=200).contains(&n) => n as u16,
+            Some(n) => {
+                return Err(invalid(
+                    "output.milliamps_per_led",
+                    n.to_string(),
+                    "use 1 to 200 mA (60 for WS2812B at full white)".into(),
+                ));
+            }
+        };
+
+        let a = &raw.access;
+        let access = Access {
+            admin_uids: resolve_users(&a.admin_users, "access.admin_users", &origin)?,
+            admin_gids: resolve_groups(&a.admin_groups, "access.admin_groups", &origin)?,
+            hooks_uids: resolve_users(&a.hooks_users, "access.hooks_users", &origin)?,
+            hooks_gids: resolve_groups(&a.hooks_groups, "access.hooks_groups", &origin)?,
+        };
+
+        Ok(Config {
+            socket,
+            socket_group,
+            socket_mode,
+            strip: StripConfig {
+                backend,
+                count,
+                order,
+                fps,
+            },
+            output: OutputConfig {
+                brightness,
+                gamma,
+                max_milliamps,
+                milliamps_per_led,
+            },
+            access,
+            origin,
+        })
+    }
+}
+
+/// Reads a config file, refusing (when ledd runs as root) one that a
+/// non-root user owns or may write: whoever can edit it can make themselves
+/// admin. The checks are on the opened file, not the path, so the file
+/// cannot be swapped between check and read.
+fn read_trusted(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let read_err = |source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if nix::unistd::geteuid().is_root() && (meta.uid() != 0 || meta.mode() & 0o022 != 0) {
+        return Err(ConfigError::Untrusted {
+            path: path.to_owned(),
+            uid: meta.uid(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    let mut text = String::new();
+    // A config is a few KiB; cap what a mistake (a device, a huge file) can cost.
+    (&mut file)
+        .take(MAX_CONFIG_BYTES)
+        .read_to_string(&mut text)
+        .map_err(read_err)?;
+    Ok(text)
+}
+
+/// The largest config file read.
+const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+/// Parses the text of a config file.
+pub fn parse(text: &str, origin: &Origin) -> Result<RawConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.clone(),
+        message: e.to_string().trim_end().replace('\n', " "),
+    })
+}
+
+/// A user given by name or by numeric id.
+fn resolve_user(name: &str) -> Option<u32> {
+    if let Ok(uid) = name.parse::<u32>() {
+        return Some(uid);
+    }
+    User::from_name(name).ok().flatten().map(|u| u.uid.as_raw())
+}
+
+/// A group given by name or by numeric id.
+fn resolve_group(name: &str) -> Option<u32> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Some(gid);
+    }
+    Group::from_name(name)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
+fn resolve_users(
+    names: &[String],
+    key: &'static str,
+    origin: &Origin,
+) -> Result<Vec<u32>, ConfigError> {
+    names
+        .iter()
+        .map(|n| {
+            resolve_user(n).ok_or_else(|| ConfigError::Invalid {
+                origin: origin.clone(),
+                key,
+                value: format!("{n:?}"),
+                reason: "no such user: create it, use a numeric uid, or remove it".into(),
+            })
+        })
+        .collect()
+}
+
+fn resolve_groups(
+    names: &[String],
+    key: &'static str,
+    origin: &Origin,
+) -> Result<Vec<u32>, ConfigError> {
+    names
+        .iter()
+        .map(|n| {
+            resolve_group(n).ok_or_else(|| ConfigError::Invalid {
+                origin: origin.clone(),
+                key,
+                value: format!("{n:?}"),
+                reason: "no such group: create it, use a numeric gid, or remove it".into(),
+            })
+        })
+        .collect()
+}
+
+impl Access {
+    /// Whether the user `uid` (primary group `gid`) belongs to one of
+    /// `gids`, as primary or supplementary member.
+    ///
+    /// Supplementary groups come from the group database (`getgrouplist`),
+    /// looked up for the peer's user name: this reads /etc/group (or NSS),
+    /// so the server calls it off the async threads.
+    pub fn in_groups(uid: u32, gid: u32, gids: &[u32]) -> bool {
+        if gids.is_empty() {
+            return false;
+        }
+        if gids.contains(&gid) {
+            return true;
+        }
+        let Ok(Some(user)) = User::from_uid(Uid::from_raw(uid)) else {
+            return false;
+        };
+        let Ok(name) = std::ffi::CString::new(user.name) else {
+            return false;
+        };
+        match nix::unistd::getgrouplist(&name, Gid::from_raw(gid)) {
+            Ok(list) => list.iter().any(|g| gids.contains(&g.as_raw())),
+            Err(_) => false,
+        }
+    }
+
+    /// The role of a peer, or `None` when it may not connect. root is
+    /// always admin.
+    pub fn role_of(&self, uid: u32, gid: u32) -> Option<tinsel_proto::Role> {
+        use tinsel_proto::Role;
+        if uid == 0 || self.admin_uids.contains(&uid) {
+            return Some(Role::Admin);
+        }
+        if Access::in_groups(uid, gid, &self.admin_gids) {
+            return Some(Role::Admin);
+        }
+        if self.hooks_uids.contains(&uid) || Access::in_groups(uid, gid, &self.hooks_gids) {
+            return Some(Role::Hooks);
+        }
+        None
+    }
+}
+
+/// A fully commented config file with every key at its default.
+pub const EXAMPLE: &str = r#"# ledd configuration (TOML). Every key is optional; the values shown are
+# the defaults. Unknown keys are refused. Check a file with
+#   ledd --check-config /etc/tinsel/ledd.toml
+# and apply changes to a running ledd with SIGHUP (systemctl reload ledd):
+# output and access changes apply at once; socket and strip changes need a
+# restart.
+
+# The Unix socket ledctl and webd connect to. Ignored when systemd passes the
+# socket (socket activation, ledd.socket).
+socket = "/run/tinsel/ledd.sock"
+
+# The group that owns the socket; "" leaves it root's. Give webd's group here
+# (and list it under [access] hooks_groups) so webd can connect.
+socket_group = ""
+
+# The socket's permission bits, octal, as a string. Who may connect at all;
+# [access] then decides what each peer may do.
+socket_mode = "0660"
+
+[strip]
+# "sim" (simulated: watch it with `ledctl watch`), "ws281x" (PWM/DMA) or
+# "spi". The hardware backends need a ledd built with them.
+backend = "sim"
+# Number of LEDs, 1 to 1000.
+count = 150
+# The order the LEDs expect the colour bytes: "grb" for WS2812B, "rgb" for
+# some WS2811 strings; any permutation of r, g, b.
+order = "grb"
+# Frames per second. At most what the wire allows: 30 µs per LED plus a
+# 280 µs latch (150 LEDs: 209 fps).
+fps = 60
+
+[output]
+# Brightness at start, 0 to 100 percent (ledctl brightness N changes it).
+brightness = 50
+# Gamma exponent for the colour lookup table, 1.0 (none) to 3.0.
+gamma = 2.2
+# Current budget of the LED supply in mA; frames that would draw more are
+# dimmed to fit. 0 means no limit (not recommended: 150 LEDs at full white
+# draw 9 A).
+max_milliamps = 2000
+# The current one LED draws at full white, in mA (WS2812B: about 60).
+milliamps_per_led = 60
+
+[access]
+# Who may talk to ledd. root is always admin. Names or numeric ids.
+# admin: everything (play, off, status, brightness, watch, frame).
+admin_users = []
+admin_groups = []
+# hooks: play, off and status only (the webd user).
+hooks_users = []
+hooks_groups = []
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let origin = Origin::File(PathBuf::from("/etc/test.toml"));
+        Config::from_raw(parse(text, &origin)?, &Overrides::default(), origin)
+    }
+
+    #[test]
+    fn example_parses_to_the_defaults() {
+        let from_example = load_text(EXAMPLE).unwrap();
+        let defaults = Config::from_raw(
+            RawConfig::default(),
+            &Overrides::default(),
+            Origin::File(PathBuf::from("/etc/test.toml")),
+        )
+        .unwrap();
+        assert_eq!(from_example, defaults);
+        assert_eq!(defaults.strip.count, 150);
+        assert_eq!(defaults.strip.fps, 60);
+        assert_eq!(defaults.strip.order, ChannelOrder::GRB);
+        assert_eq!(defaults.socket_mode, 0o660);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = load_text("[strip]\ncolour = 1\n").unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+        assert!(err.contains("/etc/test.toml"), "{err}");
+        let err = load_text("sockett = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("sockett"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_key_value_and_file() {
+        let err = load_text("[strip]\ncount = 0\n").unwrap_err().to_string();
+        assert!(err.contains("strip.count"), "{err}");
+        assert!(err.contains("= 0"), "{err}");
+        assert!(err.contains("/etc/test.toml"), "{err}");
+        let err = load_text("[output]\nbrightness = 101\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("output.brightness") && err.contains("101"),
+            "{err}"
+        );
+        let err = load_text("[strip]\norder = \"rrg\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("strip.order"), "{err}");
+        assert!(load_text("socket_mode = \"0999\"\n").is_err());
+        assert!(load_text("[output]\ngamma = 3.5\n").is_err());
+        assert!(load_text("[strip]\nbackend = \"dmx\"\n").is_err());
+    }
+
+    #[test]
+    fn fps_is_bounded_by_the_wire() {
+        assert_eq!(max_fps_for(150), 209);
+        assert_eq!(max_fps_for(1000), 33);
+        assert!(load_text("[strip]\ncount = 150\nfps = 209\n").is_ok());
+        let err = load_text("[strip]\ncount = 150\nfps = 210\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("strip.fps") && err.contains("210"), "{err}");
+        // The default fps shrinks for a long strip instead of failing.
+        let long = load_text("[strip]\ncount = 1000\n").unwrap();
+        assert_eq!(long.strip.fps, 33);
+    }
+
+    #[test]
+    fn overrides_win_and_are_checked() {
+        let origin = Origin::File(PathBuf::from("/etc/test.toml"));
+        let raw = parse("[strip]\ncount = 10\n", &origin).unwrap();
+        let o = Overrides {
+            socket: Some(PathBuf::from("/tmp/x.sock")),
+            backend: Some("ws281x".into()),
+            leds: Some(20),
+        };
+        let c = Config::from_raw(raw, &o, origin.clone()).unwrap();
+        assert_eq!(c.strip.count, 20);
+        assert_eq!(c.strip.backend, Backend::Ws281x);
+        assert_eq!(c.socket, PathBuf::from("/tmp/x.sock"));
+        let bad = Overrides {
+            leds: Some(5000),
+            ..Overrides::default()
+        };
+        assert!(Config::from_raw(RawConfig::default(), &bad, origin).is_err());
+    }
+
+    #[test]
+    fn users_and_groups_resolve_or_are_refused() {
+        let c =
+            load_text("[access]\nhooks_users = [\"root\", \"65534\"]\nadmin_groups = [\"0\"]\n")
+                .unwrap();
+        assert_eq!(c.access.hooks_uids, vec![0, 65534]);
+        assert_eq!(c.access.admin_gids, vec![0]);
+        let err = load_text("[access]\nhooks_users = [\"no-such-user-xyz\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("access.hooks_users") && err.contains("no-such-user-xyz"));
+    }
+
+    #[test]
+    fn roles_follow_the_access_lists() {
+        use tinsel_proto::Role;
+        let access = Access {
+            admin_uids: vec![1000],
+            admin_gids: vec![],
+            hooks_uids: vec![65534],
+            hooks_gids: vec![4242],
+        };
+        assert_eq!(access.role_of(0, 0), Some(Role::Admin));
+        assert_eq!(access.role_of(1000, 1000), Some(Role::Admin));
+        assert_eq!(access.role_of(65534, 65534), Some(Role::Hooks));
+        assert_eq!(access.role_of(5000, 4242), Some(Role::Hooks));
+        assert_eq!(access.role_of(5000, 5000), None);
+    }
+
+    #[test]
+    fn a_config_others_can_write_is_refused_when_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledd.toml");
+        std::fs::write(&path, "[strip]\ncount = 10\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            Config::load(Some(&path), &Overrides::default())
+                .unwrap()
+                .strip
+                .count,
+            10
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let r = Config::load(Some(&path), &Overrides::default());
+        if nix::unistd::geteuid().is_root() {
+            let err = r.unwrap_err().to_string();
+            assert!(err.contains("666") && err.contains("chmod go-w"), "{err}");
+        } else {
+            assert!(r.is_ok(), "only root needs to distrust the file");
+        }
+    }
+
+    #[test]
+    fn channel_orders_parse() {
+        assert_eq!(ChannelOrder::parse("rgb").unwrap().wire, [0, 1, 2]);
+        assert_eq!(ChannelOrder::parse("GRB"), Some(ChannelOrder::GRB));
+        assert_eq!(ChannelOrder::parse("bgr").unwrap().name(), "bgr");
+        assert!(ChannelOrder::parse("rg").is_none());
+        assert!(ChannelOrder::parse("rgx").is_none());
+    }
+}

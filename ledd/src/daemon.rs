@@ -1,0 +1,319 @@
+//! ledd's command line and lifecycle: parse the flags, load the config,
+//! start the frame loop (which opens the strip), harden, serve the socket,
+//! and on SIGTERM/SIGINT stop, blank and clean up; on SIGHUP reload.
+//!
+//! The order matters: the strip is opened first (the hardware backends need
+//! root and /dev/mem), then the process is hardened, and only then is the
+//! socket served to anyone.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, Overrides};
+use crate::engine::{Command, EngineError, EngineHandle, LiveSettings};
+use crate::exit::Exit;
+use crate::notify::{self, Watchdog};
+use crate::server::{self, Listener, State};
+use crate::strip::StripError;
+
+const AFTER_HELP: &str = "\
+Examples:
+  ledd --example-config > /etc/tinsel/ledd.toml
+  ledd --check-config /etc/tinsel/ledd.toml
+  ledd --config /etc/tinsel/ledd.toml
+  ledd --socket /tmp/ledd.sock --backend sim --leds 50    (then: ledctl --socket /tmp/ledd.sock watch)
+
+Signals: SIGTERM/SIGINT blank the strip and exit 0; SIGHUP re-reads the config
+(applied only if valid).
+
+Exit codes:
+  0   stopped cleanly, or the config checked out
+  64  bad command line
+  69  the LED backend is not available (e.g. not built into this binary)
+  70  internal error
+  71  sandbox / hardening failed
+  77  permission denied (e.g. the socket path)
+  78  bad config file (the message names the key, the value and the file)";
+
+/// ledd: the root daemon that owns the LED strip and plays named animations
+/// for ledctl and webd over a Unix socket.
+#[derive(Debug, Parser)]
+#[command(name = "ledd", version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// The config file (TOML). Without it the built-in defaults apply.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Check FILE (with any overriding flags) and exit: 0 if valid, 78 if not.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "example_config"])]
+    pub check_config: Option<PathBuf>,
+    /// Print a fully commented config with every default, and exit.
+    #[arg(long)]
+    pub example_config: bool,
+    /// The socket path (overrides `socket`).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// The LED backend (overrides `strip.backend`).
+    #[arg(long, value_name = "sim|ws281x|spi")]
+    pub backend: Option<String>,
+    /// The number of LEDs (overrides `strip.count`).
+    #[arg(long, value_name = "N")]
+    pub leds: Option<i64>,
+    /// Log debug detail.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl Args {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            socket: self.socket.clone(),
+            backend: self.backend.clone(),
+            leds: self.leds,
+        }
+    }
+}
+
+/// Parses `args` and runs ledd.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> Exit {
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Ok
+                }
+                _ => Exit::Usage,
+            };
+        }
+    };
+    init_logging(args.verbose);
+    run(&args)
+}
+
+fn init_logging(verbose: bool) {
+    use std::io::IsTerminal;
+    let level = if verbose {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+}
+
+/// Runs ledd with parsed arguments.
+pub fn run(args: &Args) -> Exit {
+    if args.example_config {
+        print!("{}", config::EXAMPLE);
+        return Exit::Ok;
+    }
+    let overrides = args.overrides();
+    if let Some(path) = &args.check_config {
+        return match Config::load(Some(path), &overrides) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} LEDs, {} backend, {} fps, socket {})",
+                    path.display(),
+                    c.strip.count,
+                    c.strip.backend.name(),
+                    c.strip.fps,
+                    c.socket.display()
+                );
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("ledd: {e}");
+                Exit::Config
+            }
+        };
+    }
+    let config = match Config::load(args.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("{e}");
+            return Exit::Config;
+        }
+    };
+    info!(
+        leds = config.strip.count,
+        backend = config.strip.backend.name(),
+        fps = config.strip.fps,
+        "starting"
+    );
+
+    // 1. The frame loop, which opens the strip on its own thread.
+    let engine = match EngineHandle::start(&config, Watchdog::from_env()) {
+        Ok(e) => e,
+        Err(EngineError::Strip(e @ StripError::NotBuilt { .. })) => {
+            error!("{e}");
+            return Exit::Unavailable;
+        }
+        Err(e) => {
+            error!("{e}");
+            return Exit::Internal;
+        }
+    };
+
+    // 2. HARDENING GOES HERE: the strip is open (the hardware backends
+    //    needed root and /dev/mem for that), nothing is served yet. The
+    //    `harden` module's entry point is called at this point and a failure
+    //    returns `Exit::Sandbox`. Note: the frame loop thread already
+    //    exists; process-wide steps must apply to it (e.g. seccomp TSYNC).
+
+    // 3. The socket: from systemd, or created safely.
+    let listener = match listen(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("{e}");
+            return if e.is_permission() {
+                Exit::Permission
+            } else if matches!(e, server::ServerError::NotASocket { .. }) {
+                Exit::Config
+            } else {
+                Exit::Unavailable
+            };
+        }
+    };
+    let created = listener.created.clone();
+
+    // 4. Serve until a signal says stop.
+    let exit = serve(listener, &engine, config, args);
+
+    // 5. Stop the loop (it writes a dark frame), then remove the socket.
+    engine.stop();
+    if let Some(path) = created {
+        server::remove_socket(&path);
+    }
+    notify::notify("STOPPING=1");
+    info!("stopped");
+    exit
+}
+
+fn listen(config: &Config) -> Result<Listener, server::ServerError> {
+    if let Some(l) = server::from_systemd()? {
+        info!("serving the socket passed by systemd");
+        return Ok(l);
+    }
+    let l = server::bind(
+        &config.socket,
+        config.socket_mode,
+        config.socket_group.as_ref().map(|(_, gid)| *gid),
+    )?;
+    info!(
+        "listening on {} (mode {:o})",
+        config.socket.display(),
+        config.socket_mode
+    );
+    Ok(l)
+}
+
+fn serve(listener: Listener, engine: &EngineHandle, config: Config, args: &Args) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .thread_name("ledd-server")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the socket server runtime: {e}");
+            return Exit::Internal;
+        }
+    };
+    let Some(sender) = engine.sender() else {
+        return Exit::Internal;
+    };
+    let exit = runtime.block_on(async move {
+        let socket = match tokio::net::UnixListener::from_std(listener.socket) {
+            Ok(s) => s,
+            Err(e) => {
+                error!("cannot serve the socket: {e}");
+                return Exit::Internal;
+            }
+        };
+        let (mut term, mut int, mut hup) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+            _ => {
+                error!("cannot install signal handlers");
+                return Exit::Internal;
+            }
+        };
+        let state = Arc::new(State::new(
+            sender.clone(),
+            engine.published(),
+            config.access.clone(),
+            engine.led_count,
+            config.strip.fps,
+        ));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let server = tokio::spawn(server::run(socket, Arc::clone(&state), stop_rx));
+        notify::notify("READY=1");
+        info!("ready");
+        let mut current = config;
+        loop {
+            tokio::select! {
+                _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+                _ = int.recv() => { info!("SIGINT: stopping"); break; }
+                _ = hup.recv() => {
+                    notify::notify("RELOADING=1");
+                    current = reload(current, args, &state, &sender);
+                    notify::notify("READY=1");
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(Duration::from_millis(200), server).await;
+        Exit::Ok
+    });
+    // Connection tasks still running are dropped here, within the bound.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    exit
+}
+
+/// Re-reads the config; applies it only if it is valid, else keeps `old`.
+fn reload(
+    old: Config,
+    args: &Args,
+    state: &State,
+    engine: &std::sync::mpsc::SyncSender<Command>,
+) -> Config {
+    let new = match Config::load(args.config.as_deref(), &args.overrides()) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!("SIGHUP: keeping the running config: {e}");
+            return old;
+        }
+    };
+    if new.socket != old.socket
+        || new.socket_group != old.socket_group
+        || new.socket_mode != old.socket_mode
+        || new.strip.backend != old.strip.backend
+        || new.strip.count != old.strip.count
+    {
+        warn!("SIGHUP: socket and strip backend/count changes apply only after a restart");
+    }
+    let live = LiveSettings::of(&new);
+    if crate::engine::send(engine, Command::Reconfigure(Box::new(live))).is_err() {
+        warn!("SIGHUP: the frame loop is busy; keeping the running config");
+        return old;
+    }
+    state.reconfigure(new.access.clone(), new.strip.fps);
+    info!("SIGHUP: config reloaded");
+    new
+}

@@ -1,0 +1,357 @@
+//! ledd's hardening, proven by attacks: each test runs `harden()` in a fresh
+//! single-threaded process (root, like ledd) that first does what ledd does
+//! before hardening — a frame loop thread running against a simulated strip
+//! (memory), a listening Unix socket and an sd_notify datagram socket — and
+//! then attempts one forbidden (or one required) operation.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ledd::harden::{self, HardenOptions, SeccompMode};
+use tinsel_sandbox::harness::{Outcome, attack, isolated};
+use tinsel_sandbox::libc;
+use tinsel_sandbox::process::{self, Status};
+
+/// A stand-in for the frame loop: a thread that renders into memory on
+/// absolute deadlines, started before hardening, that drops its own
+/// capabilities "once the strip is open".
+struct FrameLoop {
+    frames: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+fn start_frame_loop(drop_caps: bool) -> FrameLoop {
+    let frames = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (f, s) = (Arc::clone(&frames), Arc::clone(&stop));
+    let handle = std::thread::Builder::new()
+        .name("frame-loop".into())
+        .spawn(move || {
+            let mut strip = vec![0u8; 150 * 3]; // the simulated strip
+            if drop_caps {
+                harden::drop_thread_capabilities(0).unwrap();
+            }
+            ready_tx.send(()).unwrap();
+            let mut next = std::time::Instant::now();
+            while !s.load(Ordering::Relaxed) {
+                next += Duration::from_millis(2);
+                let n = f.fetch_add(1, Ordering::Relaxed);
+                for (i, px) in strip.iter_mut().enumerate() {
+                    *px = (n as usize + i) as u8;
+                }
+                std::hint::black_box(&strip);
+                if let Some(d) = next.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::sleep(d);
+                }
+            }
+        })
+        .unwrap();
+    ready_rx.recv().unwrap();
+    FrameLoop {
+        frames,
+        stop,
+        handle: Some(handle),
+    }
+}
+
+impl FrameLoop {
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            h.join().unwrap();
+        }
+        self.frames.load(Ordering::Relaxed)
+    }
+}
+
+fn require_root() {
+    assert_eq!(
+        tinsel_sandbox::ids::resuid().1,
+        0,
+        "ledd's hardening tests run as root, like ledd"
+    );
+}
+
+/// Frame loop started and dropped its capabilities, then `harden`.
+fn hardened() -> Result<FrameLoop, String> {
+    require_root();
+    let frame_loop = start_frame_loop(true);
+    harden::harden(&HardenOptions::default()).map_err(|e| e.to_string())?;
+    Ok(frame_loop)
+}
+
+fn hardened_setup() -> Result<(), String> {
+    // The loop keeps running in the grandchild until it exits.
+    std::mem::forget(hardened()?);
+    Ok(())
+}
+
+#[test]
+fn socket_af_inet_is_killed() {
+    isolated("socket_af_inet_is_killed", hardened_setup, || {
+        attack::socket(libc::AF_INET, libc::SOCK_STREAM)
+    })
+    .assert_killed_by_sigsys();
+}
+
+#[test]
+fn socket_af_unix_is_killed() {
+    isolated("socket_af_unix_is_killed", hardened_setup, || {
+        attack::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC)
+    })
+    .assert_killed_by_sigsys();
+}
+
+#[test]
+fn execve_is_killed() {
+    isolated("execve_is_killed", hardened_setup, || {
+        attack::exec("/bin/true")
+    })
+    .assert_killed_by_sigsys();
+}
+
+#[test]
+fn setuid_is_killed() {
+    // ledd is root: a setuid(0) would "succeed" as a no-op, so it must die.
+    isolated("setuid_is_killed", hardened_setup, || attack::setuid(0)).assert_killed_by_sigsys();
+}
+
+#[test]
+fn ptrace_is_killed() {
+    let parent = std::process::id() as libc::pid_t;
+    isolated("ptrace_is_killed", hardened_setup, || {
+        attack::ptrace_attach(parent)
+    })
+    .assert_killed_by_sigsys();
+}
+
+#[test]
+fn mount_is_killed() {
+    isolated("mount_is_killed", hardened_setup, || {
+        attack::mount_tmpfs("/tmp")
+    })
+    .assert_killed_by_sigsys();
+}
+
+#[test]
+fn kill_of_another_process_is_killed() {
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = sleeper.id() as libc::pid_t;
+    let run = isolated("kill_of_another_process_is_killed", hardened_setup, || {
+        attack::kill(pid, libc::SIGTERM)
+    });
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    run.assert_killed_by_sigsys();
+}
+
+#[test]
+fn write_exec_mmap_is_killed() {
+    isolated(
+        "write_exec_mmap_is_killed",
+        hardened_setup,
+        attack::mmap_write_exec,
+    )
+    .assert_killed_by_sigsys();
+}
+
+#[test]
+fn opening_a_file_for_writing_is_killed() {
+    let path = format!("/tmp/tinsel-ledd-harden-{}", std::process::id());
+    isolated(
+        "opening_a_file_for_writing_is_killed",
+        hardened_setup,
+        || attack::write_file(&path),
+    )
+    .assert_killed_by_sigsys();
+    assert!(!std::path::Path::new(&path).exists());
+}
+
+#[test]
+fn unlink_is_refused_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "x").unwrap();
+    let v = victim.clone();
+    isolated("unlink_is_refused_not_fatal", hardened_setup, || {
+        std::fs::remove_file(&v).map_err(|e| e.raw_os_error().unwrap_or(-1))
+    })
+    .assert_denied(&[libc::EPERM]);
+    assert!(victim.exists());
+}
+
+#[test]
+fn root_without_capabilities_cannot_read_a_file_it_does_not_own() {
+    // DAC without CAP_DAC_OVERRIDE: a 0600 file owned by someone else.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "x").unwrap();
+    std::os::unix::fs::chown(&secret, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let s = secret.clone();
+    isolated(
+        "root_without_capabilities_cannot_read_a_file_it_does_not_own",
+        hardened_setup,
+        || attack::read_file(s.to_str().unwrap()),
+    )
+    .assert_denied(&[libc::EACCES]);
+}
+
+#[test]
+fn proc_status_of_every_thread_shows_the_hardening() {
+    isolated(
+        "proc_status_of_every_thread_shows_the_hardening",
+        hardened_setup,
+        || {
+            let threads = process::thread_statuses().unwrap();
+            assert_eq!(threads.len(), 2, "main + frame loop: {threads:?}");
+            for (tid, name, st) in threads {
+                eprintln!("{tid} {name}: {st:?}");
+                assert_eq!(st.uid[1], 0, "{name}: ledd stays root");
+                assert_eq!(st.cap_eff, 0, "{name}: CapEff");
+                assert_eq!(st.cap_prm, 0, "{name}: CapPrm");
+                assert_eq!(st.cap_bnd, 0, "{name}: CapBnd");
+                assert_eq!(st.cap_amb, 0, "{name}: CapAmb");
+                assert_eq!(st.no_new_privs, 1, "{name}: NoNewPrivs (TSYNC)");
+                assert_eq!(st.seccomp, 2, "{name}: Seccomp (TSYNC)");
+            }
+            let own = Status::current().unwrap();
+            assert_eq!((own.cap_eff, own.no_new_privs, own.seccomp), (0, 1, 2));
+            Ok(())
+        },
+    )
+    .assert_succeeded();
+}
+
+#[test]
+fn a_thread_that_kept_its_capabilities_stops_hardening() {
+    require_root();
+    isolated(
+        "a_thread_that_kept_its_capabilities_stops_hardening",
+        || {
+            let frame_loop = start_frame_loop(false);
+            let r = harden::harden(&HardenOptions::default())
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            frame_loop.stop();
+            r
+        },
+        || Ok(()),
+    )
+    .assert_setup_failed("frame-loop");
+}
+
+#[test]
+fn the_runtime_ledd_needs_still_works() {
+    // After harden: the frame loop keeps rendering, a tokio current-thread
+    // runtime accepts on the listener made before, reads the peer's
+    // credentials, handles signals; sd_notify goes out on the datagram
+    // socket made before; the config file can be re-read.
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ledd.sock");
+    let notify_path = dir.path().join("notify.sock");
+    let config = dir.path().join("ledd.toml");
+    std::fs::write(&config, "[strip]\n").unwrap();
+    let listener = UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let systemd = UnixDatagram::bind(&notify_path).unwrap();
+    let notifier = UnixDatagram::unbound().unwrap();
+    let in_child = std::env::var(tinsel_sandbox::harness::CHILD_ENV).is_ok();
+    let client_path = sock.clone();
+    let client = in_child.then(|| {
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for _ in 0..200 {
+                if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&client_path) {
+                    s.write_all(b"hi").unwrap();
+                    let mut b = [0; 2];
+                    s.read_exact(&mut b).unwrap();
+                    return &b == b"ok";
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        })
+    });
+    let run = isolated(
+        "the_runtime_ledd_needs_still_works",
+        || {
+            let fl = hardened()?;
+            FRAME_LOOP.with(|c| *c.borrow_mut() = Some(fl));
+            Ok(())
+        },
+        move || {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|_| 1)?;
+            rt.block_on(async move {
+                let _hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    .map_err(|_| 2)?;
+                let l = tokio::net::UnixListener::from_std(listener).map_err(|_| 3)?;
+                let (mut conn, _) = l.accept().await.map_err(|_| 4)?;
+                let cred = conn.peer_cred().map_err(|_| 5)?;
+                if cred.uid() != 0 {
+                    return Err(6);
+                }
+                let mut b = [0; 2];
+                conn.read_exact(&mut b).await.map_err(|_| 7)?;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                conn.write_all(b"ok").await.map_err(|_| 8)?;
+                Ok::<(), i32>(())
+            })?;
+            notifier
+                .send_to(b"READY=1", &notify_path)
+                .map_err(|e| e.raw_os_error().unwrap_or(9))?;
+            attack::read_file(config.to_str().unwrap())?;
+            let fl = FRAME_LOOP.with(|c| c.borrow_mut().take()).ok_or(10)?;
+            let before = fl.frames.load(Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(50));
+            let frames = fl.stop();
+            if frames <= before { Err(11) } else { Ok(()) }
+        },
+    );
+    run.assert_succeeded();
+    if let Some(client) = client {
+        assert!(client.join().unwrap(), "client did not get its answer");
+        let mut buf = [0; 16];
+        systemd
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let n = systemd.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"READY=1");
+    }
+    let _: RawFd = systemd.as_raw_fd();
+}
+
+thread_local! {
+    static FRAME_LOOP: std::cell::RefCell<Option<FrameLoop>> = const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn seccomp_log_mode_logs_instead_of_killing() {
+    require_root();
+    let run = isolated(
+        "seccomp_log_mode_logs_instead_of_killing",
+        || {
+            let fl = start_frame_loop(true);
+            std::mem::forget(fl);
+            let opts = HardenOptions {
+                seccomp: SeccompMode::Log,
+                ..HardenOptions::default()
+            };
+            harden::harden(&opts).map(|_| ()).map_err(|e| e.to_string())
+        },
+        || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
+    );
+    assert_eq!(run.outcome, Outcome::Succeeded, "{}", run.output);
+}

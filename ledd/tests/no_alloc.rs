@@ -1,0 +1,82 @@
+//! The frame pipeline allocates nothing per frame: render, crossfade,
+//! output stage and the sim strip's write, for every animation, counted by
+//! a global allocator. (Its own test binary, because the allocator is
+//! process-wide.)
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ledd::config::{ChannelOrder, OutputConfig};
+use ledd::engine::Pipeline;
+use ledd::strip::Strip;
+use ledd::strip::sim::SimStrip;
+use tinsel_proto::{Animation, Brightness, PlayParams, PlaySeconds};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which
+// upholds GlobalAlloc's contract; the counter has no effect on memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's layout is passed through as GlobalAlloc requires.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for dealloc; `new_size` is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn frames_do_not_allocate() {
+    let output = OutputConfig {
+        brightness: Brightness::new(80).unwrap(),
+        gamma: 2.2,
+        max_milliamps: 1000,
+        milliamps_per_led: 60,
+    };
+    let mut pipeline = Pipeline::new(300, &output, ChannelOrder::GRB);
+    let mut strip = SimStrip::new(300);
+    let period = 16_666_667u64;
+    let mut now = 0u64;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for (k, animation) in Animation::ALL.into_iter().enumerate() {
+        let params = PlayParams {
+            // Every other one timed, so the return path runs too.
+            duration: (k % 2 == 1).then(|| PlaySeconds::new(1).unwrap()),
+            ..PlayParams::default()
+        };
+        pipeline.play(now, animation, params);
+        // 90 frames: the crossfade, the steady state and a timed return.
+        for _ in 0..90 {
+            now += period;
+            let wire = pipeline.render(now);
+            strip.write(wire).unwrap();
+        }
+        pipeline
+            .output
+            .set_brightness(Brightness::new(20 + k as u8).unwrap());
+    }
+    pipeline.off(now);
+    for _ in 0..30 {
+        now += period;
+        strip.write(pipeline.render(now)).unwrap();
+    }
+    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    assert_eq!(after - before, 0, "the frame pipeline allocated");
+    assert!(strip.wire().iter().all(|&b| b == 0), "off goes dark");
+    assert_eq!(strip.writes(), 17 * 90 + 30);
+}

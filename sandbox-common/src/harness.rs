@@ -1,0 +1,488 @@
+//! The attack-test harness: run a sandbox and one forbidden operation in a
+//! fresh, single-threaded process, and report how it ended.
+//!
+//! A sandbox is irreversible and process-wide, and a seccomp violation kills
+//! the process, so every attack needs its own process — one that looks like
+//! a daemon's `main` before its runtime starts: one thread. The test binary
+//! is multi-threaded (libtest), so:
+//!
+//! 1. the test re-executes its own binary (`current_exe() <name> --exact
+//!    --nocapture --test-threads=1`, with [`CHILD_ENV`] naming the test),
+//!    which runs only this test, with libtest's main thread parked waiting;
+//! 2. there the harness `fork`s: the grandchild has exactly one thread. Its
+//!    stdout is a pipe to the child. It runs `setup` (the sandbox), writes
+//!    `armed`, runs `attack`, writes the result and `_exit`s;
+//! 3. the re-executed child reads the pipe, waits for the grandchild, echoes
+//!    what it read plus how it ended (exit code or signal) to its stdout,
+//!    and returns the same [`Report`] to the test body, which goes on with
+//!    its assertions and clean-up (temporary directories are removed);
+//! 4. the test in the original process parses the child's stdout into the
+//!    same [`Outcome`] and asserts on it.
+//!
+//! This works under `cargo nextest` (process per test) and plain `cargo
+//! test` (threads), and in the emulated Pi Zero. The `armed` marker tells a
+//! SIGSYS from the attack apart from a SIGSYS while sandboxing.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment variable naming the test a re-executed child must run.
+pub const CHILD_ENV: &str = "TINSEL_SANDBOX_HARNESS_CHILD";
+const TAG: &str = "tinsel-harness:";
+/// How long a grandchild may run before it is killed as hung.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How an attack ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Setting up the sandbox failed (the message says why).
+    SetupFailed(String),
+    /// The forbidden operation succeeded.
+    Succeeded,
+    /// The forbidden operation failed with this errno.
+    Denied(i32),
+    /// The process was killed by this signal after the sandbox was armed.
+    Killed(i32),
+    /// Anything else (signal before arming, panic, silent exit, timeout).
+    Crashed(String),
+}
+
+/// The outcome and everything the child printed.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Child stdout + stderr, for failure messages.
+    pub output: String,
+}
+
+impl Report {
+    /// Assert death by SIGSYS (a seccomp kill) after the sandbox was armed.
+    #[track_caller]
+    pub fn assert_killed_by_sigsys(&self) {
+        assert_eq!(
+            self.outcome,
+            Outcome::Killed(libc::SIGSYS),
+            "expected death by SIGSYS (31) from seccomp\n--- child output ---\n{}",
+            self.output
+        );
+    }
+
+    /// Assert the operation failed with one of `errnos`.
+    #[track_caller]
+    pub fn assert_denied(&self, errnos: &[i32]) {
+        match self.outcome {
+            Outcome::Denied(e) if errnos.contains(&e) => {}
+            ref o => panic!(
+                "expected denial with errno in {errnos:?}, got {o:?}\n--- child output ---\n{}",
+                self.output
+            ),
+        }
+    }
+
+    /// Assert the operation succeeded (for "allowed" checks).
+    #[track_caller]
+    pub fn assert_succeeded(&self) {
+        assert_eq!(
+            self.outcome,
+            Outcome::Succeeded,
+            "expected success\n--- child output ---\n{}",
+            self.output
+        );
+    }
+
+    /// Assert the sandbox itself failed with a message containing `needle`.
+    #[track_caller]
+    pub fn assert_setup_failed(&self, needle: &str) {
+        match &self.outcome {
+            Outcome::SetupFailed(m) if m.contains(needle) => {}
+            o => panic!(
+                "expected setup failure mentioning {needle:?}, got {o:?}\n--- child output ---\n{}",
+                self.output
+            ),
+        }
+    }
+}
+
+/// Run `setup` then `attack` in a fresh single-threaded process.
+///
+/// `test_name` must be the name libtest knows the calling test by (for a
+/// top-level test in an integration-test file, the function name). `setup`
+/// returns `Err(message)` if the sandbox failed; `attack` returns `Ok(())` if
+/// the forbidden thing worked and `Err(errno)` if it was refused.
+pub fn isolated<S, A>(test_name: &str, setup: S, attack: A) -> Report
+where
+    S: FnOnce() -> Result<(), String>,
+    A: FnOnce() -> Result<(), i32>,
+{
+    if std::env::var(CHILD_ENV).as_deref() == Ok(test_name) {
+        return run_child(setup, attack);
+    }
+    run_parent(test_name)
+}
+
+fn run_parent(test_name: &str) -> Report {
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = Command::new(exe)
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, test_name)
+        .stdin(Stdio::null())
+        .output()
+        .expect("re-execute the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let output = format!(
+        "{stdout}\n--- stderr ---\n{stderr}\n--- child {} ---",
+        out.status
+    );
+    let outcome = parse(&stdout, test_name);
+    Report { outcome, output }
+}
+
+fn parse(stdout: &str, test_name: &str) -> Outcome {
+    let lines: Vec<&str> = stdout
+        .lines()
+        // libtest may print "test name ... " before the first line.
+        .filter_map(|l| l.find(TAG).map(|i| &l[i + TAG.len()..]))
+        .map(str::trim)
+        .collect();
+    let find = |p: &str| lines.iter().find_map(|l| l.strip_prefix(p)).map(str::trim);
+    if let Some(msg) = find("setup-failed") {
+        return Outcome::SetupFailed(msg.to_owned());
+    }
+    let armed = lines.contains(&"armed");
+    let attack = find("attack");
+    match find("wait") {
+        Some(w) if w.starts_with("signal") => {
+            let sig = w["signal".len()..].trim().parse().unwrap_or(-1);
+            if armed {
+                Outcome::Killed(sig)
+            } else {
+                Outcome::Crashed(format!(
+                    "killed by signal {sig} before the sandbox was armed"
+                ))
+            }
+        }
+        Some("exit 0") => match attack {
+            Some("ok") => Outcome::Succeeded,
+            Some(a) if a.starts_with("errno") => {
+                Outcome::Denied(a["errno".len()..].trim().parse().unwrap_or(-1))
+            }
+            _ => {
+                Outcome::Crashed("exited 0 without reporting the attack (did exec succeed?)".into())
+            }
+        },
+        Some(w) => Outcome::Crashed(format!("grandchild: {w}")),
+        None => Outcome::Crashed(format!(
+            "the re-executed test printed no result: is {test_name:?} the exact libtest name of the calling test?"
+        )),
+    }
+}
+
+/// Write one harness line with a single `write(2)` to fd 1 (no std lock, no
+/// buffering: safe in a forked child and allowed by every tinsel filter).
+pub fn say(line: &str) {
+    let text = format!("{TAG} {line}\n");
+    let mut bytes = text.as_bytes();
+    while !bytes.is_empty() {
+        // SAFETY: writes from a live buffer of the stated length.
+        let n = unsafe { libc::write(1, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+fn run_child<S, A>(setup: S, attack: A) -> Report
+where
+    S: FnOnce() -> Result<(), String>,
+    A: FnOnce() -> Result<(), i32>,
+{
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` is a live array of two descriptors.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        panic!("pipe2: {}", std::io::Error::last_os_error());
+    }
+    let [read_end, write_end] = pipe;
+    // SAFETY: this process runs only the calling test (`--exact
+    // --test-threads=1`); libtest's other thread is parked waiting for the
+    // result and holds no lock, so the single-threaded child may allocate
+    // and run ordinary Rust code (glibc's malloc is fork-safe).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // The grandchild's stdout is the pipe: its harness lines (and
+        // anything else it prints there) go to the waiting child.
+        // SAFETY: plain descriptor operations on descriptors we own.
+        unsafe {
+            libc::dup2(write_end, 1);
+            libc::close(read_end);
+            libc::close(write_end);
+        }
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if let Err(msg) = setup() {
+                say(&format!("setup-failed {}", msg.replace('\n', " / ")));
+                return 3;
+            }
+            say("armed");
+            match attack() {
+                Ok(()) => say("attack ok"),
+                Err(e) => say(&format!("attack errno {e}")),
+            }
+            0
+        }))
+        .unwrap_or(101);
+        // SAFETY: _exit ends the process immediately without running
+        // atexit handlers or destructors inherited from the parent.
+        unsafe { libc::_exit(code) }
+    }
+    // SAFETY: closing our copy of the write end, so EOF arrives when the
+    // grandchild exits.
+    unsafe { libc::close(write_end) };
+    let captured = read_with_timeout(read_end, TIMEOUT);
+    // SAFETY: closing the read end we own.
+    unsafe { libc::close(read_end) };
+    let mut status = 0;
+    let start = Instant::now();
+    let waited = loop {
+        // SAFETY: `status` is a live local; `pid` is our child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if rc == pid {
+            break true;
+        }
+        if rc < 0 || start.elapsed() > Duration::from_secs(5) {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let wait_line = if !waited {
+        "wait timeout".to_owned()
+    } else if libc::WIFSIGNALED(status) {
+        format!("wait signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("wait exit {}", libc::WEXITSTATUS(status))
+    };
+    // Echo for the parent, which parses the same lines.
+    print!("{captured}");
+    say(&wait_line);
+    let all = format!("{captured}{TAG} {wait_line}\n");
+    Report {
+        outcome: parse(&all, "(child)"),
+        output: all,
+    }
+}
+
+/// Read `fd` to EOF, giving up after `timeout`.
+fn read_with_timeout(fd: libc::c_int, timeout: Duration) -> String {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            out.extend_from_slice(format!("{TAG} wait timeout\n").as_bytes());
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one live pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        if rc == 0 {
+            continue;
+        }
+        // SAFETY: reads into a live buffer of the stated length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The forbidden operations, as small functions returning `Err(errno)` when
+/// refused. Shared by webd's and ledd's tests.
+pub mod attack {
+    use std::ffi::CString;
+    use std::os::fd::RawFd;
+
+    fn errno() -> i32 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    }
+
+    fn check(rc: libc::c_long) -> Result<(), i32> {
+        if rc < 0 { Err(errno()) } else { Ok(()) }
+    }
+
+    /// Open `path` for reading and read from it.
+    pub fn read_file(path: &str) -> Result<(), i32> {
+        std::fs::read(path)
+            .map(|_| ())
+            .map_err(|e| e.raw_os_error().unwrap_or(-1))
+    }
+
+    /// Create and write a new file `path`.
+    pub fn write_file(path: &str) -> Result<(), i32> {
+        std::fs::write(path, b"pwned").map_err(|e| e.raw_os_error().unwrap_or(-1))
+    }
+
+    /// `execve(path, [path], [])`. Returns only on failure.
+    pub fn exec(path: &str) -> Result<(), i32> {
+        let c = CString::new(path).map_err(|_| libc::EINVAL)?;
+        let argv = [c.as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null::<libc::c_char>()];
+        // SAFETY: argv and envp are NULL-terminated arrays of valid C strings
+        // that outlive the call.
+        unsafe { libc::execve(c.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        Err(errno())
+    }
+
+    /// `socket(domain, ty, 0)`; closes it again on success.
+    pub fn socket(domain: i32, ty: i32) -> Result<(), i32> {
+        socket_fd(domain, ty).map(|fd| {
+            // SAFETY: closing the descriptor we just created.
+            unsafe { libc::close(fd) };
+        })
+    }
+
+    /// `socket(domain, ty, 0)`, returning the descriptor.
+    pub fn socket_fd(domain: i32, ty: i32) -> Result<RawFd, i32> {
+        // SAFETY: integer arguments.
+        let fd = unsafe { libc::socket(domain, ty, 0) };
+        if fd < 0 { Err(errno()) } else { Ok(fd) }
+    }
+
+    /// `connect(fd, 127.0.0.1:port)`.
+    pub fn connect_tcp_v4(fd: RawFd, port: u16) -> Result<(), i32> {
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: `addr` is a live sockaddr_in of the stated size.
+        let rc = unsafe {
+            libc::connect(
+                fd,
+                (&addr as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        check(rc.into())
+    }
+
+    /// Connect a new AF_UNIX stream socket to `path`.
+    pub fn connect_unix(path: &std::path::Path) -> Result<(), i32> {
+        std::os::unix::net::UnixStream::connect(path)
+            .map(|_| ())
+            .map_err(|e| e.raw_os_error().unwrap_or(-1))
+    }
+
+    /// `ptrace(PTRACE_ATTACH, pid)`.
+    pub fn ptrace_attach(pid: libc::pid_t) -> Result<(), i32> {
+        // SAFETY: PTRACE_ATTACH takes no pointers.
+        let rc = unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0usize, 0usize) };
+        check(rc)
+    }
+
+    /// `setuid(uid)`.
+    pub fn setuid(uid: libc::uid_t) -> Result<(), i32> {
+        // SAFETY: integer argument.
+        check(unsafe { libc::setuid(uid) }.into())
+    }
+
+    /// Mount a tmpfs on `target`.
+    pub fn mount_tmpfs(target: &str) -> Result<(), i32> {
+        let t = CString::new(target).map_err(|_| libc::EINVAL)?;
+        let fs = c"tmpfs";
+        // SAFETY: valid C strings; NULL data is allowed for tmpfs.
+        let rc = unsafe { libc::mount(fs.as_ptr(), t.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
+        check(rc.into())
+    }
+
+    /// `unshare(flags)`.
+    pub fn unshare(flags: i32) -> Result<(), i32> {
+        // SAFETY: integer argument.
+        check(unsafe { libc::unshare(flags) }.into())
+    }
+
+    /// `kill(pid, sig)`.
+    pub fn kill(pid: libc::pid_t, sig: i32) -> Result<(), i32> {
+        // SAFETY: integer arguments.
+        check(unsafe { libc::kill(pid, sig) }.into())
+    }
+
+    /// `tgkill(pid, pid, sig)` (a signal to another process's main thread).
+    pub fn tgkill(pid: libc::pid_t, sig: i32) -> Result<(), i32> {
+        // SAFETY: integer arguments.
+        check(unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, sig) })
+    }
+
+    /// An anonymous mapping that is writable and executable at once.
+    pub fn mmap_write_exec() -> Result<(), i32> {
+        // SAFETY: an anonymous private mapping at a kernel-chosen address
+        // touches no existing memory.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            Err(errno())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Map a page read-write, then `mprotect` it to write+exec.
+    pub fn mprotect_write_exec() -> Result<(), i32> {
+        // SAFETY: as in `mmap_write_exec`.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        // SAFETY: `p` is the page mapped just above, owned by nobody else.
+        check(
+            unsafe {
+                libc::mprotect(
+                    p,
+                    4096,
+                    libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                )
+            }
+            .into(),
+        )
+    }
+}

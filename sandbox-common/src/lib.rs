@@ -1,0 +1,31 @@
+//! tinsel-sandbox: the confinement building blocks webd and ledd share
+//! without depending on each other (and without putting I/O or `unsafe`
+//! into `proto`).
+//!
+//! - [`seccomp`]: a small seccomp-BPF assembler and installer, one code path
+//!   on x86_64, aarch64 and 32-bit ARM ([`arch`] has the per-architecture
+//!   facts);
+//! - [`caps`]: capability sets, the bounding set, ambient, no_new_privs;
+//! - [`ids`]: resolving a user and dropping to it irreversibly;
+//! - [`process`]: thread count, closing inherited descriptors, `/proc/self/status`;
+//! - [`landlock`]: the Landlock layer with a probe that tells "kernel lacks
+//!   it" from "a filter blocked it";
+//! - [`syscalls`]: allowlist groups the daemons compose;
+//! - [`support`]: what the running kernel supports (`webd check`);
+//! - [`harness`]: run a sandbox and one attack in a fresh process, for tests.
+//!
+//! Every step is a small function; the daemons compose them in order
+//! (webd: `webd::sandbox::apply`, ledd: `ledd::harden::harden`).
+
+pub mod arch;
+pub mod caps;
+pub mod harness;
+pub mod ids;
+pub mod landlock;
+pub mod process;
+pub mod seccomp;
+pub mod support;
+pub mod syscalls;
+
+/// Re-exported so tests and the daemons' syscall lists use the same `libc`.
+pub use libc;

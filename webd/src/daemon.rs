@@ -1,0 +1,276 @@
+//! The daemon's life, in two halves with the sandbox between them.
+//!
+//! [`prepare`] runs while the process has one thread: it reads the config,
+//! the certificate and the key, refuses root without `user`/`group`, and
+//! obtains the listening sockets (from systemd socket activation, or by
+//! binding `listen`). [`run`] then builds a current-thread tokio runtime, so
+//! webd stays one thread for its whole life, connects to ledd lazily, and
+//! serves until SIGTERM or SIGINT. SIGHUP re-reads the config file and the
+//! PEM files named in it.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::config::{Config, ConfigError};
+use crate::exit::Exit;
+use crate::http::{AppState, Live, server};
+use crate::ledd_client::LeddClient;
+use crate::tls::{self, Resumption, TlsError};
+
+/// Why webd could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config file is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The certificate or key is wrong.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Started as root without somewhere to drop to.
+    #[error("{}: `user`: webd was started as root, but `user` and `group` are not both set; set them (e.g. user = \"webd\", group = \"webd\") so webd can drop root before serving", path.display())]
+    RootWithoutUser {
+        /// The config file.
+        path: PathBuf,
+    },
+    /// The listen address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source}; pick a free port in `listen`, or use systemd socket activation for ports below 1024"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Socket activation passed something unusable.
+    #[error(
+        "socket activation: file descriptor {index} is not a listening TCP socket: {source}; check webd.socket's ListenStream="
+    )]
+    ListenFd {
+        /// Its index among LISTEN_FDS.
+        index: usize,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The config path cannot be made absolute.
+    #[error("{}: {source}", path.display())]
+    ConfigPath {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StartError {
+    /// The exit code this failure maps to.
+    pub fn exit(&self) -> Exit {
+        let io_exit = |e: &io::Error| match e.kind() {
+            io::ErrorKind::PermissionDenied => Exit::Permission,
+            _ => Exit::Config,
+        };
+        match self {
+            StartError::Config(ConfigError::Read { source, .. }) => io_exit(source),
+            StartError::Config(_) | StartError::RootWithoutUser { .. } => Exit::Config,
+            StartError::Tls(TlsError::Read { source, .. }) => io_exit(source),
+            StartError::Tls(TlsError::Ticketer(_)) => Exit::Internal,
+            StartError::Tls(_) => Exit::Config,
+            StartError::Bind { source, .. } => match source.kind() {
+                io::ErrorKind::PermissionDenied => Exit::Permission,
+                _ => Exit::Unavailable,
+            },
+            StartError::ListenFd { .. } => Exit::Unavailable,
+            StartError::ConfigPath { .. } => Exit::Config,
+        }
+    }
+}
+
+/// Everything webd needs to serve, obtained before any thread exists: the
+/// state the sandbox is applied to.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The validated config; `config.path` is absolute, for SIGHUP.
+    pub config: Config,
+    /// The TLS configuration built from the PEM files.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The session ticket key and cache, reused by reloads.
+    pub resumption: Resumption,
+    /// The listening sockets, already non-blocking.
+    pub listeners: Vec<TcpListener>,
+    /// Whether the listeners came from systemd.
+    pub socket_activated: bool,
+}
+
+/// Reads every file and obtains the listeners. Must run before any thread
+/// starts: the sandbox, applied next, only covers threads created after it.
+pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
+    let path = std::path::absolute(config_path).map_err(|source| StartError::ConfigPath {
+        path: config_path.to_owned(),
+        source,
+    })?;
+    let config = Config::load(&path)?;
+    if rustix::process::geteuid().is_root() && (config.user.is_none() || config.group.is_none()) {
+        return Err(StartError::RootWithoutUser { path });
+    }
+    let resumption = Resumption::new()?;
+    let tls = tls::load(&config.tls, &resumption)?;
+    let (listeners, socket_activated) = listeners(&config)?;
+    Ok(Prepared {
+        config,
+        tls,
+        resumption,
+        listeners,
+        socket_activated,
+    })
+}
+
+/// The sockets systemd passed (`LISTEN_FDS`), or one bound to `listen`.
+/// systemd's sockets arrive blocking; tokio needs them non-blocking.
+fn listeners(config: &Config) -> Result<(Vec<TcpListener>, bool), StartError> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() > 0 {
+        let mut out = Vec::with_capacity(fds.len());
+        for index in 0..fds.len() {
+            let listener = fds
+                .take_tcp_listener(index)
+                .and_then(|l| l.ok_or_else(|| io::Error::other("already taken")))
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| StartError::ListenFd { index, source })?;
+            out.push(listener);
+        }
+        return Ok((out, true));
+    }
+    let bind_err = |source| StartError::Bind {
+        addr: config.listen,
+        source,
+    };
+    let listener = TcpListener::bind(config.listen).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    Ok((vec![listener], false))
+}
+
+/// Builds the runtime and serves until SIGTERM/SIGINT. The runtime is
+/// current-thread: webd never has a second thread.
+pub fn run(prepared: Prepared) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return Exit::Internal;
+        }
+    };
+    runtime.block_on(serve(prepared))
+}
+
+async fn serve(p: Prepared) -> Exit {
+    let mut listeners = Vec::with_capacity(p.listeners.len());
+    for l in p.listeners {
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                tracing::error!("cannot register the listening socket: {e}");
+                return Exit::Internal;
+            }
+        }
+    }
+    let (mut hup, mut term, mut int) = match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(h), Ok(t), Ok(i)) => (h, t, i),
+        _ => {
+            tracing::error!("cannot install signal handlers");
+            return Exit::Internal;
+        }
+    };
+    let addrs: Vec<String> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| a.to_string())
+        .collect();
+    let ledd = LeddClient::spawn(p.config.ledd_socket.clone(), p.config.limits.ledd_timeout);
+    tracing::info!(
+        "webd ready: https on {} ({}), ledd at {}, {} token(s), {} hook(s)",
+        addrs.join(", "),
+        if p.socket_activated {
+            "socket-activated"
+        } else {
+            "bound"
+        },
+        p.config.ledd_socket.display(),
+        p.config.tokens.len(),
+        p.config.hooks.len(),
+    );
+    let state = AppState::new(
+        Live {
+            config: p.config,
+            tls: p.tls,
+        },
+        ledd,
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(server::serve(listeners, state.clone(), stop_rx));
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&state, &p.resumption),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("stopping: no new connections, finishing open ones");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    tracing::info!("stopped");
+    Exit::Ok
+}
+
+/// SIGHUP: re-reads the config and the PEM files it names. Anything wrong
+/// keeps the running state and says why. Connections keep the TLS session
+/// they have; new ones get the new certificate.
+pub fn reload(state: &AppState, resumption: &Resumption) {
+    let old = state.live();
+    let path = &old.config.path;
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("reload failed, keeping the running config and certificate: {e}");
+            return;
+        }
+    };
+    let tls = match tls::load(&config.tls, resumption) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("reload failed, keeping the running config and certificate: {e}");
+            return;
+        }
+    };
+    let restart = old.config.restart_only_changes(&config);
+    if !restart.is_empty() {
+        tracing::warn!(
+            "{}: changes to {} take effect only after a restart",
+            path.display(),
+            restart.join(", ")
+        );
+    }
+    tracing::info!(
+        "reloaded {} and {}: {} token(s), {} hook(s)",
+        path.display(),
+        config.tls.cert.display(),
+        config.tokens.len(),
+        config.hooks.len()
+    );
+    state.replace(Live { config, tls });
+}

@@ -1,0 +1,174 @@
+//! Every error a client can see, as JSON: `{"error": CODE, "message": TEXT}`
+//! plus `"field"` for a 400. Messages say what was wrong and what to do;
+//! none carries internal detail (paths, ledd's words, Rust errors).
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::limits::retry_after_secs;
+
+/// An HTTP error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: a field of the request is wrong.
+    BadRequest {
+        /// The field (body field or header) at fault.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// 401: no token, a bad token, or no such hook; the client cannot
+    /// tell which.
+    Unauthorized {
+        /// Why, when it reveals nothing (a stale signature timestamp).
+        hint: Option<&'static str>,
+    },
+    /// 403: the token may not call this hook.
+    Forbidden,
+    /// 404 after auth: no such hook.
+    NoSuchHook,
+    /// 404: no such path.
+    NotFound,
+    /// 405.
+    MethodNotAllowed,
+    /// 408: the request took too long.
+    Timeout,
+    /// 413: the body is over the limit.
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 415: the body is neither JSON nor a form.
+    UnsupportedMediaType,
+    /// 429: this client is banned.
+    Banned {
+        /// Time left.
+        retry_after: Duration,
+    },
+    /// 429: too many failures from everyone.
+    GlobalLimit {
+        /// Time until requests are taken again.
+        retry_after: Duration,
+    },
+    /// 502: ledd refused the request (a hook whose animation this ledd
+    /// does not offer, say). The detail goes to the log, not the client.
+    LeddRefused,
+    /// 503: ledd is away.
+    LeddUnavailable {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// 500: a bug.
+    Internal,
+}
+
+impl ApiError {
+    /// A 400 about `field`.
+    pub fn bad(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NoSuchHook | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Banned { .. } | ApiError::GlobalLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LeddRefused => StatusCode::BAD_GATEWAY,
+            ApiError::LeddUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad_request",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NoSuchHook => "no_such_hook",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Timeout => "timeout",
+            ApiError::TooLarge { .. } => "body_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Banned { .. } => "banned",
+            ApiError::GlobalLimit { .. } => "too_many_failures",
+            ApiError::LeddRefused => "refused",
+            ApiError::LeddUnavailable { .. } => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::BadRequest { message, .. } => message.clone(),
+            ApiError::Unauthorized { hint: Some(h) } => (*h).to_owned(),
+            ApiError::Unauthorized { hint: None } => "missing or invalid token, or no such hook: send the token as `Authorization: Bearer TOKEN` or a `token` field in the body".to_owned(),
+            ApiError::Forbidden => "this token may not call this hook: add the hook to the token's `hooks` in the config".to_owned(),
+            ApiError::NoSuchHook => "no such hook: check the name after /hooks/".to_owned(),
+            ApiError::NotFound => "not found: webhooks are POST /hooks/NAME".to_owned(),
+            ApiError::MethodNotAllowed => "method not allowed: use POST for /hooks/NAME, GET for /healthz".to_owned(),
+            ApiError::Timeout => "the request took too long: send it in one go".to_owned(),
+            ApiError::TooLarge { limit } => format!("the body is over {limit} bytes"),
+            ApiError::UnsupportedMediaType => "send the body as application/json or application/x-www-form-urlencoded".to_owned(),
+            ApiError::Banned { .. } => "too many failed attempts from this address: wait for Retry-After seconds".to_owned(),
+            ApiError::GlobalLimit { .. } => "too many failed attempts: wait for Retry-After seconds".to_owned(),
+            ApiError::LeddRefused => "the LED daemon refused this hook: check the hook's config and ledd's log".to_owned(),
+            ApiError::LeddUnavailable { .. } => "the LED daemon is not reachable: try again after Retry-After seconds".to_owned(),
+            ApiError::Internal => "internal error".to_owned(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Banned { retry_after }
+            | ApiError::GlobalLimit { retry_after }
+            | ApiError::LeddUnavailable { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({
+            "error": self.code(),
+            "message": self.message(),
+        });
+        if let (ApiError::BadRequest { field, .. }, Some(obj)) = (&self, body.as_object_mut()) {
+            obj.insert("field".to_owned(), field.clone().into());
+        }
+        let mut resp = json_response(self.status(), &body);
+        let h = resp.headers_mut();
+        if let Some(d) = self.retry_after() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
+        }
+        if matches!(self, ApiError::Unauthorized { .. }) {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// A JSON response with `status`.
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    let text = body.to_string();
+    let mut resp = (status, text).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}

@@ -1,0 +1,448 @@
+//! HTTP: the shared state, the axum router ([`app`]) and, in [`server`],
+//! the TLS connection loop that feeds it.
+//!
+//! - [`routes`]: the handlers and the order of a webhook's checks.
+//! - [`auth`]: tokens, signatures, replay rejection.
+//! - [`ban`]: per-client failure counting and bans, the global budget.
+//! - [`limits`]: client IP, security headers, request timeout, log limits.
+//! - [`error`]: the JSON errors.
+
+pub mod auth;
+pub mod ban;
+pub mod error;
+pub mod limits;
+pub mod routes;
+pub mod server;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use crate::config::Config;
+use crate::ledd_client::LeddClient;
+
+/// What a SIGHUP replaces: the config and the TLS configuration built from
+/// it. Connections hold the `Arc` they started with.
+#[derive(Debug)]
+pub struct Live {
+    /// The validated config.
+    pub config: Config,
+    /// The rustls configuration for new connections.
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
+/// State that survives reloads: failure counts, bans, replay cache.
+#[derive(Debug, Default)]
+pub struct Guard {
+    /// Failure counts and bans.
+    pub bans: ban::BanTable,
+    /// Recently seen signatures.
+    pub replay: auth::ReplayCache,
+    /// The rate limit on failure log lines.
+    pub failure_log: limits::LogLimiter,
+}
+
+/// The state every request sees. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    live: RwLock<Arc<Live>>,
+    guard: Mutex<Guard>,
+    ledd: LeddClient,
+}
+
+impl AppState {
+    /// State over `live` that talks to ledd through `ledd`.
+    pub fn new(live: Live, ledd: LeddClient) -> AppState {
+        AppState(Arc::new(Inner {
+            live: RwLock::new(Arc::new(live)),
+            guard: Mutex::new(Guard::default()),
+            ledd,
+        }))
+    }
+
+    /// The current config and TLS configuration.
+    pub fn live(&self) -> Arc<Live> {
+        // A poisoned lock only means a panic elsewhere while swapping an
+        // `Arc`; the value inside is whole either way.
+        self.0
+            .live
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Swaps in a reloaded config; requests and connections already running
+    /// keep the old one.
+    pub fn replace(&self, live: Live) {
+        *self.0.live.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(live);
+    }
+
+    /// The failure counters. Never held across an `.await`.
+    pub fn guard(&self) -> MutexGuard<'_, Guard> {
+        self.0.guard.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ledd connection.
+    pub fn ledd(&self) -> &LeddClient {
+        &self.0.ledd
+    }
+}
+
+/// The router. Tests drive it with `tower::ServiceExt::oneshot`, putting a
+/// [`limits::PeerAddr`] into each request's extensions as the connection
+/// loop does.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/hooks/{name}",
+            post(routes::hook).fallback(routes::method_not_allowed),
+        )
+        .route(
+            "/healthz",
+            get(routes::healthz).fallback(routes::method_not_allowed),
+        )
+        .fallback(routes::not_found)
+        .layer(from_fn_with_state(state.clone(), limits::guard))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledd_client::tests::spawn_fake_ledd;
+    use axum::body::Body;
+    use axum::http::{Request, Response, StatusCode};
+    use http_body_util::BodyExt;
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    const TOKEN: &str = "good-token";
+    const SCOPED: &str = "scoped-token";
+    const SIGNING_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn config(ledd_socket: &Path) -> Config {
+        use base64::Engine as _;
+        let text = format!(
+            r#"
+ledd_socket = "{}"
+trusted_proxies = ["10.0.0.1"]
+[tls]
+cert = "c.pem"
+key = "k.pem"
+[ban]
+max_failures = 3
+ban_secs = 60
+[[tokens]]
+name = "all"
+sha256 = "{}"
+hooks = ["*"]
+[[tokens]]
+name = "scoped"
+sha256 = "{}"
+hooks = ["rainbow"]
+[[tokens]]
+name = "signer"
+hmac_secret = "{}"
+hooks = ["*"]
+[hooks.rainbow]
+animation = "rainbow"
+[hooks.color]
+animation = "solid"
+request_colors = ["red", "warm-white"]
+[hooks.off]
+animation = "off"
+"#,
+            ledd_socket.display(),
+            crate::config::to_hex(&auth::token_hash(TOKEN)),
+            crate::config::to_hex(&auth::token_hash(SCOPED)),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SIGNING_KEY),
+        );
+        Config::parse(&text, Path::new("/etc/webd/webd.toml")).unwrap()
+    }
+
+    fn tls() -> Arc<rustls::ServerConfig> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        crate::tls::server_config(
+            &crate::config::TlsPaths {
+                cert: "c".into(),
+                key: "k".into(),
+            },
+            cert.pem().as_bytes(),
+            key.serialize_pem().as_bytes(),
+            &crate::tls::Resumption::new().unwrap(),
+        )
+        .unwrap()
+    }
+
+    struct Fixture {
+        router: Router,
+        _dir: tempfile::TempDir,
+    }
+
+    fn fixture(with_ledd: bool) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("ledd.sock");
+        if with_ledd {
+            spawn_fake_ledd(&sock);
+        }
+        let cfg = config(&sock);
+        let ledd = LeddClient::spawn(sock, Duration::from_millis(500));
+        let state = AppState::new(
+            Live {
+                config: cfg,
+                tls: tls(),
+            },
+            ledd,
+        );
+        Fixture {
+            router: app(state),
+            _dir: dir,
+        }
+    }
+
+    fn req(path: &str, from: &str, headers: &[(&str, &str)], body: &str) -> Request<Body> {
+        let mut b = Request::post(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut r = b.body(Body::from(body.to_owned())).unwrap();
+        let addr: SocketAddr = format!("{from}:40000").parse().unwrap();
+        r.extensions_mut().insert(limits::PeerAddr(addr));
+        r
+    }
+
+    async fn send(f: &Fixture, r: Request<Body>) -> (StatusCode, serde_json::Value, Response<()>) {
+        let resp = f.router.clone().oneshot(r).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (parts.status, json, Response::from_parts(parts, ()))
+    }
+
+    const BEARER: (&str, &str) = ("authorization", "Bearer good-token");
+    const JSON: (&str, &str) = ("content-type", "application/json");
+
+    #[tokio::test]
+    async fn bearer_and_body_tokens_play() {
+        let f = fixture(true);
+        let (s, j, resp) = send(&f, req("/hooks/rainbow", "192.0.2.1", &[BEARER], "")).await;
+        assert_eq!(s, StatusCode::OK, "{j}");
+        assert_eq!(j["animation"], "rainbow");
+        for h in [
+            "strict-transport-security",
+            "x-content-type-options",
+            "content-security-policy",
+            "cache-control",
+            "referrer-policy",
+        ] {
+            assert!(resp.headers().contains_key(h), "missing {h}");
+        }
+        let body = r#"{"token":"good-token","color":" Warm White "}"#;
+        let (s, j, _) = send(&f, req("/hooks/color", "192.0.2.1", &[JSON], body)).await;
+        assert_eq!(s, StatusCode::OK, "{j}");
+        let form = "token=good-token&colour=red";
+        let ct = ("content-type", "application/x-www-form-urlencoded");
+        let (s, j, _) = send(&f, req("/hooks/color", "192.0.2.1", &[ct], form)).await;
+        assert_eq!(s, StatusCode::OK, "{j}");
+    }
+
+    #[tokio::test]
+    async fn errors_are_json_and_name_the_problem() {
+        let f = fixture(false);
+        let ip = "192.0.2.2";
+        let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+            (
+                req("/hooks/rainbow", ip, &[], ""),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+            ),
+            (
+                req("/hooks/nope", ip, &[("authorization", "Bearer wrong")], ""),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+            ),
+            (
+                req("/hooks/nope", ip, &[BEARER], ""),
+                StatusCode::NOT_FOUND,
+                "no_such_hook",
+            ),
+            (
+                req(
+                    "/hooks/color",
+                    ip,
+                    &[("authorization", "Bearer scoped-token")],
+                    "",
+                ),
+                StatusCode::FORBIDDEN,
+                "forbidden",
+            ),
+            (
+                req("/hooks/color", ip, &[BEARER, JSON], r#"{"color":"blue"}"#),
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+            ),
+            (
+                req(
+                    "/hooks/color",
+                    ip,
+                    &[BEARER, ("content-type", "text/plain")],
+                    "red",
+                ),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                req("/hooks/color", ip, &[BEARER, JSON], &"x".repeat(5000)),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+            ),
+            (
+                req("/hooks/rainbow", ip, &[BEARER], ""),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+            ),
+            (
+                req("/nowhere", ip, &[], ""),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+        ];
+        for (r, status, code) in cases {
+            let path = r.uri().to_string();
+            let (s, j, resp) = send(&f, r).await;
+            assert_eq!(s, status, "{path}: {j}");
+            assert_eq!(j["error"], code, "{path}: {j}");
+            assert!(resp.headers().contains_key("x-content-type-options"));
+            if s == StatusCode::SERVICE_UNAVAILABLE {
+                assert!(resp.headers().contains_key("retry-after"));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_fields_are_named() {
+        let f = fixture(false);
+        let ip = "192.0.2.3";
+        for (body, field) in [
+            (r#"{"color":"blue"}"#, "color"),
+            (r#"{"color":"plaid"}"#, "color"),
+            (r#"{"speed":50}"#, "speed"),
+            (r#"{"hue":50}"#, "hue"),
+            (r#"{"color":["red"]}"#, "color"),
+            (r#"[1]"#, "body"),
+            (r#"{"color":"#, "body"),
+        ] {
+            let (s, j, _) = send(&f, req("/hooks/color", ip, &[BEARER, JSON], body)).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {j}");
+            assert_eq!(j["field"], field, "{body}: {j}");
+        }
+        let (s, j, _) = send(&f, req("/hooks/rainbow?token=good-token", ip, &[], "")).await;
+        assert_eq!(
+            (s, j["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("token"))
+        );
+        let both = r#"{"token":"good-token"}"#;
+        let (s, j, _) = send(&f, req("/hooks/rainbow", ip, &[BEARER, JSON], both)).await;
+        assert_eq!(
+            (s, j["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("token"))
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_ban_the_client_ip_behind_a_trusted_proxy() {
+        let f = fixture(true);
+        let bad = ("authorization", "Bearer wrong");
+        let xff = ("x-forwarded-for", "198.51.100.9");
+        for _ in 0..3 {
+            let (s, _, _) = send(&f, req("/hooks/rainbow", "10.0.0.1", &[bad, xff], "")).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED);
+        }
+        // Banned, even with the right token now.
+        let (s, j, resp) = send(&f, req("/hooks/rainbow", "10.0.0.1", &[BEARER, xff], "")).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{j}");
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((59..=60).contains(&retry), "{retry}");
+        // The proxy itself and other clients behind it are not banned.
+        let (s, _, _) = send(&f, req("/hooks/rainbow", "10.0.0.1", &[BEARER], "")).await;
+        assert_eq!(s, StatusCode::OK);
+        // A client that is not a trusted proxy cannot pick its address.
+        let spoof = ("x-forwarded-for", "203.0.113.50");
+        for _ in 0..3 {
+            send(&f, req("/hooks/rainbow", "192.0.2.77", &[bad, spoof], "")).await;
+        }
+        let (s, _, _) = send(&f, req("/hooks/rainbow", "192.0.2.77", &[BEARER], "")).await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[tokio::test]
+    async fn signed_requests_work_once() {
+        let f = fixture(true);
+        let body = r#"{"color":"red"}"#;
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let sig = auth::sign(SIGNING_KEY, &ts, body.as_bytes());
+        let h = [
+            JSON,
+            ("x-tinsel-timestamp", ts.as_str()),
+            ("x-tinsel-signature", sig.as_str()),
+        ];
+        let (s, j, _) = send(&f, req("/hooks/color", "192.0.2.5", &h, body)).await;
+        assert_eq!(s, StatusCode::OK, "{j}");
+        let (s, j, _) = send(&f, req("/hooks/color", "192.0.2.5", &h, body)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{j}");
+        assert!(j["message"].as_str().unwrap().contains("already used"));
+        // A tampered body fails, and the expected signature is not echoed.
+        let h2 = [
+            JSON,
+            ("x-tinsel-timestamp", ts.as_str()),
+            ("x-tinsel-signature", sig.as_str()),
+        ];
+        let tampered = r#"{"color":"warm-white"}"#;
+        let resp = f
+            .router
+            .clone()
+            .oneshot(req("/hooks/color", "192.0.2.5", &h2, tampered))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let good = auth::sign(SIGNING_KEY, &ts, tampered.as_bytes());
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&good[7..]), "{text}");
+        assert!(!text.contains(&sig[7..]), "{text}");
+    }
+
+    #[tokio::test]
+    async fn healthz_and_methods() {
+        let f = fixture(false);
+        let mut r = Request::get("/healthz").body(Body::empty()).unwrap();
+        r.extensions_mut()
+            .insert(limits::PeerAddr("127.0.0.1:1".parse().unwrap()));
+        let (s, j, _) = send(&f, r).await;
+        assert_eq!((s, j["status"].as_str()), (StatusCode::OK, Some("ok")));
+        let mut r = Request::get("/hooks/rainbow").body(Body::empty()).unwrap();
+        r.extensions_mut()
+            .insert(limits::PeerAddr("127.0.0.1:1".parse().unwrap()));
+        let (s, _, _) = send(&f, r).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    }
+}

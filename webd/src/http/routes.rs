@@ -1,0 +1,484 @@
+//! The routes: `POST /hooks/{name}` and `GET /healthz`, and the steps of a
+//! webhook in order: ban check, body bounds, body parse, authentication,
+//! hook lookup and scope, parameters, ledd.
+//!
+//! The order is the point. Anything that depends on the hook name comes
+//! after authentication, so an unauthenticated client learns nothing about
+//! which hooks exist: a bad token and an unknown hook are both 401.
+
+use std::net::IpAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use http_body_util::BodyExt as _;
+use tinsel_proto::{PlaySeconds, Speed};
+
+use super::AppState;
+use super::auth::{self, SIGNATURE_HEADER, SignError, TIMESTAMP_HEADER};
+use super::ban::{Recorded, Verdict};
+use super::error::{ApiError, json_response};
+use super::limits::{PeerAddr, client_ip};
+use crate::config::{Action, ColorChoice, Config, Hook, Token, valid_hook_name};
+
+/// `GET /healthz`: 200 while webd serves. Says nothing about ledd, the
+/// config or the version.
+pub async fn healthz() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+/// Any path that is not a route.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// A route with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// `POST /hooks/{name}`.
+pub async fn hook(
+    State(state): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let peer = req
+        .extensions()
+        .get::<PeerAddr>()
+        .ok_or(ApiError::Internal)?
+        .0;
+    let live = state.live();
+    let config = &live.config;
+    let ip = client_ip(peer.ip(), req.headers(), &config.trusted_proxies);
+    let now = Instant::now();
+    match state.guard().bans.check(ip, now, &config.ban) {
+        Verdict::Allowed => {}
+        Verdict::Banned { retry_after } => return Err(ApiError::Banned { retry_after }),
+        Verdict::GlobalLimit { retry_after } => return Err(ApiError::GlobalLimit { retry_after }),
+    }
+    refuse_query_token(req.uri().query())?;
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(&parts.headers, body, config.limits.max_body_bytes).await?;
+    let fields = Fields::parse(&parts.headers, &bytes)?;
+
+    // An undecodable path segment names no hook: treat it like an unknown one.
+    let name = name.map(|Path(n)| n).unwrap_or_default();
+    let token = match authenticate(&state, config, &parts.headers, &fields, &bytes) {
+        Ok(t) => t,
+        Err((err, reason)) => {
+            // A malformed request (400) is not a guess at a token.
+            if matches!(err, ApiError::Unauthorized { .. }) {
+                state.failure(ip, &name, reason, config);
+            }
+            return Err(err);
+        }
+    };
+    let Some(hook) = config.hooks.get(&name) else {
+        audit(&token.name, ip, &name, "no_such_hook");
+        return Err(ApiError::NoSuchHook);
+    };
+    if !token.scope.allows(&name) {
+        audit(&token.name, ip, &name, "forbidden");
+        return Err(ApiError::Forbidden);
+    }
+    let request = match build_request(&name, hook, &fields) {
+        Ok(r) => r,
+        Err(e) => {
+            audit(&token.name, ip, &name, "bad_request");
+            return Err(e);
+        }
+    };
+    match state.ledd().request(request).await {
+        Ok(_) => {
+            audit(&token.name, ip, &name, "ok");
+            let action = match hook.action {
+                Action::Play { animation, .. } => animation.name(),
+                Action::Off => "off",
+            };
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({ "ok": true, "hook": name, "animation": action }),
+            ))
+        }
+        Err(e) => {
+            audit(&token.name, ip, &name, "ledd_error");
+            match e.retry_after() {
+                Some(retry_after) => {
+                    tracing::debug!("ledd: {e}");
+                    Err(ApiError::LeddUnavailable { retry_after })
+                }
+                None => {
+                    tracing::warn!(hook = %name, "ledd refused the hook's request: {e}");
+                    Err(ApiError::LeddRefused)
+                }
+            }
+        }
+    }
+}
+
+/// One audit line per authenticated webhook.
+fn audit(token: &str, ip: IpAddr, hook: &str, result: &str) {
+    let hook = if valid_hook_name(hook) { hook } else { "-" };
+    tracing::info!(target: "webd::audit", token, %ip, hook, result, "webhook");
+}
+
+impl AppState {
+    /// Counts an authentication failure and writes its (rate-limited) log
+    /// line, which names the client IP for an external fail2ban.
+    fn failure(&self, ip: IpAddr, hook: &str, reason: &str, config: &Config) {
+        let now = Instant::now();
+        let mut guard = self.guard();
+        let recorded = guard.bans.record_failure(ip, now, &config.ban);
+        let Some(suppressed) = guard.failure_log.allow(now) else {
+            return;
+        };
+        drop(guard);
+        // The hook name came from the client: log it only if it could be one.
+        let hook = if valid_hook_name(hook) { hook } else { "-" };
+        match recorded {
+            Recorded::Banned => tracing::warn!(
+                target: "webd::auth",
+                suppressed,
+                "authentication failure from {ip} (hook {hook}): {reason}; banned for {}s",
+                config.ban.ban.as_secs()
+            ),
+            _ => tracing::warn!(
+                target: "webd::auth",
+                suppressed,
+                "authentication failure from {ip} (hook {hook}): {reason}"
+            ),
+        }
+    }
+}
+
+fn refuse_query_token(query: Option<&str>) -> Result<(), ApiError> {
+    let Some(q) = query else { return Ok(()) };
+    let has_token = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .map(|pairs| pairs.iter().any(|(k, _)| k == "token"))
+        .unwrap_or(false);
+    if has_token {
+        return Err(ApiError::bad(
+            "token",
+            "tokens in the URL end up in logs and histories, so webd ignores them: send `Authorization: Bearer TOKEN` or a `token` field in the body",
+        ));
+    }
+    Ok(())
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { limit }),
+        Err(_) => Err(ApiError::bad("body", "the body could not be read")),
+    }
+}
+
+/// What a request body may carry.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// The token, when not in the `Authorization` header.
+    pub token: Option<String>,
+    /// A colour name or `#rrggbb`.
+    pub color: Option<String>,
+    /// Speed in percent.
+    pub speed: Option<u64>,
+    /// Duration in seconds.
+    pub duration: Option<u64>,
+}
+
+const FIELDS: &str = "token, color, speed, duration";
+
+/// The longest field name echoed back in an error.
+const MAX_ECHO: usize = 40;
+
+fn echo(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_ECHO)
+        .collect()
+}
+
+impl Fields {
+    /// Parses a JSON object or a form. An empty body is no fields.
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Fields, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Fields::default());
+        }
+        let essence = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| {
+                s.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let mut fields = Fields::default();
+        match essence.as_deref() {
+            Some("application/json") => {
+                let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+                    ApiError::bad(
+                        "body",
+                        format!(
+                            "the body is not valid JSON (line {}, column {})",
+                            e.line(),
+                            e.column()
+                        ),
+                    )
+                })?;
+                let serde_json::Value::Object(map) = value else {
+                    return Err(ApiError::bad("body", "the body must be a JSON object"));
+                };
+                for (k, v) in map {
+                    let text = match v {
+                        serde_json::Value::Null => continue,
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Number(n) => n.to_string(),
+                        _ => {
+                            return Err(ApiError::bad(echo(&k), "must be a string or a number"));
+                        }
+                    };
+                    fields.set(&k, text)?;
+                }
+            }
+            Some("application/x-www-form-urlencoded") => {
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                    .map_err(|_| ApiError::bad("body", "the body is not a valid form"))?;
+                for (k, v) in pairs {
+                    fields.set(&k, v)?;
+                }
+            }
+            _ => return Err(ApiError::UnsupportedMediaType),
+        }
+        Ok(fields)
+    }
+
+    fn set(&mut self, key: &str, value: String) -> Result<(), ApiError> {
+        let number = |field: &str, v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad(field, format!("`{}` is not a whole number", echo(v))))
+        };
+        let dup = || ApiError::bad(echo(key), "is given twice");
+        // An empty value (an IFTTT ingredient that was blank) counts as absent.
+        if value.trim().is_empty() && key != "token" {
+            return Ok(());
+        }
+        match key {
+            "token" => {
+                if self.token.replace(value).is_some() {
+                    return Err(dup());
+                }
+            }
+            "color" | "colour" => {
+                if self.color.replace(value).is_some() {
+                    return Err(dup());
+                }
+            }
+            "speed" => {
+                if self.speed.replace(number("speed", &value)?).is_some() {
+                    return Err(dup());
+                }
+            }
+            "duration" => {
+                if self.duration.replace(number("duration", &value)?).is_some() {
+                    return Err(dup());
+                }
+            }
+            _ => {
+                return Err(ApiError::bad(
+                    echo(key),
+                    format!("unknown field: the accepted fields are {FIELDS}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn first_param(&self) -> Option<&'static str> {
+        if self.color.is_some() {
+            Some("color")
+        } else if self.speed.is_some() {
+            Some("speed")
+        } else if self.duration.is_some() {
+            Some("duration")
+        } else {
+            None
+        }
+    }
+}
+
+/// Finds the token the request proves it holds. The error's second part is
+/// the reason for the log.
+fn authenticate<'a>(
+    state: &AppState,
+    config: &'a Config,
+    headers: &HeaderMap,
+    fields: &Fields,
+    body: &[u8],
+) -> Result<&'a Token, (ApiError, &'static str)> {
+    let unauthorized = |reason| (ApiError::Unauthorized { hint: None }, reason);
+    if let Some(sig) = headers.get(SIGNATURE_HEADER) {
+        let sig = sig.to_str().unwrap_or("");
+        let ts = headers
+            .get(TIMESTAMP_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or((
+                ApiError::bad("X-Tinsel-Timestamp", "a signed request needs this header"),
+                "signed request without a timestamp",
+            ))?;
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let sign_err = |e: SignError| {
+            let reason = match e {
+                SignError::Stale => "stale signature timestamp",
+                SignError::Replayed => "replayed signature",
+                SignError::Mismatch => "bad signature",
+                SignError::Full => "replay cache full",
+                SignError::BadTimestamp | SignError::BadSignatureFormat => "malformed signature",
+            };
+            // Saying why a signature failed helps a sender with a wrong
+            // clock and tells an attacker nothing about the key.
+            let hint = match e {
+                SignError::Stale => Some(
+                    "the X-Tinsel-Timestamp is more than 5 minutes from the server's clock: check the sender's clock",
+                ),
+                SignError::Replayed => {
+                    Some("this signed request was already used: sign each request afresh")
+                }
+                SignError::Full => Some("too many signed requests: try again later"),
+                SignError::Mismatch => None,
+                SignError::BadTimestamp => {
+                    Some("X-Tinsel-Timestamp must be a Unix time in seconds")
+                }
+                SignError::BadSignatureFormat => {
+                    Some("X-Tinsel-Signature must be sha256= followed by 64 hex digits")
+                }
+            };
+            (ApiError::Unauthorized { hint }, reason)
+        };
+        let (token, sig) =
+            auth::verify_signed(&config.tokens, ts, sig, body, now_unix).map_err(sign_err)?;
+        state
+            .guard()
+            .replay
+            .remember(sig, Instant::now())
+            .map_err(sign_err)?;
+        return Ok(token);
+    }
+    let header_token = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| unauthorized("malformed Authorization header"))?;
+            let (scheme, token) = v
+                .split_once(' ')
+                .ok_or_else(|| unauthorized("malformed Authorization header"))?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(unauthorized("Authorization scheme is not Bearer"));
+            }
+            Some(token.trim())
+        }
+    };
+    let presented = match (header_token, fields.token.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err((
+                ApiError::bad(
+                    "token",
+                    "send the token once: in the Authorization header or in the body, not both",
+                ),
+                "token sent twice",
+            ));
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return Err(unauthorized("no token")),
+    };
+    auth::find_bearer(&config.tokens, presented).ok_or_else(|| unauthorized("bad token"))
+}
+
+fn build_request(
+    name: &str,
+    hook: &Hook,
+    fields: &Fields,
+) -> Result<tinsel_proto::Request, ApiError> {
+    let (animation, mut params) = match hook.action {
+        Action::Off => {
+            if let Some(field) = fields.first_param() {
+                return Err(ApiError::bad(
+                    field,
+                    format!("hook `{name}` turns the tree off and takes no parameters"),
+                ));
+            }
+            return Ok(tinsel_proto::Request::Off);
+        }
+        Action::Play { animation, params } => (animation, params),
+    };
+    if let Some(text) = &fields.color {
+        let rgb = text
+            .parse::<tinsel_proto::Rgb>()
+            .map_err(|e| ApiError::bad("color", format!("`{}`: {e}", echo(text))))?;
+        match &hook.request_colors {
+            ColorChoice::None => {
+                return Err(ApiError::bad(
+                    "color",
+                    format!("hook `{name}` does not take a colour from the request"),
+                ));
+            }
+            choice if !choice.allows(rgb) => {
+                let allowed = match choice {
+                    ColorChoice::Only(list) => list
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    _ => String::new(),
+                };
+                return Err(ApiError::bad(
+                    "color",
+                    format!(
+                        "`{}` is not allowed for hook `{name}`: use one of {allowed}",
+                        echo(text)
+                    ),
+                ));
+            }
+            _ => params.color = Some(rgb),
+        }
+    }
+    if let Some(speed) = fields.speed {
+        if !hook.request_speed {
+            return Err(ApiError::bad(
+                "speed",
+                format!("hook `{name}` does not take a speed from the request"),
+            ));
+        }
+        let speed = u16::try_from(speed).unwrap_or(u16::MAX);
+        params.speed = Speed::new(speed).map_err(|e| ApiError::bad("speed", e.to_string()))?;
+    }
+    if let Some(duration) = fields.duration {
+        if !hook.request_duration {
+            return Err(ApiError::bad(
+                "duration",
+                format!("hook `{name}` does not take a duration from the request"),
+            ));
+        }
+        let secs = u32::try_from(duration).unwrap_or(u32::MAX);
+        params.duration =
+            Some(PlaySeconds::new(secs).map_err(|e| ApiError::bad("duration", e.to_string()))?);
+    }
+    Ok(tinsel_proto::Request::Play { animation, params })
+}
