@@ -38,7 +38,7 @@ fn main() {
         milliamps_per_led: 60,
     };
     let mut pipeline = Pipeline::new(leds, &output, ChannelOrder::GRB);
-    let mut strip = SimStrip::new(leds);
+    let mut strip = SimStrip::new(leds, 3);
     let period_ns = 1_000_000_000 / 60;
     pipeline.play(0, animation, PlayParams::default());
     // Start after the crossfade: the steady state is what a frame costs.

@@ -138,7 +138,40 @@ pub fn render(animation: Animation, color: Option<Rgb>, t_ms: u64, out: &mut [Rg
         Animation::Festive => festive(t_ms, c(RED), out),
         Animation::FairyLights => fairy_lights(t_ms, c(WARM_WHITE), out),
         Animation::Aurora => aurora(t_ms, c(GOLD), out),
+        Animation::SelfTest => self_test(t_ms, out),
     }
+}
+
+/// How long `selftest` lights each LED, in ms of animation time.
+pub const SELF_TEST_STEP_MS: u64 = 40;
+
+/// The colours `selftest` walks through, dim (about an eighth of full) so a
+/// long strip on a small supply survives white.
+pub const SELF_TEST_COLORS: [Rgb; 4] = [
+    Rgb::new(32, 0, 0),
+    Rgb::new(0, 32, 0),
+    Rgb::new(0, 0, 32),
+    Rgb::new(32, 32, 32),
+];
+
+/// How long one full `selftest` pass over `leds` LEDs takes, in ms.
+pub const fn self_test_ms(leds: usize) -> u64 {
+    leds as u64 * SELF_TEST_COLORS.len() as u64 * SELF_TEST_STEP_MS
+}
+
+/// One LED lit at a time, from the data input end: red along the whole
+/// strip, then green, then blue, then white, then again. A wrong channel
+/// order shows as the wrong colour; a wrong count as a gap or an LED that
+/// never lights.
+fn self_test(t: u64, out: &mut [Rgb]) {
+    out.fill(Rgb::BLACK);
+    let n = out.len() as u64;
+    if n == 0 {
+        return;
+    }
+    let step = (t / SELF_TEST_STEP_MS) % (n * SELF_TEST_COLORS.len() as u64);
+    let color = SELF_TEST_COLORS[(step / n) as usize];
+    out[(step % n) as usize] = color;
 }
 
 /// A quarter of the colour wheel along the strip; the whole strip drifts
@@ -445,7 +478,7 @@ mod tests {
     /// Frame 1234 ms of every animation on 8 LEDs, default palette, as
     /// rendered when the animations were tuned on a tree. A change here
     /// changes what every tree shows: look at it with `ledctl watch` first.
-    const GOLDEN: [(Animation, &str); 17] = [
+    const GOLDEN: [(Animation, &str); 18] = [
         (
             Animation::Solid,
             "#ff9329 #ff9329 #ff9329 #ff9329 #ff9329 #ff9329 #ff9329 #ff9329",
@@ -514,6 +547,11 @@ mod tests {
             Animation::Aurora,
             "#442f05 #4f3506 #5a3c07 #644408 #6a4d09 #70580b #72640e #717211",
         ),
+        (
+            // Step 30 of 32: white (the fourth colour) on LED 6.
+            Animation::SelfTest,
+            "#000000 #000000 #000000 #000000 #000000 #000000 #202020 #000000",
+        ),
     ];
 
     #[test]
@@ -537,13 +575,35 @@ mod tests {
                     );
                 }
             }
+            // The self-test is dim on purpose (a long strip on a small
+            // supply must survive its white step).
+            let bright = if a == Animation::SelfTest { 0 } else { 150 };
             let lit = (0..50u64).any(|k| {
                 frame(a, None, k * 100, 30)
                     .iter()
-                    .any(|p| u16::from(p.r) + u16::from(p.g) + u16::from(p.b) > 150)
+                    .any(|p| u16::from(p.r) + u16::from(p.g) + u16::from(p.b) > bright)
             });
             assert!(lit, "{a} shows nothing bright in its first 5 s");
         }
+    }
+
+    #[test]
+    fn self_test_walks_each_led_through_each_colour() {
+        let n = 5;
+        for (c, color) in SELF_TEST_COLORS.iter().enumerate() {
+            for led in 0..n {
+                let t = ((c * n + led) as u64) * SELF_TEST_STEP_MS + 1;
+                let f = frame(Animation::SelfTest, None, t, n);
+                for (i, px) in f.iter().enumerate() {
+                    let want = if i == led { *color } else { Rgb::BLACK };
+                    assert_eq!(*px, want, "colour {c}, step {led}, LED {i}");
+                }
+            }
+        }
+        // Then it starts over with red on the first LED.
+        let again = frame(Animation::SelfTest, None, self_test_ms(n), n);
+        assert_eq!(again[0], SELF_TEST_COLORS[0]);
+        assert_eq!(self_test_ms(150), 24_000);
     }
 
     #[test]

@@ -10,9 +10,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Group, User};
 use serde::Deserialize;
 use tinsel_proto::Brightness;
+
+use crate::strip::kind::StripKind;
+use crate::strip::spi_wire::SpiEncoding;
+use crate::strip::ws281x;
 
 /// Where ledd listens when neither the file nor `--socket` says.
 pub const DEFAULT_SOCKET: &str = "/run/tinsel/ledd.sock";
@@ -26,21 +30,20 @@ pub const DEFAULT_FPS: u16 = 60;
 pub const DEFAULT_GAMMA: f32 = 2.2;
 /// The default current budget: a 5 V 2.5 A supply, less what the Pi takes.
 pub const DEFAULT_MAX_MILLIAMPS: u32 = 2000;
-/// The current one LED draws at full white: about 20 mA per channel
-/// (WS2812B datasheet, "typical" per-channel current).
-pub const DEFAULT_MILLIAMPS_PER_LED: u16 = 60;
 /// The most LEDs ledd drives: 1000 LEDs take 30 ms on the wire, 30 fps.
 pub const MAX_COUNT: u16 = 1000;
 /// The highest frame rate accepted whatever the LED count.
 pub const MAX_FPS: u16 = 500;
-/// Time on the wire per LED: 24 bits of 1.25 µs (WS2812B datasheet).
-pub const WIRE_US_PER_LED: u32 = 30;
+/// Time on the wire per colour channel: 8 bits of 1.25 µs (WS2812B
+/// datasheet); an RGB LED takes 30 µs, an RGBW LED 40 µs.
+pub const WIRE_US_PER_CHANNEL: u32 = 10;
 /// The reset (latch) time newer WS2812B parts need: at least 280 µs.
 pub const LATCH_US: u32 = 280;
 
-/// The highest frame rate the wire allows for `count` LEDs.
-pub const fn max_fps_for(count: u16) -> u16 {
-    let frame_us = count as u32 * WIRE_US_PER_LED + LATCH_US;
+/// The highest frame rate the wire allows for `count` LEDs of `channels`
+/// bytes each.
+pub const fn max_fps_for(count: u16, channels: usize) -> u16 {
+    let frame_us = count as u32 * WIRE_US_PER_CHANNEL * channels as u32 + LATCH_US;
     let fps = 1_000_000 / frame_us;
     if fps > MAX_FPS as u32 {
         MAX_FPS
@@ -126,12 +129,33 @@ pub struct RawConfig {
     output: RawOutput,
     #[serde(default)]
     access: RawAccess,
+    #[serde(default)]
+    ws281x: RawWs281x,
+    #[serde(default)]
+    spi: RawSpi,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWs281x {
+    pin: Option<i64>,
+    dma: Option<i64>,
+    frequency: Option<i64>,
+    invert: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpi {
+    bits_per_bit: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStrip {
     backend: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
     count: Option<i64>,
     order: Option<String>,
     fps: Option<i64>,
@@ -192,42 +216,59 @@ impl Backend {
     }
 }
 
-/// The order in which a strip expects the three colour bytes.
+/// The order in which a strip expects its colour bytes: three (RGB parts)
+/// or four (RGBW parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelOrder {
-    /// For each wire byte, the index of the channel (0 r, 1 g, 2 b) it
-    /// carries.
-    pub wire: [u8; 3],
+    /// For each wire byte, the index of the channel (0 r, 1 g, 2 b, 3 w) it
+    /// carries; only the first [`ChannelOrder::channels`] are used.
+    pub wire: [u8; 4],
+    channels: u8,
 }
 
 impl ChannelOrder {
     /// Green, red, blue: what WS2812B parts expect.
-    pub const GRB: ChannelOrder = ChannelOrder { wire: [1, 0, 2] };
+    pub const GRB: ChannelOrder = ChannelOrder {
+        wire: [1, 0, 2, 3],
+        channels: 3,
+    };
 
-    /// Parses `rgb`, `grb`, `bgr`, ... (any permutation of r, g, b).
+    /// Parses `rgb`, `grb`, `bgr`, ... (any permutation of r, g, b) or, for
+    /// RGBW parts, any permutation of r, g, b and w (`grbw`).
     pub fn parse(s: &str) -> Option<ChannelOrder> {
         let b = s.as_bytes();
-        if b.len() != 3 {
+        if b.len() != 3 && b.len() != 4 {
             return None;
         }
-        let mut wire = [0u8; 3];
+        let mut wire = [3u8; 4];
         for (slot, c) in wire.iter_mut().zip(b) {
             *slot = match c.to_ascii_lowercase() {
                 b'r' => 0,
                 b'g' => 1,
                 b'b' => 2,
+                b'w' => 3,
                 _ => return None,
             };
         }
-        let distinct = wire[0] != wire[1] && wire[1] != wire[2] && wire[0] != wire[2];
-        distinct.then_some(ChannelOrder { wire })
+        let used = &wire[..b.len()];
+        let distinct = (0..used.len()).all(|i| !used[i + 1..].contains(&used[i]));
+        let complete = used.contains(&0) && used.contains(&1) && used.contains(&2);
+        (distinct && complete).then_some(ChannelOrder {
+            wire,
+            channels: b.len() as u8,
+        })
+    }
+
+    /// Bytes per LED on the wire: 3 or 4.
+    pub fn channels(self) -> usize {
+        usize::from(self.channels)
     }
 
     /// The name, e.g. "grb".
     pub fn name(self) -> String {
-        self.wire
+        self.wire[..self.channels()]
             .iter()
-            .map(|&c| ['r', 'g', 'b'][usize::from(c)])
+            .map(|&c| ['r', 'g', 'b', 'w'][usize::from(c)])
             .collect()
     }
 }
@@ -243,6 +284,25 @@ pub struct StripConfig {
     pub order: ChannelOrder,
     /// Frames per second, 1 to [`max_fps_for`] the count.
     pub fps: u16,
+    /// The LED part.
+    pub kind: StripKind,
+    /// PWM/DMA settings, used by the `ws281x` backend.
+    pub ws281x: Ws281xOptions,
+    /// How the `spi` backend encodes bits.
+    pub spi: SpiEncoding,
+}
+
+/// The `[ws281x]` section, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ws281xOptions {
+    /// GPIO pin (BCM numbering).
+    pub pin: u8,
+    /// DMA channel.
+    pub dma: u8,
+    /// Bit rate in Hz.
+    pub freq_hz: u32,
+    /// Whether an inverting level shifter sits between the Pi and the strip.
+    pub invert: bool,
 }
 
 /// The output section, checked.
@@ -388,18 +448,81 @@ impl Config {
             }
         };
 
-        let order = match raw.strip.order.as_deref() {
-            None => ChannelOrder::GRB,
-            Some(s) => ChannelOrder::parse(s).ok_or_else(|| {
-                invalid(
-                    "strip.order",
-                    format!("{s:?}"),
-                    "use a permutation of r, g and b, e.g. \"grb\" (WS2812B) or \"rgb\"".into(),
-                )
-            })?,
+        let kind = match raw.strip.kind.as_deref() {
+            None => StripKind::default(),
+            Some(text) => StripKind::ALL
+                .into_iter()
+                .find(|k| k.name() == text)
+                .ok_or_else(|| {
+                    invalid(
+                        "strip.type",
+                        format!("{text:?}"),
+                        "use \"ws2812b\" (also WS2812, WS2813, SK6812 RGB), \"ws2811\" or \"sk6812rgbw\"".into(),
+                    )
+                })?,
         };
 
-        let max_fps = max_fps_for(count);
+        let order_text = raw.strip.order.as_deref().unwrap_or(kind.default_order());
+        let order = ChannelOrder::parse(order_text)
+            .filter(|o| o.channels() == kind.channels())
+            .ok_or_else(|| {
+                invalid(
+                    "strip.order",
+                    format!("{order_text:?}"),
+                    if kind.channels() == 4 {
+                        format!("a {kind} strip has four channels: use a permutation of r, g, b and w, e.g. \"grbw\"")
+                    } else {
+                        format!("a {kind} strip has three channels: use a permutation of r, g and b, e.g. \"grb\" (WS2812B) or \"rgb\"")
+                    },
+                )
+            })?;
+
+        let ws281x = Ws281xOptions {
+            pin: small_int(&invalid, "ws281x.pin", raw.ws281x.pin, 18)?,
+            dma: small_int(&invalid, "ws281x.dma", raw.ws281x.dma, ws281x::DEFAULT_DMA)?,
+            freq_hz: match raw.ws281x.frequency {
+                None => ws281x::DEFAULT_FREQ_HZ,
+                Some(f) => u32::try_from(f).map_err(|_| {
+                    invalid(
+                        "ws281x.frequency",
+                        f.to_string(),
+                        "use 800000 or 400000".into(),
+                    )
+                })?,
+            },
+            invert: raw.ws281x.invert.unwrap_or(false),
+        };
+        if let Err(e) = ws281x::validate(&ws281x::Ws281xConfig {
+            count: usize::from(count),
+            channels: kind.channels(),
+            pin: ws281x.pin,
+            dma: ws281x.dma,
+            freq_hz: ws281x.freq_hz,
+            invert: ws281x.invert,
+        }) {
+            let (key, value) = if !ws281x::PINS.iter().any(|(p, _)| *p == ws281x.pin) {
+                ("ws281x.pin", ws281x.pin.to_string())
+            } else if !(1..=14).contains(&ws281x.dma) {
+                ("ws281x.dma", ws281x.dma.to_string())
+            } else {
+                ("ws281x.frequency", ws281x.freq_hz.to_string())
+            };
+            return Err(invalid(key, value, e.to_string()));
+        }
+
+        let spi = match raw.spi.bits_per_bit {
+            None | Some(3) => SpiEncoding::ThreeBit,
+            Some(4) => SpiEncoding::FourBit,
+            Some(n) => {
+                return Err(invalid(
+                    "spi.bits_per_bit",
+                    n.to_string(),
+                    "use 3 (2.4 MHz SPI clock) or 4 (3.2 MHz)".into(),
+                ));
+            }
+        };
+
+        let max_fps = max_fps_for(count, kind.channels());
         let fps = match raw.strip.fps {
             None => DEFAULT_FPS.min(max_fps),
             Some(n) if (1..=i64::from(max_fps)).contains(&n) => n as u16,
@@ -409,7 +532,7 @@ impl Config {
                     n.to_string(),
                     format!(
                         "use 1 to {max_fps}: {count} LEDs take {} µs on the wire plus a {LATCH_US} µs latch",
-                        u32::from(count) * WIRE_US_PER_LED
+                        u32::from(count) * WIRE_US_PER_CHANNEL * kind.channels() as u32
                     ),
                 ));
             }
@@ -454,13 +577,16 @@ impl Config {
         };
 
         let milliamps_per_led = match raw.output.milliamps_per_led {
-            None => DEFAULT_MILLIAMPS_PER_LED,
+            None => kind.milliamps_per_led() as u16,
             Some(n) if (1..=200).contains(&n) => n as u16,
             Some(n) => {
                 return Err(invalid(
                     "output.milliamps_per_led",
                     n.to_string(),
-                    "use 1 to 200 mA (60 for WS2812B at full white)".into(),
+                    format!(
+                        "use 1 to 200 mA (the default for {kind} is {})",
+                        kind.milliamps_per_led()
+                    ),
                 ));
             }
         };
@@ -482,6 +608,9 @@ impl Config {
                 count,
                 order,
                 fps,
+                kind,
+                ws281x,
+                spi,
             },
             output: OutputConfig {
                 brightness,
@@ -492,6 +621,20 @@ impl Config {
             access,
             origin,
         })
+    }
+}
+
+/// A small unsigned setting: `default` when absent, refused (naming `key`)
+/// when it does not fit a byte.
+fn small_int(
+    invalid: &impl Fn(&'static str, String, String) -> ConfigError,
+    key: &'static str,
+    value: Option<i64>,
+    default: u8,
+) -> Result<u8, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) => u8::try_from(n).map_err(|_| invalid(key, n.to_string(), "use 0 to 255".into())),
     }
 }
 
@@ -535,10 +678,49 @@ pub fn parse(text: &str, origin: &Origin) -> Result<RawConfig, ConfigError> {
     })
 }
 
+/// Set once ledd is about to harden: from then on names are looked up in
+/// [`PASSWD`] and [`GROUP`] only, never through NSS.
+static NAMES_FROM_FILES_ONLY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+/// The user database read after hardening.
+pub const PASSWD: &str = "/etc/passwd";
+/// The group database read after hardening.
+pub const GROUP: &str = "/etc/group";
+
+/// From now on, resolve user and group names (SIGHUP reloads) from
+/// `/etc/passwd` and `/etc/group` only. ledd calls this before hardening:
+/// NSS may open `AF_UNIX` sockets (glibc's nscd client, `libnss_systemd`'s
+/// userdb, `sss`), which the seccomp filter kills, while reading a file
+/// stays allowed. Names only NSS knows (LDAP, systemd-userdb) then need a
+/// numeric id in the config, or a restart.
+pub fn resolve_names_from_files_only() {
+    NAMES_FROM_FILES_ONLY.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn files_only() -> bool {
+    NAMES_FROM_FILES_ONLY.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The id (third field) of `name` in a `passwd` or `group` file's text.
+fn id_in_database(text: &str, name: &str) -> Option<u32> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.trim().parse().ok()
+    })
+}
+
+fn id_in_file(path: &str, name: &str) -> Option<u32> {
+    id_in_database(&std::fs::read_to_string(path).ok()?, name)
+}
+
 /// A user given by name or by numeric id.
 fn resolve_user(name: &str) -> Option<u32> {
     if let Ok(uid) = name.parse::<u32>() {
         return Some(uid);
+    }
+    if files_only() {
+        return id_in_file(PASSWD, name);
     }
     User::from_name(name).ok().flatten().map(|u| u.uid.as_raw())
 }
@@ -548,10 +730,24 @@ fn resolve_group(name: &str) -> Option<u32> {
     if let Ok(gid) = name.parse::<u32>() {
         return Some(gid);
     }
+    if files_only() {
+        return id_in_file(GROUP, name);
+    }
     Group::from_name(name)
         .ok()
         .flatten()
         .map(|g| g.gid.as_raw())
+}
+
+/// The end of a "no such user/group" message.
+fn unknown_name_hint(id: &str) -> String {
+    if files_only() {
+        format!(
+            "not in {PASSWD} or {GROUP}: a running ledd resolves names from these files only (NSS is out of reach once it is hardened); use a numeric {id}, or restart ledd"
+        )
+    } else {
+        format!("create it, use a numeric {id}, or remove it")
+    }
 }
 
 fn resolve_users(
@@ -566,7 +762,7 @@ fn resolve_users(
                 origin: origin.clone(),
                 key,
                 value: format!("{n:?}"),
-                reason: "no such user: create it, use a numeric uid, or remove it".into(),
+                reason: format!("no such user: {}", unknown_name_hint("uid")),
             })
         })
         .collect()
@@ -584,49 +780,36 @@ fn resolve_groups(
                 origin: origin.clone(),
                 key,
                 value: format!("{n:?}"),
-                reason: "no such group: create it, use a numeric gid, or remove it".into(),
+                reason: format!("no such group: {}", unknown_name_hint("gid")),
             })
         })
         .collect()
 }
 
 impl Access {
-    /// Whether the user `uid` (primary group `gid`) belongs to one of
-    /// `gids`, as primary or supplementary member.
+    /// Whether a peer with primary group `gid` and supplementary groups
+    /// `groups` belongs to one of `gids`.
     ///
-    /// Supplementary groups come from the group database (`getgrouplist`),
-    /// looked up for the peer's user name: this reads /etc/group (or NSS),
-    /// so the server calls it off the async threads.
-    pub fn in_groups(uid: u32, gid: u32, gids: &[u32]) -> bool {
-        if gids.is_empty() {
-            return false;
-        }
-        if gids.contains(&gid) {
-            return true;
-        }
-        let Ok(Some(user)) = User::from_uid(Uid::from_raw(uid)) else {
-            return false;
-        };
-        let Ok(name) = std::ffi::CString::new(user.name) else {
-            return false;
-        };
-        match nix::unistd::getgrouplist(&name, Gid::from_raw(gid)) {
-            Ok(list) => list.iter().any(|g| gids.contains(&g.as_raw())),
-            Err(_) => false,
-        }
+    /// Both come from the socket (`SO_PEERCRED`, `SO_PEERGROUPS`: the
+    /// groups the peer process held when it connected), never from the
+    /// group database: no file read and no NSS call per connection (NSS
+    /// modules open sockets, which hardened ledd may not), and a process
+    /// that dropped a group is not granted it back.
+    pub fn in_groups(gid: u32, groups: &[u32], gids: &[u32]) -> bool {
+        gids.contains(&gid) || groups.iter().any(|g| gids.contains(g))
     }
 
-    /// The role of a peer, or `None` when it may not connect. root is
-    /// always admin.
-    pub fn role_of(&self, uid: u32, gid: u32) -> Option<tinsel_proto::Role> {
+    /// The role of a peer (`uid`, primary `gid`, supplementary `groups`),
+    /// or `None` when it may not connect. root is always admin.
+    pub fn role_of(&self, uid: u32, gid: u32, groups: &[u32]) -> Option<tinsel_proto::Role> {
         use tinsel_proto::Role;
         if uid == 0 || self.admin_uids.contains(&uid) {
             return Some(Role::Admin);
         }
-        if Access::in_groups(uid, gid, &self.admin_gids) {
+        if Access::in_groups(gid, groups, &self.admin_gids) {
             return Some(Role::Admin);
         }
-        if self.hooks_uids.contains(&uid) || Access::in_groups(uid, gid, &self.hooks_gids) {
+        if self.hooks_uids.contains(&uid) || Access::in_groups(gid, groups, &self.hooks_gids) {
             return Some(Role::Hooks);
         }
         None
@@ -654,17 +837,39 @@ socket_group = ""
 socket_mode = "0660"
 
 [strip]
-# "sim" (simulated: watch it with `ledctl watch`), "ws281x" (PWM/DMA) or
-# "spi". The hardware backends need a ledd built with them.
+# "sim" (simulated: watch it with `ledctl watch`), "ws281x" (PWM/DMA, root,
+# GPIO 18) or "spi" (SPI0 MOSI = GPIO 10, needs no root). The hardware
+# backends need a ledd built with them (`--features pi`).
 backend = "sim"
+# The LED part: "ws2812b" (also WS2812, WS2813 and SK6812 RGB), "ws2811" or
+# "sk6812rgbw" (four channels; white is taken from the common part of r, g
+# and b).
+type = "ws2812b"
 # Number of LEDs, 1 to 1000.
 count = 150
-# The order the LEDs expect the colour bytes: "grb" for WS2812B, "rgb" for
-# some WS2811 strings; any permutation of r, g, b.
+# The order the LEDs expect the colour bytes; the default follows `type`:
+# "grb" for WS2812B, "rgb" for WS2811, "grbw" for SK6812 RGBW. Any
+# permutation of r, g, b (and w for RGBW). `ledctl selftest` shows which.
 order = "grb"
-# Frames per second. At most what the wire allows: 30 µs per LED plus a
-# 280 µs latch (150 LEDs: 209 fps).
+# Frames per second. At most what the wire allows: 10 µs per colour channel
+# per LED plus a 280 µs latch (150 RGB LEDs: 209 fps).
 fps = 60
+
+[ws281x]
+# GPIO pin (BCM numbering): 18 or 12 (PWM; disable analogue audio), 21 (PCM)
+# or 10 (SPI).
+pin = 18
+# DMA channel, 1 to 14. 10 is safe on every model; 5 can corrupt the SD card.
+dma = 10
+# Bit rate in Hz: 800000 (WS2812) or 400000 (old WS2811).
+frequency = 800000
+# true when an inverting level shifter (a single transistor) drives the strip.
+invert = false
+
+[spi]
+# SPI bits per WS2812 bit: 3 (2.4 MHz clock, 9 bytes per RGB LED, 445 LEDs in
+# the default 4096-byte spidev buffer) or 4 (3.2 MHz, 12 bytes per LED).
+bits_per_bit = 3
 
 [output]
 # Brightness at start, 0 to 100 percent (ledctl brightness N changes it).
@@ -675,7 +880,8 @@ gamma = 2.2
 # dimmed to fit. 0 means no limit (not recommended: 150 LEDs at full white
 # draw 9 A).
 max_milliamps = 2000
-# The current one LED draws at full white, in mA (WS2812B: about 60).
+# The current one LED draws at full white, in mA. The default follows
+# [strip] type: 60 for WS2812B, 57 for WS2811, 80 for SK6812 RGBW.
 milliamps_per_led = 60
 
 [access]
@@ -746,8 +952,9 @@ mod tests {
 
     #[test]
     fn fps_is_bounded_by_the_wire() {
-        assert_eq!(max_fps_for(150), 209);
-        assert_eq!(max_fps_for(1000), 33);
+        assert_eq!(max_fps_for(150, 3), 209);
+        assert_eq!(max_fps_for(1000, 3), 33);
+        assert_eq!(max_fps_for(150, 4), 159);
         assert!(load_text("[strip]\ncount = 150\nfps = 209\n").is_ok());
         let err = load_text("[strip]\ncount = 150\nfps = 210\n")
             .unwrap_err()
@@ -779,6 +986,23 @@ mod tests {
     }
 
     #[test]
+    fn names_resolve_from_the_database_files() {
+        let passwd = "# a comment\nroot:x:0:0:root:/root:/bin/sh\n\
+                      tinsel-web:x:998:997::/nonexistent:/usr/sbin/nologin\nbroken\nodd:x:notanumber:1::/:/bin/sh\n";
+        assert_eq!(id_in_database(passwd, "root"), Some(0));
+        assert_eq!(id_in_database(passwd, "tinsel-web"), Some(998));
+        assert_eq!(id_in_database(passwd, "tinsel"), None, "whole names only");
+        assert_eq!(id_in_database(passwd, "odd"), None);
+        assert_eq!(id_in_database(passwd, "broken"), None);
+        let group = "tinsel:x:997:tinsel-web,pi\n";
+        assert_eq!(id_in_database(group, "tinsel"), Some(997));
+        assert_eq!(id_in_database(group, "pi"), None, "members are not groups");
+        // The real files agree with NSS for local names.
+        assert_eq!(id_in_file(PASSWD, "root"), Some(0));
+        assert_eq!(id_in_file(GROUP, "root"), Some(0));
+    }
+
+    #[test]
     fn users_and_groups_resolve_or_are_refused() {
         let c =
             load_text("[access]\nhooks_users = [\"root\", \"65534\"]\nadmin_groups = [\"0\"]\n")
@@ -800,11 +1024,13 @@ mod tests {
             hooks_uids: vec![65534],
             hooks_gids: vec![4242],
         };
-        assert_eq!(access.role_of(0, 0), Some(Role::Admin));
-        assert_eq!(access.role_of(1000, 1000), Some(Role::Admin));
-        assert_eq!(access.role_of(65534, 65534), Some(Role::Hooks));
-        assert_eq!(access.role_of(5000, 4242), Some(Role::Hooks));
-        assert_eq!(access.role_of(5000, 5000), None);
+        assert_eq!(access.role_of(0, 0, &[]), Some(Role::Admin));
+        assert_eq!(access.role_of(1000, 1000, &[]), Some(Role::Admin));
+        assert_eq!(access.role_of(65534, 65534, &[]), Some(Role::Hooks));
+        assert_eq!(access.role_of(5000, 4242, &[]), Some(Role::Hooks));
+        assert_eq!(access.role_of(5000, 5000, &[4242]), Some(Role::Hooks));
+        assert_eq!(access.role_of(5000, 5000, &[7, 8]), None);
+        assert_eq!(access.role_of(5000, 5000, &[]), None);
     }
 
     #[test]
@@ -833,10 +1059,73 @@ mod tests {
 
     #[test]
     fn channel_orders_parse() {
-        assert_eq!(ChannelOrder::parse("rgb").unwrap().wire, [0, 1, 2]);
+        assert_eq!(ChannelOrder::parse("rgb").unwrap().wire[..3], [0, 1, 2]);
         assert_eq!(ChannelOrder::parse("GRB"), Some(ChannelOrder::GRB));
         assert_eq!(ChannelOrder::parse("bgr").unwrap().name(), "bgr");
         assert!(ChannelOrder::parse("rg").is_none());
         assert!(ChannelOrder::parse("rgx").is_none());
+        let grbw = ChannelOrder::parse("grbw").unwrap();
+        assert_eq!(
+            (grbw.wire, grbw.channels(), grbw.name()),
+            ([1, 0, 2, 3], 4, "grbw".into())
+        );
+        assert!(ChannelOrder::parse("rgbb").is_none(), "a channel twice");
+        assert!(ChannelOrder::parse("rgww").is_none());
+        assert!(ChannelOrder::parse("rgwb").is_some());
+    }
+
+    #[test]
+    fn strip_types_set_order_current_and_frame_rate() {
+        let c = load_text("[strip]\ntype = \"sk6812rgbw\"\ncount = 150").unwrap();
+        assert_eq!(c.strip.kind, StripKind::Sk6812Rgbw);
+        assert_eq!(c.strip.order.name(), "grbw");
+        assert_eq!(c.output.milliamps_per_led, 80);
+        let err = load_text("[strip]\ntype = \"sk6812rgbw\"\norder = \"grb\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("strip.order") && err.contains("four channels"),
+            "{err}"
+        );
+        let err = load_text("[strip]\norder = \"grbw\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("three channels"), "{err}");
+        let err = load_text("[strip]\ntype = \"apa102\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("strip.type") && err.contains("\"apa102\""),
+            "{err}"
+        );
+        // RGBW takes 40 µs per LED on the wire: 159 fps at 150 LEDs.
+        let err = load_text("[strip]\ntype = \"sk6812rgbw\"\nfps = 200")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("use 1 to 159"), "{err}");
+        let ws2811 = load_text("[strip]\ntype = \"ws2811\"").unwrap();
+        assert_eq!(ws2811.strip.order.name(), "rgb");
+    }
+
+    #[test]
+    fn hardware_settings_are_checked() {
+        let c = load_text("").unwrap();
+        assert_eq!(c.strip.ws281x.pin, 18);
+        assert_eq!(c.strip.ws281x.dma, 10);
+        assert_eq!(c.strip.spi, SpiEncoding::ThreeBit);
+        for (text, key) in [
+            ("[ws281x]\npin = 4", "ws281x.pin"),
+            ("[ws281x]\npin = 300", "ws281x.pin"),
+            ("[ws281x]\ndma = 15", "ws281x.dma"),
+            ("[ws281x]\nfrequency = 1000000", "ws281x.frequency"),
+            ("[spi]\nbits_per_bit = 5", "spi.bits_per_bit"),
+            ("[spi]\nclock = 5", "clock"),
+        ] {
+            let err = load_text(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let c = load_text("[ws281x]\npin = 21\ninvert = true\n[spi]\nbits_per_bit = 4").unwrap();
+        assert_eq!((c.strip.ws281x.pin, c.strip.ws281x.invert), (21, true));
+        assert_eq!(c.strip.spi, SpiEncoding::FourBit);
     }
 }

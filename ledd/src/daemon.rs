@@ -1,10 +1,24 @@
 //! ledd's command line and lifecycle: parse the flags, load the config,
 //! start the frame loop (which opens the strip), harden, serve the socket,
-//! and on SIGTERM/SIGINT stop, blank and clean up; on SIGHUP reload.
+//! and on SIGTERM/SIGINT stop and blank; on SIGHUP reload.
 //!
-//! The order matters: the strip is opened first (the hardware backends need
-//! root and /dev/mem), then the process is hardened, and only then is the
-//! socket served to anyone.
+//! The order matters, and each step says why it sits where it does:
+//!
+//! 1. config (NSS may resolve names here, before any filter);
+//! 2. the sd_notify socket (`socket()` is killed once hardened; one socket
+//!    serves every notification, the watchdog's included);
+//! 3. the frame loop thread: opens the strip (the hardware backends need
+//!    root and /dev/mem), asks for SCHED_FIFO and mlockall, then drops its
+//!    own capabilities (they are per thread: nothing else can);
+//! 4. the listening socket (`socket`/`bind` are killed once hardened);
+//! 5. [`crate::harden::harden`]: capabilities, every thread checked,
+//!    no_new_privs, seccomp on every thread (TSYNC);
+//! 6. the tokio runtime and the server: every thread they create inherits
+//!    the filter and has no capabilities.
+//!
+//! Nothing is served before step 5. After it ledd cannot `unlink`, so the
+//! socket it created stays at exit (dead: connecting is refused) and the
+//! next start replaces it.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -19,7 +33,8 @@ use tracing::{error, info, warn};
 use crate::config::{self, Config, Overrides};
 use crate::engine::{Command, EngineError, EngineHandle, LiveSettings};
 use crate::exit::Exit;
-use crate::notify::{self, Watchdog};
+use crate::harden::{self, HardenOptions, SeccompMode};
+use crate::notify::{self, Notifier, Watchdog};
 use crate::server::{self, Listener, State};
 use crate::strip::StripError;
 
@@ -32,6 +47,10 @@ Examples:
 
 Signals: SIGTERM/SIGINT blank the strip and exit 0; SIGHUP re-reads the config
 (applied only if valid).
+
+Once the strip is open ledd hardens itself: no capabilities, no_new_privs and a
+seccomp allowlist (no socket(), execve, unlink...). A violation kills ledd with
+SIGSYS; --seccomp-log logs it to the kernel audit log instead (debugging only).
 
 Exit codes:
   0   stopped cleanly, or the config checked out
@@ -65,6 +84,11 @@ pub struct Args {
     /// The number of LEDs (overrides `strip.count`).
     #[arg(long, value_name = "N")]
     pub leds: Option<i64>,
+    /// Debugging only: install the seccomp filter in log mode, so a syscall
+    /// outside the allowlist is written to the kernel audit log instead of
+    /// killing ledd. Not a sandbox.
+    #[arg(long)]
+    pub seccomp_log: bool,
     /// Log debug detail.
     #[arg(short, long)]
     pub verbose: bool,
@@ -153,12 +177,34 @@ pub fn run(args: &Args) -> Exit {
         "starting"
     );
 
-    // 1. The frame loop, which opens the strip on its own thread.
-    let engine = match EngineHandle::start(&config, Watchdog::from_env()) {
+    // 1. The sd_notify socket, once: socket() is killed after hardening,
+    //    so every notification (and the watchdog) reuses this one.
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n.map(Arc::new),
+        Err(e) => {
+            warn!("{e}; systemd will not hear from ledd");
+            None
+        }
+    };
+    let opts = hardening_for(&config, args.seccomp_log);
+
+    // 2. The frame loop, which opens the strip on its own thread, asks for
+    //    real-time, then drops that thread's capabilities.
+    let engine = match EngineHandle::start_dropping_caps(
+        &config,
+        Watchdog::from_env(notifier.as_ref()),
+        opts.keep_caps,
+    ) {
         Ok(e) => e,
-        Err(EngineError::Strip(e @ StripError::NotBuilt { .. })) => {
+        Err(EngineError::Strip(
+            e @ (StripError::NotBuilt { .. } | StripError::Unavailable { .. }),
+        )) => {
             error!("{e}");
             return Exit::Unavailable;
+        }
+        Err(e @ EngineError::Capabilities(_)) => {
+            error!("{e}");
+            return Exit::Sandbox;
         }
         Err(e) => {
             error!("{e}");
@@ -166,13 +212,8 @@ pub fn run(args: &Args) -> Exit {
         }
     };
 
-    // 2. HARDENING GOES HERE: the strip is open (the hardware backends
-    //    needed root and /dev/mem for that), nothing is served yet. The
-    //    `harden` module's entry point is called at this point and a failure
-    //    returns `Exit::Sandbox`. Note: the frame loop thread already
-    //    exists; process-wide steps must apply to it (e.g. seccomp TSYNC).
-
-    // 3. The socket: from systemd, or created safely.
+    // 3. The socket: from systemd, or created safely. Before hardening:
+    //    socket() and bind() are killed afterwards.
     let listener = match listen(&config) {
         Ok(l) => l,
         Err(e) => {
@@ -188,17 +229,61 @@ pub fn run(args: &Args) -> Exit {
     };
     let created = listener.created.clone();
 
-    // 4. Serve until a signal says stop.
-    let exit = serve(listener, &engine, config, args);
+    // 4. Harden: the strip is open, the sockets exist, nothing is served
+    //    yet, and the only other thread (the frame loop) has dropped its
+    //    capabilities. SIGHUP reloads resolve names from /etc/passwd and
+    //    /etc/group from now on: NSS may open sockets.
+    config::resolve_names_from_files_only();
+    match harden::harden(&opts) {
+        Ok(report) => info!(
+            "hardened; live layers: capabilities dropped, no_new_privs, seccomp ({}); not live: Landlock (ledd has none: root without capabilities can still read root-readable files)",
+            if report.seccomp == SeccompMode::Kill {
+                "kill on violation"
+            } else {
+                "LOG ONLY, not a sandbox"
+            }
+        ),
+        Err(e) => {
+            error!("hardening failed: {e}");
+            engine.stop();
+            if let Some(path) = created {
+                // Not hardened by seccomp yet: unlink still works.
+                server::remove_socket(&path);
+            }
+            return Exit::Sandbox;
+        }
+    }
 
-    // 5. Stop the loop (it writes a dark frame), then remove the socket.
+    // 5. Serve until a signal says stop. The runtime and its threads start
+    //    now, inside the filter and without capabilities.
+    let exit = serve(listener, &engine, notifier.as_deref(), config, args);
+
+    // 6. Stop the loop (it writes a dark frame). The socket stays: hardened
+    //    ledd may not unlink (a root process without capabilities could
+    //    still delete root-owned files), and nobody answers on it now; the
+    //    next start replaces it, systemd's RemoveOnStop=/RuntimeDirectory=
+    //    remove it.
     engine.stop();
     if let Some(path) = created {
-        server::remove_socket(&path);
+        info!(
+            "leaving {} in place (hardened ledd cannot unlink; the next start replaces it)",
+            path.display()
+        );
     }
-    notify::notify("STOPPING=1");
+    notify::notify(notifier.as_deref(), "STOPPING=1");
     info!("stopped");
     exit
+}
+
+/// The hardening for this config's strip backend and the `--seccomp-log`
+/// flag.
+fn hardening_for(config: &Config, seccomp_log: bool) -> HardenOptions {
+    let mode = if seccomp_log {
+        SeccompMode::Log
+    } else {
+        SeccompMode::Kill
+    };
+    harden::options_for(config.strip.backend, mode)
 }
 
 fn listen(config: &Config) -> Result<Listener, server::ServerError> {
@@ -219,7 +304,13 @@ fn listen(config: &Config) -> Result<Listener, server::ServerError> {
     Ok(l)
 }
 
-fn serve(listener: Listener, engine: &EngineHandle, config: Config, args: &Args) -> Exit {
+fn serve(
+    listener: Listener,
+    engine: &EngineHandle,
+    notifier: Option<&Notifier>,
+    config: Config,
+    args: &Args,
+) -> Exit {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(4)
@@ -263,7 +354,7 @@ fn serve(listener: Listener, engine: &EngineHandle, config: Config, args: &Args)
         ));
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = tokio::spawn(server::run(socket, Arc::clone(&state), stop_rx));
-        notify::notify("READY=1");
+        notify::notify(notifier, "READY=1");
         info!("ready");
         let mut current = config;
         loop {
@@ -271,9 +362,9 @@ fn serve(listener: Listener, engine: &EngineHandle, config: Config, args: &Args)
                 _ = term.recv() => { info!("SIGTERM: stopping"); break; }
                 _ = int.recv() => { info!("SIGINT: stopping"); break; }
                 _ = hup.recv() => {
-                    notify::notify("RELOADING=1");
+                    notify::notify(notifier, "RELOADING=1");
                     current = reload(current, args, &state, &sender);
-                    notify::notify("READY=1");
+                    notify::notify(notifier, "READY=1");
                 }
             }
         }
@@ -305,8 +396,13 @@ fn reload(
         || new.socket_mode != old.socket_mode
         || new.strip.backend != old.strip.backend
         || new.strip.count != old.strip.count
+        || new.strip.kind != old.strip.kind
+        || new.strip.ws281x != old.strip.ws281x
+        || new.strip.spi != old.strip.spi
     {
-        warn!("SIGHUP: socket and strip backend/count changes apply only after a restart");
+        warn!(
+            "SIGHUP: changes to the socket, the strip's backend, count or type, [ws281x] and [spi] apply only after a restart"
+        );
     }
     let live = LiveSettings::of(&new);
     if crate::engine::send(engine, Command::Reconfigure(Box::new(live))).is_err() {

@@ -26,6 +26,7 @@ use tracing::{info, warn};
 use crate::animation;
 use crate::config::{ChannelOrder, Config, OutputConfig};
 use crate::notify::Watchdog;
+use crate::strip::kind::extract_white;
 use crate::strip::{self, StripError};
 
 /// How long a crossfade between two scenes takes.
@@ -52,6 +53,9 @@ pub enum EngineError {
     /// The frame loop thread died before it reported.
     #[error("the frame loop thread exited during start-up")]
     Died,
+    /// The frame loop thread could not drop its capabilities.
+    #[error("the frame loop thread: {0}")]
+    Capabilities(#[source] crate::harden::HardenError),
 }
 
 /// A command for the frame loop.
@@ -203,30 +207,44 @@ impl OutputStage {
             sum += u32::from(px.r) + u32::from(px.g) + u32::from(px.b);
             *dst = px;
         }
-        // Each channel at 255 draws a third of a LED's full-white current.
-        let ma = (u64::from(sum) * u64::from(self.ma_per_led) / (3 * 255)) as u32;
+        // Each channel at 255 draws a third of a LED's full-white current
+        // (for RGBW parts, see below: the white die takes the common part).
+        let mut ma = (u64::from(sum) * u64::from(self.ma_per_led) / (3 * 255)) as u32;
         let limited = self.budget_ma > 0 && ma > self.budget_ma;
-        let [o0, o1, o2] = self.order.wire.map(usize::from);
         if limited {
             // A 1/256 fixed-point factor, rounded down so the result fits.
             let s = (self.budget_ma << 8) / ma.max(1);
-            for (px, w) in shown.iter_mut().zip(wire.chunks_exact_mut(3)) {
+            for px in shown.iter_mut() {
                 let c = [px.r, px.g, px.b].map(|v| ((u32::from(v) * s) >> 8) as u8);
                 *px = Rgb::new(c[0], c[1], c[2]);
-                w[0] = c[o0];
-                w[1] = c[o1];
-                w[2] = c[o2];
             }
-            self.power.milliamps = (ma * s) >> 8;
+            ma = (ma * s) >> 8;
+        }
+        let order = self.order.wire.map(usize::from);
+        if self.order.channels() == 4 {
+            // RGBW: the common part of r, g and b moves to the white die,
+            // which draws like one colour channel instead of three. Estimate
+            // with four channels of `ma_per_led / 4` each.
+            let mut sum4 = 0u32;
+            for (px, w) in shown.iter().zip(wire.chunks_exact_mut(4)) {
+                let c = extract_white(px.r, px.g, px.b);
+                sum4 += c.iter().map(|&v| u32::from(v)).sum::<u32>();
+                w[0] = c[order[0]];
+                w[1] = c[order[1]];
+                w[2] = c[order[2]];
+                w[3] = c[order[3]];
+            }
+            ma = (u64::from(sum4) * u64::from(self.ma_per_led) / (4 * 255)) as u32;
         } else {
+            let [o0, o1, o2, _] = order;
             for (px, w) in shown.iter().zip(wire.chunks_exact_mut(3)) {
                 let c = [px.r, px.g, px.b];
                 w[0] = c[o0];
                 w[1] = c[o1];
                 w[2] = c[o2];
             }
-            self.power.milliamps = ma;
         }
+        self.power.milliamps = ma;
         self.power.limited = limited;
         self.power.budget_milliamps = self.budget_ma;
     }
@@ -276,7 +294,7 @@ impl Pipeline {
             frame: vec![Rgb::BLACK; n],
             from: vec![Rgb::BLACK; n],
             shown: vec![Rgb::BLACK; n],
-            wire: vec![0; n * 3],
+            wire: vec![0; n * order.channels()],
             output: OutputStage::new(output, order),
             current: None,
             resume: None,
@@ -374,7 +392,14 @@ impl Pipeline {
         let running = self.output.brightness();
         let file_changed = s.output.brightness != self.file_brightness;
         self.file_brightness = s.output.brightness;
-        self.output = OutputStage::new(&s.output, s.order);
+        // The number of channels sizes the wire buffer: a strip type change
+        // waits for a restart (the daemon says so).
+        let order = if s.order.channels() == self.output.order.channels() {
+            s.order
+        } else {
+            self.output.order
+        };
+        self.output = OutputStage::new(&s.output, order);
         if !file_changed {
             self.output.set_brightness(running);
         }
@@ -507,6 +532,28 @@ impl EngineHandle {
     /// Starts the frame loop thread, opens the strip on it, and returns
     /// once the strip is open (or the error if it could not be opened).
     pub fn start(config: &Config, watchdog: Option<Watchdog>) -> Result<EngineHandle, EngineError> {
+        EngineHandle::start_with(config, watchdog, None)
+    }
+
+    /// As [`EngineHandle::start`], and then the frame loop thread drops its
+    /// own capabilities down to `keep` before this returns: after opening
+    /// the strip and asking for SCHED_FIFO and mlockall (which need
+    /// `CAP_SYS_NICE` and `CAP_IPC_LOCK`). Capabilities are per thread, so
+    /// only the thread itself can do it; [`crate::harden::harden`] then
+    /// finds no thread holding more.
+    pub fn start_dropping_caps(
+        config: &Config,
+        watchdog: Option<Watchdog>,
+        keep: tinsel_sandbox::caps::CapMask,
+    ) -> Result<EngineHandle, EngineError> {
+        EngineHandle::start_with(config, watchdog, Some(keep))
+    }
+
+    fn start_with(
+        config: &Config,
+        watchdog: Option<Watchdog>,
+        keep_caps: Option<tinsel_sandbox::caps::CapMask>,
+    ) -> Result<EngineHandle, EngineError> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
         let (ready_tx, ready_rx) = mpsc::channel();
         let count = config.strip.count;
@@ -514,24 +561,32 @@ impl EngineHandle {
             frame: 0,
             pixels: vec![Rgb::BLACK; usize::from(count)],
         }));
-        let backend = config.strip.backend;
+        let strip_config = config.strip.clone();
         let live = LiveSettings::of(config);
         let shared = Arc::clone(&published);
         let thread = std::thread::Builder::new()
             .name("ledd-frames".into())
             .spawn(move || {
                 // The strip is opened on this thread and never leaves it.
-                let strip = match strip::open(backend, count) {
-                    Ok(s) => {
-                        let _ = ready_tx.send(Ok(()));
-                        s
-                    }
+                let strip = match strip::open(&strip_config) {
+                    Ok(s) => s,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(e));
+                        let _ = ready_tx.send(Err(EngineError::Strip(e)));
                         return;
                     }
                 };
+                // The loop's buffers first, so that mlockall locks them.
                 let mut lp = FrameLoop::new(strip, count, &live, rx, shared, watchdog);
+                // Still privileged: the last moment for the real-time
+                // requests, then (when hardening) give the privileges up.
+                try_realtime();
+                if let Some(keep) = keep_caps
+                    && let Err(e) = crate::harden::drop_thread_capabilities(keep)
+                {
+                    let _ = ready_tx.send(Err(EngineError::Capabilities(e)));
+                    return;
+                }
+                let _ = ready_tx.send(Ok(()));
                 lp.run();
             })
             .map_err(EngineError::Spawn)?;
@@ -545,7 +600,7 @@ impl EngineHandle {
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
-                Err(EngineError::Strip(e))
+                Err(e)
             }
             Err(_) => {
                 let _ = thread.join();
@@ -692,7 +747,6 @@ impl FrameLoop {
     }
 
     fn run(&mut self) {
-        try_realtime();
         block_signals();
         let mut deadline = now_ns();
         let mut now = deadline;
@@ -804,9 +858,44 @@ fn try_realtime() {
         info!(priority = RT_PRIORITY, "frame loop runs SCHED_FIFO");
     }
     use nix::sys::mman::{MlockAllFlags, mlockall};
-    if let Err(e) = mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
+    // MCL_FUTURE locks every later mapping too (the server's buffers, new
+    // thread stacks). Once ledd drops CAP_IPC_LOCK (hardening), locked
+    // memory counts against RLIMIT_MEMLOCK and a mapping over it fails: a
+    // malloc that aborts ledd under load. So lift the limit while root may,
+    // and lock future mappings only when it is unlimited.
+    let flags = if unlimited_memlock() {
+        MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE
+    } else {
+        warn!(
+            "RLIMIT_MEMLOCK is limited and cannot be raised: locking current memory only (set LimitMEMLOCK=infinity)"
+        );
+        MlockAllFlags::MCL_CURRENT
+    };
+    if let Err(e) = mlockall(flags) {
         warn!("mlockall refused ({e}); pages may fault in during frames");
     }
+}
+
+/// Raises RLIMIT_MEMLOCK to unlimited (needs CAP_SYS_RESOURCE) and says
+/// whether it is unlimited now.
+fn unlimited_memlock() -> bool {
+    let inf = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads one valid, initialised `rlimit` during the
+    // call. JUSTIFICATION: ledd's nix is built without the `resource`
+    // feature; one call does not warrant it.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &inf) } == 0 {
+        return true;
+    }
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` into `now`, a live local.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut now) };
+    rc == 0 && now.rlim_cur == libc::RLIM_INFINITY
 }
 
 #[cfg(test)]
@@ -996,13 +1085,21 @@ mod tests {
     }
 
     #[test]
-    fn a_backend_that_is_not_built_fails_start() {
+    fn a_backend_that_cannot_run_fails_start() {
         let mut config = Config::load(None, &Overrides::default()).unwrap();
         config.strip.backend = Backend::Ws281x;
         let err = EngineHandle::start(&config, None).unwrap_err();
-        assert!(matches!(
-            err,
-            EngineError::Strip(StripError::NotBuilt { .. })
-        ));
+        if cfg!(feature = "ws281x") {
+            // Built in, but this machine has no PWM/DMA hardware for it.
+            assert!(matches!(
+                err,
+                EngineError::Strip(StripError::Unavailable { .. })
+            ));
+        } else {
+            assert!(matches!(
+                err,
+                EngineError::Strip(StripError::NotBuilt { .. })
+            ));
+        }
     }
 }

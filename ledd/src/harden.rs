@@ -71,11 +71,40 @@ pub struct HardenOptions {
     pub seccomp: SeccompMode,
 }
 
+/// `SPI_IOC_MESSAGE(1)`: `_IOW('k', 0, char[32])` (include/uapi/linux/spi/spidev.h;
+/// one `struct spi_ioc_transfer` is 32 bytes).
+pub const SPI_IOC_MESSAGE_1: u32 = 0x4020_6b00;
+
+/// The hardening a strip backend allows: the one place that knows what
+/// each backend still does once the strip is open.
+///
+/// - `Sim`: writes to memory. Nothing.
+/// - `Ws281x`: the PWM/DMA memory is mapped at start-up; each frame is a
+///   memory write plus a sleep. No capability, no ioctl.
+/// - `Spi`: each frame is a `write` to the spidev fd opened at start-up;
+///   `SPI_IOC_MESSAGE(1)` is allowed too, for transfers rppal (or a later
+///   backend) makes with the ioctl. No capability (spidev is a device file
+///   opened before hardening).
+pub fn options_for(backend: crate::config::Backend, seccomp: SeccompMode) -> HardenOptions {
+    use crate::config::Backend;
+    let extra_ioctls = match backend {
+        Backend::Sim | Backend::Ws281x => Vec::new(),
+        Backend::Spi => vec![SPI_IOC_MESSAGE_1],
+    };
+    HardenOptions {
+        keep_caps: 0,
+        extra_ioctls,
+        seccomp,
+    }
+}
+
 /// A hardening step that failed; ledd maps every variant to exit code 71.
 #[derive(Debug, thiserror::Error)]
 pub enum HardenError {
     /// Dropping capabilities on the calling thread failed.
-    #[error("dropping capabilities failed: {0}")]
+    #[error(
+        "dropping capabilities failed: {0} (EPERM: dropping the bounding set needs CAP_SETPCAP; under systemd, list CAP_SETPCAP in CapabilityBoundingSet=)"
+    )]
     Capabilities(#[source] std::io::Error),
     /// Capabilities are still held after dropping them.
     #[error("capabilities still held after dropping them: {0}")]
@@ -235,8 +264,8 @@ pub fn install_seccomp(opts: &HardenOptions) -> Result<(usize, usize), HardenErr
 /// it already holds, `read`/`write`, `getsockopt(SO_PEERCRED)`,
 /// `socketpair(AF_UNIX)` for tokio's signal driver. sd_notify: `sendto` on
 /// the datagram socket opened before hardening. SIGHUP: `openat` read-only.
-/// Scheduling calls are allowed (they fail without `CAP_SYS_NICE`).
-/// `unlink`/`unlinkat` answer `EPERM`.
+/// Scheduling calls are allowed (they fail without `CAP_SYS_NICE`), and
+/// `getcwd` (panic backtraces). `unlink`/`unlinkat` answer `EPERM`.
 pub fn rules(opts: &HardenOptions) -> Vec<Rule> {
     let mut ioctls = groups::BASE_IOCTLS.to_vec();
     ioctls.extend_from_slice(&opts.extra_ioctls);
@@ -266,6 +295,10 @@ pub fn rules(opts: &HardenOptions) -> Vec<Rule> {
     ] {
         v.push(Rule::allow(name, nr));
     }
+    // A panic's backtrace (RUST_BACKTRACE) prints paths relative to the
+    // working directory: without getcwd a panic becomes a SIGSYS with no
+    // backtrace. Read-only, reveals a path name.
+    v.push(Rule::allow("SYS_getcwd", libc::SYS_getcwd));
     #[cfg(any(target_arch = "x86_64", target_arch = "arm"))]
     v.push(Rule::errno("SYS_unlink", libc::SYS_unlink, libc::EPERM));
     v.push(Rule::errno("SYS_unlinkat", libc::SYS_unlinkat, libc::EPERM));
@@ -288,10 +321,32 @@ mod tests {
     #[test]
     fn filter_compiles() {
         let opts = HardenOptions {
-            extra_ioctls: vec![0x4020_6b00],
+            extra_ioctls: vec![SPI_IOC_MESSAGE_1],
             ..HardenOptions::default()
         };
         filter(&opts).compile().expect("ledd filter compiles");
+    }
+
+    #[test]
+    fn options_follow_the_backend() {
+        use crate::config::Backend;
+        assert_eq!(
+            options_for(Backend::Sim, SeccompMode::Kill),
+            HardenOptions::default()
+        );
+        assert_eq!(
+            options_for(Backend::Ws281x, SeccompMode::Kill),
+            HardenOptions::default()
+        );
+        let spi = options_for(Backend::Spi, SeccompMode::Log);
+        assert_eq!(spi.extra_ioctls, vec![SPI_IOC_MESSAGE_1]);
+        assert_eq!(spi.keep_caps, 0);
+        assert_eq!(spi.seccomp, SeccompMode::Log);
+        // SPI_IOC_MESSAGE(1) = _IOW('k', 0, 32 bytes): dir 1 << 30, size << 16, type << 8.
+        assert_eq!(
+            SPI_IOC_MESSAGE_1,
+            (1 << 30) | (32 << 16) | (u32::from(b'k') << 8)
+        );
     }
 
     #[test]

@@ -394,12 +394,17 @@ async fn serve(stream: UnixStream, state: &State, shutdown: watch::Receiver<bool
     let Some(access) = state.access() else {
         return;
     };
-    // The group database may be a file read or an NSS call: off the
-    // async thread.
-    let role = tokio::task::spawn_blocking(move || access.role_of(uid, gid))
-        .await
-        .ok()
-        .flatten();
+    // Supplementary groups from the socket, not the group database: no NSS
+    // at run time (it may open sockets, which hardened ledd may not). A
+    // kernel without SO_PEERGROUPS (< 4.13) leaves the primary group only.
+    let groups = match peer_groups(&stream) {
+        Ok(g) => g,
+        Err(e) => {
+            peer_warn!(state, uid, "SO_PEERGROUPS failed ({e}): primary group only");
+            Vec::new()
+        }
+    };
+    let role = access.role_of(uid, gid, &groups);
     let mut conn = Conn {
         stream,
         reader: Box::new(FrameReader::new()),
@@ -715,6 +720,46 @@ fn frame_error(e: &FrameError) -> (ErrorCode, String) {
     }
 }
 
+/// The most supplementary groups a process can hold (`NGROUPS_MAX`,
+/// include/uapi/linux/limits.h): bounds what [`peer_groups`] allocates.
+const NGROUPS_MAX: usize = 65536;
+
+/// The supplementary groups the peer held when it connected
+/// (`SO_PEERGROUPS`, Linux 4.13), as the kernel recorded them: one
+/// `getsockopt`, no NSS.
+pub fn peer_groups(stream: &impl AsRawFd) -> io::Result<Vec<u32>> {
+    // Most processes hold a handful; ERANGE says how many to make room for.
+    let mut groups: Vec<libc::gid_t> = vec![0; 32];
+    loop {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: `groups` is a live buffer of `len` bytes that the kernel
+        // fills with at most `len` bytes of gid_t values, and `len` is a
+        // live socklen_t it updates. The fd is borrowed from `stream` for
+        // the call only.
+        // JUSTIFICATION: neither std, tokio nor nix 0.30 wraps SO_PEERGROUPS.
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let n = len as usize / std::mem::size_of::<libc::gid_t>();
+        if rc == 0 {
+            groups.truncate(n);
+            return Ok(groups);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ERANGE) && n > groups.len() && n <= NGROUPS_MAX {
+            groups.resize(n, 0);
+            continue;
+        }
+        return Err(e);
+    }
+}
+
 /// Removes the socket ledd created, if it is still a socket.
 pub fn remove_socket(path: &Path) {
     match std::fs::symlink_metadata(path) {
@@ -754,6 +799,22 @@ mod tests {
         drop(again);
         remove_socket(&path);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn peer_groups_are_the_groups_the_peer_holds() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut got = peer_groups(&a).unwrap();
+        let mut want: Vec<u32> = nix::unistd::getgroups()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_raw())
+            .collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        want.dedup();
+        got.dedup();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -49,7 +49,7 @@ fn frames_do_not_allocate() {
         milliamps_per_led: 60,
     };
     let mut pipeline = Pipeline::new(300, &output, ChannelOrder::GRB);
-    let mut strip = SimStrip::new(300);
+    let mut strip = SimStrip::new(300, 3);
     let period = 16_666_667u64;
     let mut now = 0u64;
     let before = ALLOCATIONS.load(Ordering::Relaxed);
@@ -78,5 +78,5 @@ fn frames_do_not_allocate() {
     let after = ALLOCATIONS.load(Ordering::Relaxed);
     assert_eq!(after - before, 0, "the frame pipeline allocated");
     assert!(strip.wire().iter().all(|&b| b == 0), "off goes dark");
-    assert_eq!(strip.writes(), 17 * 90 + 30);
+    assert_eq!(strip.writes(), Animation::ALL.len() as u64 * 90 + 30);
 }

@@ -48,11 +48,14 @@ pub enum Animation {
     FairyLights,
     /// Slow waves of green and gold.
     Aurora,
+    /// The wiring check behind `ledctl selftest`: each LED in turn, dimly,
+    /// red, then green, then blue, then white.
+    SelfTest,
 }
 
 impl Animation {
     /// Every animation, in wire order.
-    pub const ALL: [Animation; 17] = [
+    pub const ALL: [Animation; 18] = [
         Animation::Solid,
         Animation::Rainbow,
         Animation::RainbowCycle,
@@ -70,6 +73,7 @@ impl Animation {
         Animation::Festive,
         Animation::FairyLights,
         Animation::Aurora,
+        Animation::SelfTest,
     ];
 
     /// The kebab-case name used by `ledctl`, webd's config and JSON output.
@@ -92,6 +96,7 @@ impl Animation {
             Animation::Festive => "festive",
             Animation::FairyLights => "fairy-lights",
             Animation::Aurora => "aurora",
+            Animation::SelfTest => "selftest",
         }
     }
 

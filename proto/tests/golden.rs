@@ -200,6 +200,7 @@ fn every_animation_and_error_code_keeps_its_index() {
         "festive",
         "fairy-lights",
         "aurora",
+        "selftest",
     ];
     let ours: Vec<_> = Animation::ALL.iter().map(|a| a.name()).collect();
     assert_eq!(

@@ -168,7 +168,10 @@ fn wait_frame(ledd: &Ledd, want: [u8; 3]) -> Vec<[u8; 3]> {
 #[test]
 fn ledctl_plays_sets_brightness_reports_and_switches_off() {
     let ledd = Ledd::start("");
-    assert_eq!(ledd.ok(&["list"]).lines().count(), 17);
+    assert_eq!(
+        ledd.ok(&["list"]).lines().count(),
+        tinsel_proto::Animation::ALL.len()
+    );
 
     let status = ledd.status();
     assert_eq!(status["led_count"], LEDS as u64);
@@ -442,8 +445,12 @@ fn sighup_applies_a_valid_config_and_keeps_the_old_one_otherwise() {
     assert!(ledd.daemon.is_running());
 }
 
+/// SIGTERM: dark strip, exit 0 within a second. Hardened ledd may not
+/// `unlink` (a root process without capabilities could still delete
+/// root-owned files), so the socket it created stays behind, dead: a
+/// client is refused at once, and the next ledd replaces it.
 #[test]
-fn sigterm_blanks_the_strip_removes_the_socket_and_exits_zero() {
+fn sigterm_blanks_the_strip_exits_zero_and_the_next_start_replaces_the_socket() {
     let mut ledd = Ledd::start("");
     ledd.ok(&["play", "solid", "--color", "white"]);
     wait_frame(&ledd, [255, 255, 255]);
@@ -453,10 +460,38 @@ fn sigterm_blanks_the_strip_removes_the_socket_and_exits_zero() {
         .wait_timeout(Duration::from_secs(1))
         .expect("ledd exits within one second of SIGTERM");
     assert_eq!(status.code(), Some(0), "{}", ledd.log());
-    assert!(!ledd.socket.exists(), "the socket is removed");
     let log = ledd.log();
     assert!(log.contains("strip blanked"), "{log}");
     assert!(log.contains("last frame dark: true"), "{log}");
+    assert!(log.contains("leaving"), "{log}");
+    let err = UnixStream::connect(&ledd.socket).expect_err("nobody answers on the old socket");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    let out = ledd.ctl(&["status"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("is ledd running?"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The next start, on the same config, replaces the dead socket.
+    let config = ledd.dir.path().join("ledd.toml");
+    let log2 = ledd.dir.path().join("ledd2.log");
+    let _again = Daemon::spawn(
+        "ledd",
+        Command::new(bin("ledd"))
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(File::create(&log2).unwrap()),
+    );
+    let ok = wait_for(Duration::from_secs(10), || {
+        ledd.ctl(&["status"]).status.success().then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "a new ledd serves on the old path: {}",
+        std::fs::read_to_string(&log2).unwrap_or_default()
+    );
 }
 
 #[test]
@@ -549,4 +584,234 @@ fn ledd_serves_a_socket_passed_by_systemd_and_leaves_it_in_place() {
         activated.exists(),
         "a socket from systemd is systemd's to remove"
     );
+}
+
+/// The hardening-relevant lines of one thread's `/proc/<pid>/task/<tid>/status`.
+#[derive(Debug)]
+struct ThreadStatus {
+    name: String,
+    fields: std::collections::HashMap<String, String>,
+}
+
+fn thread_statuses(pid: u32) -> Vec<ThreadStatus> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).expect("read /proc/<pid>/task") {
+        let path = entry.unwrap().path().join("status");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // the thread ended meanwhile
+        };
+        let fields: std::collections::HashMap<String, String> = text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+            .collect();
+        out.push(ThreadStatus {
+            name: fields.get("Name").cloned().unwrap_or_default(),
+            fields,
+        });
+    }
+    out
+}
+
+/// Every thread of `pid`: no capability in any set, no_new_privs, a
+/// seccomp filter. Returns the thread names.
+fn assert_every_thread_hardened(pid: u32, seccomp: &str) -> Vec<String> {
+    let threads = thread_statuses(pid);
+    assert!(!threads.is_empty());
+    for t in &threads {
+        for set in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
+            assert_eq!(
+                t.fields.get(set).map(String::as_str),
+                Some("0000000000000000"),
+                "thread {:?}: {set}: {:?}",
+                t.name,
+                t.fields
+            );
+        }
+        assert_eq!(
+            t.fields.get("NoNewPrivs").map(String::as_str),
+            Some("1"),
+            "thread {:?}",
+            t.name
+        );
+        assert_eq!(
+            t.fields.get("Seccomp").map(String::as_str),
+            Some(seccomp),
+            "thread {:?}",
+            t.name
+        );
+        // Still root: hardening drops capabilities, not the uid.
+        assert!(
+            t.fields.get("Uid").is_some_and(|u| u.starts_with("0\t")),
+            "{:?}",
+            t.fields.get("Uid")
+        );
+    }
+    threads.into_iter().map(|t| t.name).collect()
+}
+
+#[test]
+fn the_real_ledd_runs_hardened_and_still_does_everything() {
+    assert!(
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")),
+        "this test starts ledd as root, like systemd does"
+    );
+    let mut ledd = Ledd::start("");
+    let pid = ledd.daemon.pid();
+    let names = assert_every_thread_hardened(pid, "2");
+    assert!(
+        names.iter().any(|n| n == "ledd-frames"),
+        "the frame loop thread is covered: {names:?}"
+    );
+
+    // One line per hardening step, then the live layers.
+    let log = ledd.log();
+    for step in [
+        "drop_capabilities",
+        "verify_every_thread",
+        "set_no_new_privs",
+        "step=\"seccomp\"",
+        "live layers: capabilities dropped, no_new_privs, seccomp (kill on violation)",
+    ] {
+        assert!(log.contains(step), "{step} missing: {log}");
+    }
+    // Hardened before serving anything.
+    let (h, r) = (log.find("hardened;").unwrap(), log.find("ready").unwrap());
+    assert!(h < r, "{log}");
+
+    // Everything a client does still works under the filter.
+    ledd.ok(&["play", "solid", "--color", "#102030"]);
+    wait_frame(&ledd, [16, 32, 48]);
+    assert_eq!(ledd.status()["playing"]["animation"], "solid");
+    assert_eq!(ledd.ok(&["watch", "--frames", "3"]).lines().count(), 3);
+    ledd.ok(&["brightness", "50"]);
+    wait_frame(&ledd, [8, 16, 24]);
+    let out = ledd.ctl_as(HOOKS_UID, &["play", "fire"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // SIGHUP re-reads the file and resolves `nobody` without NSS.
+    let config = ledd.dir.path().join("ledd.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("brightness = 100", "brightness = 30").replace(
+            "hooks_users = [\"nobody\"]",
+            "hooks_users = [\"nobody\", \"root\"]\nadmin_groups = [\"root\"]",
+        ),
+    )
+    .unwrap();
+    ledd.daemon.signal("HUP");
+    let ok = wait_for(Duration::from_secs(3), || {
+        (ledd.status()["brightness"] == 30).then_some(())
+    });
+    assert!(ok.is_some(), "the reload applies: {}", ledd.log());
+    // A name only NSS could know is refused with a clear reason, and the
+    // running config stays.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("brightness = 30", "brightness = 20")
+            .replace("\"root\"]\nadmin", "\"no-such-user-e2e\"]\nadmin"),
+    )
+    .unwrap();
+    ledd.daemon.signal("HUP");
+    let ok = wait_for(Duration::from_secs(3), || {
+        ledd.log().contains("no-such-user-e2e").then_some(())
+    });
+    assert!(ok.is_some(), "{}", ledd.log());
+    assert!(
+        ledd.log().contains("resolves names from these files only"),
+        "{}",
+        ledd.log()
+    );
+    assert_eq!(ledd.status()["brightness"], 30);
+
+    // Still alive (no SIGSYS), and every thread, old or new, hardened.
+    assert!(ledd.daemon.is_running(), "{}", ledd.log());
+    assert_every_thread_hardened(pid, "2");
+
+    ledd.daemon.signal("TERM");
+    let status = ledd
+        .daemon
+        .wait_timeout(Duration::from_secs(1))
+        .expect("exits within a second");
+    assert_eq!(status.code(), Some(0), "{}", ledd.log());
+    assert!(ledd.log().contains("strip blanked"), "{}", ledd.log());
+}
+
+/// Roles by supplementary group come from the socket (`SO_PEERGROUPS`),
+/// not from NSS: a peer with 40 groups (more than the first buffer holds)
+/// is matched on any of them, primary or supplementary.
+#[test]
+fn a_peer_gets_its_role_from_a_supplementary_group() {
+    let ledd = Ledd::start("hooks_groups = [\"4242\"]\nadmin_groups = [\"4343\"]\n");
+    let ctl_with_groups = |groups: &[u32], args: &[&str]| {
+        let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+        run(Command::new("setpriv")
+            .arg(format!("--reuid={STRANGER_UID}"))
+            .arg(format!("--regid={STRANGER_UID}"))
+            .arg(format!("--groups={}", list.join(",")))
+            .arg(bin("ledctl"))
+            .arg("--socket")
+            .arg(&ledd.socket)
+            .args(args))
+    };
+    let many: Vec<u32> = (5000..5039).collect();
+
+    let mut hooks = many.clone();
+    hooks.push(4242);
+    let out = ctl_with_groups(&hooks, &["play", "fire"]);
+    assert!(out.status.success(), "hooks by group: {}", stderr(&out));
+    let out = ctl_with_groups(&hooks, &["brightness", "10"]);
+    assert_eq!(out.status.code(), Some(77), "hooks only: {}", stderr(&out));
+
+    let mut admin = many.clone();
+    admin.insert(7, 4343);
+    let out = ctl_with_groups(&admin, &["brightness", "10"]);
+    assert!(out.status.success(), "admin by group: {}", stderr(&out));
+
+    let out = ctl_with_groups(&many, &["status"]);
+    assert_eq!(out.status.code(), Some(77), "no role: {}", stderr(&out));
+    assert!(stderr(&out).contains("not_allowed"), "{}", stderr(&out));
+}
+
+/// `--seccomp-log`: the same filter in log mode, said loudly; ledd serves.
+#[test]
+fn seccomp_log_mode_is_announced_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("ledd.sock");
+    let log = dir.path().join("ledd.log");
+    let mut daemon = Daemon::spawn(
+        "ledd",
+        Command::new(bin("ledd"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--leds", "10", "--seccomp-log"])
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap()),
+    );
+    let ctl = |args: &[&str]| {
+        run(Command::new(bin("ledctl"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(args))
+    };
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let ok = wait_for(Duration::from_secs(10), || {
+        ctl(&["status"]).status.success().then_some(())
+    });
+    assert!(ok.is_some(), "{}", read_log());
+    assert!(ctl(&["play", "aurora"]).status.success());
+    assert_every_thread_hardened(daemon.pid(), "2");
+    let text = read_log();
+    assert!(
+        text.contains("LOG mode") && text.contains("LOG ONLY"),
+        "{text}"
+    );
+    daemon.signal("TERM");
+    let status = daemon.wait_timeout(Duration::from_secs(1)).expect("exits");
+    assert_eq!(status.code(), Some(0), "{}", read_log());
 }

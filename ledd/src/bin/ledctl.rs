@@ -90,6 +90,15 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check a new strip's wiring: each LED lights in turn, dimly, red along
+    /// the whole strip, then green, then blue, then white; afterwards what
+    /// played before comes back. A wrong colour means a wrong `order`; LEDs
+    /// that never light, or a pause after the last one, a wrong `count`.
+    Selftest {
+        /// Passes over the strip (each is count × 4 × 40 ms).
+        #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..=10))]
+        passes: u32,
+    },
     /// Draw the strip live in the terminal; plain text lines when stdout is
     /// not a terminal (admin).
     Watch {
@@ -231,6 +240,29 @@ fn run(cli: &Cli) -> Result<(), ClientError> {
             })?)?;
         }
         Cmd::Off => expect_ok(c.request(&Request::Off)?)?,
+        Cmd::Selftest { passes } => {
+            let leds = usize::from(c.welcome.led_count);
+            let ms = ledd::animation::self_test_ms(leds) * u64::from(*passes);
+            let secs = u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX);
+            // Clamped into range, so `new` cannot refuse it.
+            let duration = PlaySeconds::new(secs.clamp(PlaySeconds::MIN, PlaySeconds::MAX))
+                .unwrap_or(PlaySeconds::DEFAULT);
+            expect_ok(c.request(&Request::Play {
+                animation: Animation::SelfTest,
+                params: PlayParams {
+                    color: None,
+                    speed: Speed::DEFAULT,
+                    duration: Some(duration),
+                },
+            })?)?;
+            println!(
+                "selftest: {leds} LEDs light one at a time from the data input, red, then green, then blue, then white ({secs} s).\n\
+                 - a wrong colour (green when red is due): set [strip] order (e.g. \"rgb\" instead of \"grb\")\n\
+                 - LEDs at the far end that never light: [strip] count is too low\n\
+                 - a pause after the last LED before the next colour: count is too high\n\
+                 - flicker or random colours: check the level shifter, the common ground and the data resistor"
+            );
+        }
         Cmd::Brightness { percent } => expect_ok(c.request(&Request::SetBrightness(*percent))?)?,
         Cmd::Frame { json } => {
             c.send(&Request::Snapshot)?;

@@ -10,14 +10,17 @@ use super::{Strip, StripError};
 #[derive(Debug)]
 pub struct SimStrip {
     wire: Vec<u8>,
+    channels: usize,
     writes: u64,
 }
 
 impl SimStrip {
-    /// A dark strip of `count` LEDs.
-    pub fn new(count: u16) -> SimStrip {
+    /// A dark strip of `count` LEDs with `channels` bytes each (3 for RGB,
+    /// 4 for RGBW).
+    pub fn new(count: u16, channels: usize) -> SimStrip {
         SimStrip {
-            wire: vec![0; usize::from(count) * 3],
+            wire: vec![0; usize::from(count) * channels],
+            channels,
             writes: 0,
         }
     }
@@ -35,7 +38,7 @@ impl SimStrip {
 
 impl Strip for SimStrip {
     fn len(&self) -> usize {
-        self.wire.len() / 3
+        self.wire.len() / self.channels
     }
 
     fn write(&mut self, wire: &[u8]) -> Result<(), StripError> {
@@ -69,7 +72,7 @@ mod tests {
 
     #[test]
     fn keeps_the_last_frame_and_checks_length() {
-        let mut s = SimStrip::new(2);
+        let mut s = SimStrip::new(2, 3);
         s.write(&[1, 2, 3, 4, 5, 6]).unwrap();
         assert_eq!(s.wire(), &[1, 2, 3, 4, 5, 6]);
         assert_eq!(s.writes(), 1);
