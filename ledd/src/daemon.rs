@@ -378,12 +378,7 @@ fn serve(
 }
 
 /// Re-reads the config; applies it only if it is valid, else keeps `old`.
-fn reload(
-    old: Config,
-    args: &Args,
-    state: &State,
-    engine: &std::sync::mpsc::SyncSender<Command>,
-) -> Config {
+fn reload(old: Config, args: &Args, state: &State, engine: &crate::engine::Sender) -> Config {
     let new = match Config::load(args.config.as_deref(), &args.overrides()) {
         Ok(c) => c,
         Err(e) => {

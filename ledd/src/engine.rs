@@ -514,7 +514,7 @@ pub struct Published {
 /// The socket server's side of the engine.
 #[derive(Debug)]
 pub struct EngineHandle {
-    tx: Option<SyncSender<Command>>,
+    tx: Option<Sender>,
     published: Arc<Mutex<Published>>,
     thread: Option<JoinHandle<()>>,
     /// The number of LEDs.
@@ -555,6 +555,8 @@ impl EngineHandle {
         keep_caps: Option<tinsel_sandbox::caps::CapMask>,
     ) -> Result<EngineHandle, EngineError> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_DEPTH);
+        let latest = Arc::new(Mutex::new(Latest::default()));
+        let loop_latest = Arc::clone(&latest);
         let (ready_tx, ready_rx) = mpsc::channel();
         let count = config.strip.count;
         let published = Arc::new(Mutex::new(Published {
@@ -577,6 +579,7 @@ impl EngineHandle {
                 };
                 // The loop's buffers first, so that mlockall locks them.
                 let mut lp = FrameLoop::new(strip, count, &live, rx, shared, watchdog);
+                lp.latest = loop_latest;
                 // Still privileged: the last moment for the real-time
                 // requests, then (when hardening) give the privileges up.
                 try_realtime();
@@ -592,7 +595,7 @@ impl EngineHandle {
             .map_err(EngineError::Spawn)?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(EngineHandle {
-                tx: Some(tx),
+                tx: Some(Sender { tx, latest }),
                 published,
                 thread: Some(thread),
                 led_count: count,
@@ -615,7 +618,7 @@ impl EngineHandle {
     }
 
     /// A sender for the server's tasks; `None` once stopped.
-    pub fn sender(&self) -> Option<SyncSender<Command>> {
+    pub fn sender(&self) -> Option<Sender> {
         self.tx.clone()
     }
 
@@ -634,7 +637,7 @@ impl EngineHandle {
             // A full queue still ends the loop: the sender is dropped with
             // the handle and the loop treats a closed queue as Stop.
             if let Some(tx) = self.tx.take() {
-                let _ = tx.try_send(Command::Stop);
+                let _ = tx.tx.try_send(Command::Stop);
             }
             if t.join().is_err() {
                 warn!("the frame loop thread panicked");
@@ -643,11 +646,57 @@ impl EngineHandle {
     }
 }
 
-/// Queues `cmd` on `tx` without waiting.
-pub fn send(tx: &SyncSender<Command>, cmd: Command) -> Result<(), Busy> {
-    tx.try_send(cmd).map_err(|e| match e {
-        TrySendError::Full(_) | TrySendError::Disconnected(_) => Busy,
-    })
+/// The server's side of the frame loop: a bounded queue for everything but
+/// Play and Off, and a latest-wins slot for those two. A flood of webhooks
+/// then never fills the queue (only the newest animation can be shown in the
+/// next frame anyway), and the loop's work per frame does not grow with it.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    tx: SyncSender<Command>,
+    latest: Arc<Mutex<Latest>>,
+}
+
+/// The Play/Off commands not yet applied, coalesced without losing meaning:
+/// the newest untimed Play or Off (`base`), and a timed Play sent after it
+/// (`timed`), which must know what plays before it to return there. The loop
+/// applies `base`, then `timed`.
+#[derive(Debug, Default)]
+pub struct Latest {
+    base: Option<Command>,
+    timed: Option<Command>,
+}
+
+impl Latest {
+    fn put(&mut self, cmd: Command) {
+        match cmd {
+            Command::Play { params, .. } if params.duration.is_some() => self.timed = Some(cmd),
+            cmd => {
+                // An untimed Play or Off replaces a timed one too.
+                self.base = Some(cmd);
+                self.timed = None;
+            }
+        }
+    }
+
+    fn take(&mut self) -> [Option<Command>; 2] {
+        [self.base.take(), self.timed.take()]
+    }
+}
+
+/// Queues `cmd` without waiting; Play and Off replace those not yet applied.
+pub fn send(tx: &Sender, cmd: Command) -> Result<(), Busy> {
+    match cmd {
+        Command::Play { .. } | Command::Off { .. } => match tx.latest.lock() {
+            Ok(mut slot) => {
+                slot.put(cmd);
+                Ok(())
+            }
+            Err(_) => Err(Busy),
+        },
+        cmd => tx.tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) | TrySendError::Disconnected(_) => Busy,
+        }),
+    }
 }
 
 impl Drop for EngineHandle {
@@ -661,6 +710,8 @@ struct FrameLoop {
     strip: Box<dyn strip::Strip>,
     pipeline: Pipeline,
     rx: Receiver<Command>,
+    /// The newest Play/Off, taken once per frame (`try_lock`: never waits).
+    latest: Arc<Mutex<Latest>>,
     published: Arc<Mutex<Published>>,
     watchdog: Option<Watchdog>,
     period_ns: u64,
@@ -687,6 +738,7 @@ impl FrameLoop {
             strip,
             pipeline: Pipeline::new(count, &live.output, live.order),
             rx,
+            latest: Arc::new(Mutex::new(Latest::default())),
             published,
             watchdog,
             period_ns: 1_000_000_000 / u64::from(live.fps.max(1)),
@@ -751,7 +803,16 @@ impl FrameLoop {
         let mut deadline = now_ns();
         let mut now = deadline;
         loop {
-            // 1. Commands, without ever waiting for one.
+            // 1. Commands, without ever waiting for one: the newest Play/Off
+            // first, then the queue (a Status then sees it applied).
+            let newest = self
+                .latest
+                .try_lock()
+                .map(|mut slot| slot.take())
+                .unwrap_or_default();
+            for cmd in newest.into_iter().flatten() {
+                self.handle(cmd, now);
+            }
             loop {
                 match self.rx.try_recv() {
                     Ok(cmd) => {
@@ -871,6 +932,10 @@ fn try_realtime() {
         );
         MlockAllFlags::MCL_CURRENT
     };
+    // MCL_ONFAULT: lock pages as they are touched, not every page of every
+    // mapping (all of libc, libm, the binary, 2 MiB thread stacks): the
+    // loop's pages are touched in its first frame and stay locked after.
+    let flags = flags | MlockAllFlags::from_bits_retain(libc::MCL_ONFAULT);
     if let Err(e) = mlockall(flags) {
         warn!("mlockall refused ({e}); pages may fault in during frames");
     }
@@ -1082,6 +1147,44 @@ mod tests {
         let published = engine.published();
         assert!(published.lock().unwrap().pixels[0].r > 0);
         engine.stop();
+    }
+
+    #[test]
+    fn coalesced_plays_keep_what_a_timed_play_returns_to() {
+        let play = |a: Animation, secs: Option<u32>| Command::Play {
+            animation: a,
+            params: PlayParams {
+                duration: secs.map(|s| tinsel_proto::PlaySeconds::new(s).unwrap()),
+                ..PlayParams::default()
+            },
+            received_ns: 0,
+        };
+        let name = |c: &Option<Command>| match c {
+            Some(Command::Play { animation, .. }) => Some(*animation),
+            _ => None,
+        };
+        let mut l = Latest::default();
+        l.put(play(Animation::Fire, None));
+        l.put(play(Animation::Solid, None));
+        l.put(play(Animation::SelfTest, Some(5)));
+        let [base, timed] = l.take();
+        assert_eq!(
+            name(&base),
+            Some(Animation::Solid),
+            "the newest untimed play"
+        );
+        assert_eq!(
+            name(&timed),
+            Some(Animation::SelfTest),
+            "then the timed one"
+        );
+        // An untimed play after a timed one replaces both.
+        l.put(play(Animation::SelfTest, Some(5)));
+        l.put(play(Animation::Comet, None));
+        let [base, timed] = l.take();
+        assert_eq!(name(&base), Some(Animation::Comet));
+        assert!(timed.is_none());
+        assert!(l.take().iter().all(Option::is_none), "taken once");
     }
 
     #[test]

@@ -15,7 +15,6 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -280,7 +279,7 @@ macro_rules! peer_warn {
 /// What the connection tasks share.
 #[derive(Debug)]
 pub struct State {
-    engine: SyncSender<Command>,
+    engine: engine::Sender,
     published: Arc<Mutex<Published>>,
     access: Mutex<Arc<Access>>,
     led_count: u16,
@@ -291,7 +290,7 @@ pub struct State {
 impl State {
     /// Shared state over the engine's queue and published pixels.
     pub fn new(
-        engine: SyncSender<Command>,
+        engine: engine::Sender,
         published: Arc<Mutex<Published>>,
         access: Access,
         led_count: u16,

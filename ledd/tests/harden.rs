@@ -123,11 +123,19 @@ fn setuid_is_killed() {
 
 #[test]
 fn ptrace_is_killed() {
-    let parent = std::process::id() as libc::pid_t;
-    isolated("ptrace_is_killed", hardened_setup, || {
-        attack::ptrace_attach(parent)
-    })
-    .assert_killed_by_sigsys();
+    // The target is a process of its own, never the test runner: an attach
+    // that got through must not be able to stop the harness.
+    let mut target = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = target.id() as libc::pid_t;
+    let run = isolated("ptrace_is_killed", hardened_setup, || {
+        attack::ptrace_attach(pid)
+    });
+    let _ = target.kill();
+    let _ = target.wait();
+    run.assert_killed_by_sigsys();
 }
 
 #[test]

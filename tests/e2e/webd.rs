@@ -540,13 +540,23 @@ fn error_statuses() {
     let r = st.post(
         "/hooks/color",
         &auth,
-        Some(("application/json", r#"{"colour":"red","hue":3}"#)),
+        Some(("application/json", r#"{"color":"plaid","value1":3}"#)),
     );
     assert_eq!(
         (r.status, r.json["field"].as_str()),
-        (400, Some("hue")),
+        (400, Some("color")),
         "{r:?}"
     );
+    // Fields webd does not know (IFTTT's value1, a "source") are ignored.
+    let r = st.post(
+        "/hooks/color",
+        &auth,
+        Some((
+            "application/json",
+            r#"{"value1":"x","source":"ifttt","color":"red"}"#,
+        )),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
 }
 
 #[test]

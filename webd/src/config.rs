@@ -632,7 +632,7 @@ impl Validator<'_> {
 
     fn ban(&self, b: &RawBan) -> Result<BanPolicy, ConfigError> {
         Ok(BanPolicy {
-            max_failures: self.range("ban.max_failures", b.max_failures, 1, 1000)?,
+            max_failures: self.range("ban.max_failures", b.max_failures, 0, 1000)?,
             window: Duration::from_secs(self.range("ban.window_secs", b.window_secs, 1, 86_400)?),
             ban: Duration::from_secs(self.range("ban.ban_secs", b.ban_secs, 1, 7 * 86_400)?),
             global_failures_per_minute: self.range(

@@ -105,8 +105,12 @@ impl LeddClient {
     /// Sends `request` and waits for ledd's answer.
     pub async fn request(&self, request: Request) -> Result<Response, LeddError> {
         let (reply, rx) = oneshot::channel();
+        // Wait for room rather than fail: at most max_connections requests
+        // (x 8 HTTP/2 streams) are in flight, each bounded by its request
+        // timeout, so a burst queues here instead of getting 503s.
         self.jobs
-            .try_send(Job { request, reply })
+            .send(Job { request, reply })
+            .await
             .map_err(|_| LeddError::Busy)?;
         rx.await.unwrap_or(Err(LeddError::Protocol))
     }

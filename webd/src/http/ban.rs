@@ -134,6 +134,10 @@ impl BanTable {
             self.refill(now, policy);
             self.budget = (self.budget - 1.0).max(0.0);
         }
+        // max_failures = 0: no per-client bans (the global budget still applies).
+        if policy.max_failures == 0 {
+            return Recorded::Untracked;
+        }
         let key = ban_key(ip);
         if !self.clients.contains_key(&key) && self.clients.len() >= MAX_TRACKED {
             self.prune(now, policy);

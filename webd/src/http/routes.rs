@@ -197,8 +197,6 @@ pub struct Fields {
     pub duration: Option<u64>,
 }
 
-const FIELDS: &str = "token, color, speed, duration";
-
 /// The longest field name echoed back in an error.
 const MAX_ECHO: usize = 40;
 
@@ -276,33 +274,18 @@ impl Fields {
         if value.trim().is_empty() && key != "token" {
             return Ok(());
         }
-        match key {
-            "token" => {
-                if self.token.replace(value).is_some() {
-                    return Err(dup());
-                }
-            }
-            "color" | "colour" => {
-                if self.color.replace(value).is_some() {
-                    return Err(dup());
-                }
-            }
-            "speed" => {
-                if self.speed.replace(number("speed", &value)?).is_some() {
-                    return Err(dup());
-                }
-            }
-            "duration" => {
-                if self.duration.replace(number("duration", &value)?).is_some() {
-                    return Err(dup());
-                }
-            }
-            _ => {
-                return Err(ApiError::bad(
-                    echo(key),
-                    format!("unknown field: the accepted fields are {FIELDS}"),
-                ));
-            }
+        let replaced = match key {
+            "token" => self.token.replace(value).is_some(),
+            "color" | "colour" => self.color.replace(value).is_some(),
+            "speed" => self.speed.replace(number("speed", &value)?).is_some(),
+            "duration" => self.duration.replace(number("duration", &value)?).is_some(),
+            // Senders add fields of their own (IFTTT ingredients such as
+            // value1, a "source"): ignored, never echoed. The body is already
+            // bounded by limits.max_body_bytes.
+            _ => false,
+        };
+        if replaced {
+            return Err(dup());
         }
         Ok(())
     }
