@@ -309,6 +309,10 @@ fn an_unknown_peer_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "frame timing under full-system emulation measures the emulator's speed on a shared host, not a Pi: this test runs on x86_64, and ledd/bench/flood.sh gives the late-frame figure"
+)]
 fn hostile_input_leaves_ledd_serving_and_on_time() {
     let ledd = Ledd::start("");
     ledd.ok(&["play", "rainbow"]);

@@ -25,7 +25,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between connection attempts: ledd is local, an attempt
 /// costs one failed `connect()`, and a restarted ledd should be found fast.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// Requests waiting for the connection; more get 503 at once.
+/// Requests waiting for the connection; more wait for room, each bounded by
+/// its request timeout.
 const QUEUE: usize = 32;
 
 /// Why a request to ledd failed.
