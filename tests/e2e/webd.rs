@@ -238,6 +238,20 @@ animation = "off"
         stack
     }
 
+    /// Writes a fresh certificate and key over webd's, sends SIGHUP, and
+    /// returns a client config that trusts only the new certificate.
+    fn replace_certificate_and_reload(&self) -> Arc<rustls::ClientConfig> {
+        let fresh_dir = self.dir.path().join("fresh");
+        let new_pem = self_signed(&fresh_dir);
+        for f in ["fullchain.pem", "privkey.pem"] {
+            let to = self.dir.path().join("tls").join(f);
+            std::fs::copy(fresh_dir.join(f), &to).expect("copy");
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        self.webd.signal("HUP");
+        client_config(&new_pem, &[b"http/1.1"])
+    }
+
     fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.port)
     }
@@ -689,15 +703,7 @@ fn sighup_reloads_the_certificate_without_dropping_connections() {
     );
 
     // A new certificate in place of the old, then SIGHUP.
-    let fresh_dir = st.dir.path().join("fresh");
-    let new_pem = self_signed(&fresh_dir);
-    for f in ["fullchain.pem", "privkey.pem"] {
-        let to = st.dir.path().join("tls").join(f);
-        std::fs::copy(fresh_dir.join(f), &to).expect("copy");
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    }
-    st.webd.signal("HUP");
-    let new_cfg = client_config(&new_pem, &[b"http/1.1"]);
+    let new_cfg = st.replace_certificate_and_reload();
     let reloaded = wait_for(Duration::from_secs(5), || {
         tls_connect(st.port, new_cfg.clone()).ok()
     });
@@ -910,15 +916,7 @@ fn the_fully_sandboxed_webd_serves_reaches_ledd_and_reloads_its_certificate() {
     st.playing("fire");
 
     // And re-reads its certificate on SIGHUP from inside Landlock.
-    let fresh_dir = st.dir.path().join("fresh");
-    let new_pem = self_signed(&fresh_dir);
-    for f in ["fullchain.pem", "privkey.pem"] {
-        let to = st.dir.path().join("tls").join(f);
-        std::fs::copy(fresh_dir.join(f), &to).expect("copy");
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    }
-    st.webd.signal("HUP");
-    let new_cfg = client_config(&new_pem, &[b"http/1.1"]);
+    let new_cfg = st.replace_certificate_and_reload();
     let mut s = wait_for(Duration::from_secs(5), || {
         tls_connect(st.port, new_cfg.clone()).ok()
     })
