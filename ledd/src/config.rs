@@ -593,10 +593,10 @@ impl Config {
 
         let a = &raw.access;
         let access = Access {
-            admin_uids: resolve_users(&a.admin_users, "access.admin_users", &origin)?,
-            admin_gids: resolve_groups(&a.admin_groups, "access.admin_groups", &origin)?,
-            hooks_uids: resolve_users(&a.hooks_users, "access.hooks_users", &origin)?,
-            hooks_gids: resolve_groups(&a.hooks_groups, "access.hooks_groups", &origin)?,
+            admin_uids: resolve_ids(&a.admin_users, Id::User, "access.admin_users", &origin)?,
+            admin_gids: resolve_ids(&a.admin_groups, Id::Group, "access.admin_groups", &origin)?,
+            hooks_uids: resolve_ids(&a.hooks_users, Id::User, "access.hooks_users", &origin)?,
+            hooks_gids: resolve_ids(&a.hooks_groups, Id::Group, "access.hooks_groups", &origin)?,
         };
 
         Ok(Config {
@@ -750,37 +750,33 @@ fn unknown_name_hint(id: &str) -> String {
     }
 }
 
-fn resolve_users(
-    names: &[String],
-    key: &'static str,
-    origin: &Origin,
-) -> Result<Vec<u32>, ConfigError> {
-    names
-        .iter()
-        .map(|n| {
-            resolve_user(n).ok_or_else(|| ConfigError::Invalid {
-                origin: origin.clone(),
-                key,
-                value: format!("{n:?}"),
-                reason: format!("no such user: {}", unknown_name_hint("uid")),
-            })
-        })
-        .collect()
+/// Who a list of names or ids under `key` names: users (`Id::User`) or
+/// groups (`Id::Group`).
+#[derive(Clone, Copy)]
+enum Id {
+    User,
+    Group,
 }
 
-fn resolve_groups(
+/// Resolves every name under `key` to its id, refusing the first unknown one.
+fn resolve_ids(
     names: &[String],
+    id: Id,
     key: &'static str,
     origin: &Origin,
 ) -> Result<Vec<u32>, ConfigError> {
+    let (resolve, what, hint): (fn(&str) -> Option<u32>, _, _) = match id {
+        Id::User => (resolve_user, "user", "uid"),
+        Id::Group => (resolve_group, "group", "gid"),
+    };
     names
         .iter()
         .map(|n| {
-            resolve_group(n).ok_or_else(|| ConfigError::Invalid {
+            resolve(n).ok_or_else(|| ConfigError::Invalid {
                 origin: origin.clone(),
                 key,
                 value: format!("{n:?}"),
-                reason: format!("no such group: {}", unknown_name_hint("gid")),
+                reason: format!("no such {what}: {}", unknown_name_hint(hint)),
             })
         })
         .collect()
