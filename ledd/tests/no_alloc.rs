@@ -1,10 +1,11 @@
 //! The frame pipeline allocates nothing per frame: render, crossfade,
 //! output stage and the sim strip's write, for every animation, counted by
-//! a global allocator. (Its own test binary, because the allocator is
-//! process-wide.)
+//! a global allocator on the test's own thread (the harness's other threads
+//! may allocate meanwhile). Its own test binary, because the allocator is
+//! process-wide.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use ledd::config::{ChannelOrder, OutputConfig};
 use ledd::engine::Pipeline;
@@ -14,13 +15,22 @@ use tinsel_proto::{Animation, Brightness, PlayParams, PlaySeconds};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations made by this thread. A const-initialised `Cell` never
+    /// allocates itself.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
+}
 
 // SAFETY: every call is forwarded unchanged to the system allocator, which
-// upholds GlobalAlloc's contract; the counter has no effect on memory.
+// upholds GlobalAlloc's contract; the thread-local counter has no effect on
+// memory and never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: the caller's layout is passed through as GlobalAlloc requires.
         unsafe { System.alloc(layout) }
     }
@@ -31,7 +41,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: as for dealloc; `new_size` is the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -52,7 +62,7 @@ fn frames_do_not_allocate() {
     let mut strip = SimStrip::new(300, 3);
     let period = 16_666_667u64;
     let mut now = 0u64;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     for (k, animation) in Animation::ALL.into_iter().enumerate() {
         let params = PlayParams {
             // Every other one timed, so the return path runs too.
@@ -75,7 +85,7 @@ fn frames_do_not_allocate() {
         now += period;
         strip.write(pipeline.render(now)).unwrap();
     }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = ALLOCATIONS.with(Cell::get);
     assert_eq!(after - before, 0, "the frame pipeline allocated");
     assert!(strip.wire().iter().all(|&b| b == 0), "off goes dark");
     assert_eq!(strip.writes(), Animation::ALL.len() as u64 * 90 + 30);
