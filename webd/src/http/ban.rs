@@ -3,15 +3,22 @@
 //! failures from everyone together (a botnet gets no more guesses than one
 //! client).
 //!
+//! A ban is checked before anything else; the global budget only once a
+//! request has failed to authenticate. So a spent budget refuses every
+//! failed attempt but never a valid token: tokens are 256-bit, the budget
+//! is there to slow guessers, not to let them lock the owner out.
+//!
 //! Time is a parameter of every method, so tests drive a fake clock. IPv6
 //! clients are counted per /64: one home connection owns a whole /64, and
 //! counting single addresses would let one attacker rotate through 2^64 of
-//! them.
+//! them. A client a trusted proxy did not identify is counted under a key
+//! of its own per proxy, never under the proxy's address.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use super::limits::Client;
 use crate::config::BanPolicy;
 
 /// Clients tracked at most. Past this, new clients are not counted (the
@@ -29,11 +36,6 @@ pub enum Verdict {
         /// Time left.
         retry_after: Duration,
     },
-    /// Everyone together failed too often; try again after `retry_after`.
-    GlobalLimit {
-        /// Time until the budget has room.
-        retry_after: Duration,
-    },
 }
 
 /// What a recorded failure did.
@@ -48,7 +50,7 @@ pub enum Recorded {
 }
 
 #[derive(Debug, Default)]
-struct Client {
+struct Counts {
     /// Times of recent failures, oldest first, at most `max_failures`.
     failures: VecDeque<Instant>,
     banned_until: Option<Instant>,
@@ -57,7 +59,7 @@ struct Client {
 /// Per-client failure counts and bans, and the global failure budget.
 #[derive(Debug)]
 pub struct BanTable {
-    clients: HashMap<IpAddr, Client>,
+    clients: HashMap<BanKey, Counts>,
     /// Global failure budget, a token bucket refilled at
     /// `global_failures_per_minute` per minute.
     budget: f64,
@@ -70,14 +72,30 @@ impl Default for BanTable {
     }
 }
 
-/// The key a client is counted under: the address, or its /64 for IPv6.
-pub fn ban_key(ip: IpAddr) -> IpAddr {
-    match crate::config::canonical(ip) {
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & (u128::MAX << 64);
-            IpAddr::V6(Ipv6Addr::from(bits))
-        }
-        v4 => v4,
+/// What a client is counted under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BanKey {
+    /// An IPv4 address, or an IPv6 /64.
+    Net(IpAddr),
+    /// The clients a trusted proxy sent without saying who they are.
+    Unidentified {
+        /// The proxy.
+        via: IpAddr,
+    },
+}
+
+/// The key a client is counted under: the address, or its /64 for IPv6;
+/// for an unidentified client, its proxy's key of its own.
+pub fn ban_key(client: Client) -> BanKey {
+    match client {
+        Client::Addr(ip) => BanKey::Net(match crate::config::canonical(ip) {
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & (u128::MAX << 64);
+                IpAddr::V6(Ipv6Addr::from(bits))
+            }
+            v4 => v4,
+        }),
+        Client::Unidentified { via } => BanKey::Unidentified { via },
     }
 }
 
@@ -91,29 +109,37 @@ impl BanTable {
         }
     }
 
-    /// Whether a request from `ip` may proceed.
-    pub fn check(&mut self, ip: IpAddr, now: Instant, policy: &BanPolicy) -> Verdict {
-        if let Some(until) = self
+    /// Whether a request from `client` may proceed: refused only while
+    /// the client is banned. Checked before anything else, valid token or
+    /// not.
+    pub fn check(&self, client: Client, now: Instant) -> Verdict {
+        match self
             .clients
-            .get(&ban_key(ip))
+            .get(&ban_key(client))
             .and_then(|c| c.banned_until)
             .filter(|until| *until > now)
         {
-            return Verdict::Banned {
+            Some(until) => Verdict::Banned {
                 retry_after: until - now,
-            };
+            },
+            None => Verdict::Allowed,
         }
-        if policy.global_failures_per_minute > 0 {
-            self.refill(now, policy);
-            if self.budget < 1.0 {
-                let per_sec = f64::from(policy.global_failures_per_minute) / 60.0;
-                let secs = (1.0 - self.budget) / per_sec;
-                return Verdict::GlobalLimit {
-                    retry_after: Duration::from_secs_f64(secs.max(0.001)),
-                };
-            }
+    }
+
+    /// Whether everyone together has spent the failure budget: if so, the
+    /// time until it has room for one more failure. Asked only about a
+    /// request that failed to authenticate, so a valid token is never
+    /// refused for what others did.
+    pub fn global_limit(&mut self, now: Instant, policy: &BanPolicy) -> Option<Duration> {
+        if policy.global_failures_per_minute == 0 {
+            return None;
         }
-        Verdict::Allowed
+        self.refill(now, policy);
+        (self.budget < 1.0).then(|| {
+            let per_sec = f64::from(policy.global_failures_per_minute) / 60.0;
+            let secs = (1.0 - self.budget) / per_sec;
+            Duration::from_secs_f64(secs.max(0.001))
+        })
     }
 
     fn refill(&mut self, now: Instant, policy: &BanPolicy) {
@@ -128,8 +154,8 @@ impl BanTable {
         self.budget_at = Some(now);
     }
 
-    /// Counts a failure by `ip`.
-    pub fn record_failure(&mut self, ip: IpAddr, now: Instant, policy: &BanPolicy) -> Recorded {
+    /// Counts a failure by `client`.
+    pub fn record_failure(&mut self, client: Client, now: Instant, policy: &BanPolicy) -> Recorded {
         if policy.global_failures_per_minute > 0 {
             self.refill(now, policy);
             self.budget = (self.budget - 1.0).max(0.0);
@@ -138,7 +164,7 @@ impl BanTable {
         if policy.max_failures == 0 {
             return Recorded::Untracked;
         }
-        let key = ban_key(ip);
+        let key = ban_key(client);
         if !self.clients.contains_key(&key) && self.clients.len() >= MAX_TRACKED {
             self.prune(now, policy);
             if self.clients.len() >= MAX_TRACKED {
@@ -199,8 +225,8 @@ mod tests {
     const A: &str = "192.0.2.1";
     const B: &str = "192.0.2.2";
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+    fn ip(s: &str) -> Client {
+        Client::Addr(s.parse().unwrap())
     }
 
     #[test]
@@ -214,21 +240,21 @@ mod tests {
                 t.record_failure(ip(A), now, &p),
                 Recorded::Counted(i as u32 + 1)
             );
-            assert_eq!(t.check(ip(A), now, &p), Verdict::Allowed);
+            assert_eq!(t.check(ip(A), now), Verdict::Allowed);
         }
         let fifth = t0 + Duration::from_secs(299);
         assert_eq!(t.record_failure(ip(A), fifth, &p), Recorded::Banned);
         assert_eq!(
-            t.check(ip(A), fifth + Duration::from_secs(1), &p),
+            t.check(ip(A), fifth + Duration::from_secs(1)),
             Verdict::Banned {
                 retry_after: Duration::from_secs(3599)
             }
         );
         // Another client is not affected.
-        assert_eq!(t.check(ip(B), fifth, &p), Verdict::Allowed);
+        assert_eq!(t.check(ip(B), fifth), Verdict::Allowed);
         // The ban ends after an hour.
         assert_eq!(
-            t.check(ip(A), fifth + Duration::from_secs(3600), &p),
+            t.check(ip(A), fifth + Duration::from_secs(3600)),
             Verdict::Allowed
         );
     }
@@ -244,7 +270,7 @@ mod tests {
             assert_ne!(t.record_failure(ip(A), now, &p), Recorded::Banned, "at {i}");
         }
         assert_eq!(
-            t.check(ip(A), t0 + Duration::from_secs(3600), &p),
+            t.check(ip(A), t0 + Duration::from_secs(3600)),
             Verdict::Allowed
         );
     }
@@ -258,16 +284,16 @@ mod tests {
             t.record_failure(ip(&format!("2001:db8:1:2::{i}")), now, &p);
         }
         assert!(matches!(
-            t.check(ip("2001:db8:1:2:ffff::1"), now, &p),
+            t.check(ip("2001:db8:1:2:ffff::1"), now),
             Verdict::Banned { .. }
         ));
-        assert_eq!(t.check(ip("2001:db8:1:3::1"), now, &p), Verdict::Allowed);
+        assert_eq!(t.check(ip("2001:db8:1:3::1"), now), Verdict::Allowed);
         // IPv4-mapped addresses are the IPv4 client.
         for _ in 0..5 {
             t.record_failure(ip("::ffff:192.0.2.9"), now, &p);
         }
         assert!(matches!(
-            t.check(ip("192.0.2.9"), now, &p),
+            t.check(ip("192.0.2.9"), now),
             Verdict::Banned { .. }
         ));
     }
@@ -284,13 +310,54 @@ mod tests {
         for i in 0..6 {
             t.record_failure(ip(&format!("198.51.100.{i}")), now, &p);
         }
-        let Verdict::GlobalLimit { retry_after } = t.check(ip(B), now, &p) else {
-            panic!("global limit expected")
-        };
+        let retry_after = t.global_limit(now, &p).expect("global limit");
         // One failure's worth refills in 10 s.
         assert!(retry_after <= Duration::from_secs(10), "{retry_after:?}");
+        assert_eq!(t.global_limit(now + Duration::from_secs(10), &p), None);
+        // Off when 0.
+        let off = BanPolicy {
+            global_failures_per_minute: 0,
+            ..policy()
+        };
+        assert_eq!(t.global_limit(now, &off), None);
+    }
+
+    #[test]
+    fn a_spent_global_budget_does_not_ban_anyone() {
+        let p = BanPolicy {
+            global_failures_per_minute: 6,
+            ..policy()
+        };
+        let mut t = BanTable::new();
+        let now = Instant::now();
+        for i in 0..10 {
+            t.record_failure(ip(&format!("2001:db8:{i}::1")), now, &p);
+        }
+        assert!(t.global_limit(now, &p).is_some());
+        // The check before authentication is about this client only.
+        assert_eq!(t.check(ip(B), now), Verdict::Allowed);
+        assert_eq!(t.check(ip("2001:db8:1::1"), now), Verdict::Allowed);
+    }
+
+    #[test]
+    fn an_unidentified_client_is_counted_apart_from_its_proxy() {
+        let p = policy();
+        let mut t = BanTable::new();
+        let now = Instant::now();
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..5 {
+            t.record_failure(Client::Unidentified { via: proxy }, now, &p);
+        }
+        assert!(matches!(
+            t.check(Client::Unidentified { via: proxy }, now),
+            Verdict::Banned { .. }
+        ));
+        // Neither the proxy's address nor another proxy's unidentified
+        // clients are banned.
+        assert_eq!(t.check(Client::Addr(proxy), now), Verdict::Allowed);
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert_eq!(
-            t.check(ip(B), now + Duration::from_secs(10), &p),
+            t.check(Client::Unidentified { via: other }, now),
             Verdict::Allowed
         );
     }
@@ -301,7 +368,7 @@ mod tests {
         let mut t = BanTable::new();
         let now = Instant::now();
         for i in 0..MAX_TRACKED as u32 {
-            t.record_failure(IpAddr::V4(i.into()), now, &p);
+            t.record_failure(Client::Addr(IpAddr::V4(i.into())), now, &p);
         }
         assert_eq!(t.len(), MAX_TRACKED);
         let late = ip("203.0.113.1");

@@ -40,8 +40,12 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// 415: the body is neither JSON nor a form.
-    UnsupportedMediaType,
+    /// 415: the body is neither JSON nor a form, or its `Content-Type`
+    /// does not say which it is.
+    UnsupportedMediaType {
+        /// What is wrong with the `Content-Type`, and what to send.
+        message: String,
+    },
     /// 429: this client is banned.
     Banned {
         /// Time left.
@@ -83,7 +87,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Banned { .. } | ApiError::GlobalLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::LeddRefused => StatusCode::BAD_GATEWAY,
             ApiError::LeddUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +106,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Timeout => "timeout",
             ApiError::TooLarge { .. } => "body_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Banned { .. } => "banned",
             ApiError::GlobalLimit { .. } => "too_many_failures",
             ApiError::LeddRefused => "refused",
@@ -122,7 +126,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method not allowed: use POST for /hooks/NAME, GET for /healthz".to_owned(),
             ApiError::Timeout => "the request took too long: send it in one go".to_owned(),
             ApiError::TooLarge { limit } => format!("the body is over {limit} bytes"),
-            ApiError::UnsupportedMediaType => "send the body as application/json or application/x-www-form-urlencoded".to_owned(),
+            ApiError::UnsupportedMediaType { message } => message.clone(),
             ApiError::Banned { .. } => "too many failed attempts from this address: wait for Retry-After seconds".to_owned(),
             ApiError::GlobalLimit { .. } => "too many failed attempts: wait for Retry-After seconds".to_owned(),
             ApiError::LeddRefused => "the LED daemon refused this hook: check the hook's config and ledd's log".to_owned(),

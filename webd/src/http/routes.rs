@@ -1,27 +1,35 @@
 //! The routes: `POST /hooks/{name}` and `GET /healthz`, and the steps of a
-//! webhook in order: ban check, body bounds, body parse, authentication,
-//! hook lookup and scope, parameters, ledd.
+//! webhook in order: ban check, body bounds, body parse, authentication
+//! (and, only when it fails, the global failure budget), hook lookup and
+//! scope, parameters, ledd.
 //!
 //! The order is the point. Anything that depends on the hook name comes
 //! after authentication, so an unauthenticated client learns nothing about
-//! which hooks exist: a bad token and an unknown hook are both 401.
+//! which hooks exist: a bad token and an unknown hook are both 401. A
+//! banned client is refused before anything is read; a spent global budget
+//! refuses failed attempts only, so a valid token is served while strangers
+//! fail. A request whose credentials or body could be read two ways (a
+//! token or credential header given twice, a JSON key given twice, a JSON
+//! body labelled as a form) is refused with 400 or 415 and never counted
+//! as a failed login: webd does not guess which one the sender meant.
 
-use std::net::IpAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::HashSet;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use http_body_util::BodyExt as _;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use tinsel_proto::{PlaySeconds, Speed};
 
 use super::AppState;
 use super::auth::{self, SIGNATURE_HEADER, SignError, TIMESTAMP_HEADER};
 use super::ban::{Recorded, Verdict};
 use super::error::{ApiError, json_response};
-use super::limits::{PeerAddr, client_ip};
+use super::limits::{Client, PeerAddr, client_ip};
 use crate::config::{Action, ColorChoice, Config, Hook, Token, valid_hook_name};
 
 /// `GET /healthz`: 200 while webd serves. Says nothing about ledd, the
@@ -54,11 +62,9 @@ pub async fn hook(
     let live = state.live();
     let config = &live.config;
     let ip = client_ip(peer.ip(), req.headers(), &config.trusted_proxies);
-    let now = Instant::now();
-    match state.guard().bans.check(ip, now, &config.ban) {
-        Verdict::Allowed => {}
-        Verdict::Banned { retry_after } => return Err(ApiError::Banned { retry_after }),
-        Verdict::GlobalLimit { retry_after } => return Err(ApiError::GlobalLimit { retry_after }),
+    // A banned client is refused whatever it sends, before anything is read.
+    if let Verdict::Banned { retry_after } = state.guard().bans.check(ip, Instant::now()) {
+        return Err(ApiError::Banned { retry_after });
     }
     refuse_query_token(req.uri().query())?;
     let (parts, body) = req.into_parts();
@@ -71,8 +77,10 @@ pub async fn hook(
         Ok(t) => t,
         Err((err, reason)) => {
             // A malformed request (400) is not a guess at a token.
-            if matches!(err, ApiError::Unauthorized { .. }) {
-                state.failure(ip, &name, reason, config);
+            if matches!(err, ApiError::Unauthorized { .. })
+                && let Some(retry_after) = state.failure(ip, &name, reason, config)
+            {
+                return Err(ApiError::GlobalLimit { retry_after });
             }
             return Err(err);
         }
@@ -121,37 +129,52 @@ pub async fn hook(
 }
 
 /// One audit line per authenticated webhook.
-fn audit(token: &str, ip: IpAddr, hook: &str, result: &str) {
+fn audit(token: &str, ip: Client, hook: &str, result: &str) {
     let hook = if valid_hook_name(hook) { hook } else { "-" };
     tracing::info!(target: "webd::audit", token, %ip, hook, result, "webhook");
 }
 
 impl AppState {
     /// Counts an authentication failure and writes its (rate-limited) log
-    /// line, which names the client IP for an external fail2ban.
-    fn failure(&self, ip: IpAddr, hook: &str, reason: &str, config: &Config) {
+    /// line, which names the client IP for an external fail2ban. Returns
+    /// the time until the global failure budget has room if it was spent
+    /// before this failure: the answer is then 429, not 401.
+    fn failure(
+        &self,
+        client: Client,
+        hook: &str,
+        reason: &str,
+        config: &Config,
+    ) -> Option<Duration> {
         let now = Instant::now();
         let mut guard = self.guard();
-        let recorded = guard.bans.record_failure(ip, now, &config.ban);
+        let over_budget = guard.bans.global_limit(now, &config.ban);
+        let recorded = guard.bans.record_failure(client, now, &config.ban);
         let Some(suppressed) = guard.failure_log.allow(now) else {
-            return;
+            return over_budget;
         };
         drop(guard);
         // The hook name came from the client: log it only if it could be one.
         let hook = if valid_hook_name(hook) { hook } else { "-" };
-        match recorded {
-            Recorded::Banned => tracing::warn!(
+        let banned = match recorded {
+            Recorded::Banned => format!("; banned for {}s", config.ban.ban.as_secs()),
+            _ => String::new(),
+        };
+        match client {
+            Client::Addr(ip) => tracing::warn!(
                 target: "webd::auth",
                 suppressed,
-                "authentication failure from {ip} (hook {hook}): {reason}; banned for {}s",
-                config.ban.ban.as_secs()
+                "authentication failure from {ip} (hook {hook}): {reason}{banned}"
             ),
-            _ => tracing::warn!(
+            // Worded so that a fail2ban `failure from <HOST>` never matches
+            // it: the proxy's address is not the client's.
+            Client::Unidentified { via } => tracing::warn!(
                 target: "webd::auth",
                 suppressed,
-                "authentication failure from {ip} (hook {hook}): {reason}"
+                "authentication failure by a client the trusted proxy {via} did not identify (hook {hook}): {reason}{banned}; configure the proxy to append the client's address to X-Forwarded-For"
             ),
         }
+        over_budget
     }
 }
 
@@ -207,60 +230,119 @@ fn echo(s: &str) -> String {
         .collect()
 }
 
+/// The value of a header that may appear at most once: two of them are a
+/// 400 naming the header, since webd would have to guess which one counts.
+fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+    shown: &str,
+) -> Result<Option<&'h HeaderValue>, ApiError> {
+    let mut all = headers.get_all(name).iter();
+    match (all.next(), all.next()) {
+        (first, None) => Ok(first),
+        (Some(_), Some(_)) | (None, Some(_)) => Err(ApiError::bad(
+            shown,
+            format!("the {shown} header is given more than once: send it once"),
+        )),
+    }
+}
+
+/// Whether a body is plainly JSON: its first non-blank byte opens an object
+/// or an array. A form never starts so (a form encoder escapes `{` and `[`).
+fn looks_like_json(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
 impl Fields {
-    /// Parses a JSON object or a form. An empty body is no fields.
+    /// Parses a JSON object or a form, as the `Content-Type` says. An empty
+    /// body is no fields. A body whose type is missing or contradicts it
+    /// (JSON labelled as a form, as curl's `-d` does) is refused with 415
+    /// naming the header, rather than read one way and its fields dropped.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Fields, ApiError> {
+        let content_type = single_header(headers, header::CONTENT_TYPE.as_str(), "Content-Type")?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Fields::default());
         }
-        let essence = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| {
-                s.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
-        let mut fields = Fields::default();
+        let essence = content_type.map(|v| {
+            v.to_str()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        let unsupported = |message: String| ApiError::UnsupportedMediaType { message };
         match essence.as_deref() {
-            Some("application/json") => {
-                let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-                    ApiError::bad(
-                        "body",
-                        format!(
-                            "the body is not valid JSON (line {}, column {})",
-                            e.line(),
-                            e.column()
-                        ),
-                    )
-                })?;
-                let serde_json::Value::Object(map) = value else {
-                    return Err(ApiError::bad("body", "the body must be a JSON object"));
-                };
-                for (k, v) in map {
-                    let text = match v {
-                        serde_json::Value::Null => continue,
-                        serde_json::Value::String(s) => s,
-                        serde_json::Value::Number(n) => n.to_string(),
-                        _ => {
-                            return Err(ApiError::bad(echo(&k), "must be a string or a number"));
-                        }
-                    };
-                    fields.set(&k, text)?;
-                }
-            }
-            Some("application/x-www-form-urlencoded") => {
-                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-                    .map_err(|_| ApiError::bad("body", "the body is not a valid form"))?;
-                for (k, v) in pairs {
-                    fields.set(&k, v)?;
-                }
-            }
-            _ => return Err(ApiError::UnsupportedMediaType),
+            Some("application/json") => Fields::parse_json(body),
+            Some("application/x-www-form-urlencoded") if looks_like_json(body) => Err(unsupported(
+                "the body is JSON but its Content-Type says application/x-www-form-urlencoded (curl's -d does that): send `Content-Type: application/json`".to_owned(),
+            )),
+            Some("application/x-www-form-urlencoded") => Fields::parse_form(body),
+            None if looks_like_json(body) => Err(unsupported(
+                "the body is JSON but has no Content-Type: send `Content-Type: application/json`".to_owned(),
+            )),
+            None => Err(unsupported(
+                "the body has no Content-Type: send `Content-Type: application/json` or `Content-Type: application/x-www-form-urlencoded`".to_owned(),
+            )),
+            Some(other) => Err(unsupported(format!(
+                "Content-Type `{}` is not supported: send `Content-Type: application/json` or `Content-Type: application/x-www-form-urlencoded`",
+                echo(other)
+            ))),
+        }
+    }
+
+    fn parse_form(body: &[u8]) -> Result<Fields, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| ApiError::bad("body", "the body is not a valid form"))?;
+        let mut fields = Fields::default();
+        for (k, v) in pairs {
+            fields.set(&k, v)?;
         }
         Ok(fields)
+    }
+
+    /// Reads a JSON object straight into the fields, refusing a key given
+    /// twice (a map type would keep one of them silently).
+    fn parse_json(body: &[u8]) -> Result<Fields, ApiError> {
+        let mut fields = Fields::default();
+        let mut refused = None;
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let seed = JsonObject {
+            fields: &mut fields,
+            refused: &mut refused,
+        };
+        let parsed = seed.deserialize(&mut de).and_then(|()| de.end());
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        match parsed {
+            Ok(()) => Ok(fields),
+            Err(e) if e.is_data() => Err(ApiError::bad("body", "the body must be a JSON object")),
+            Err(e) => Err(ApiError::bad(
+                "body",
+                format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )),
+        }
+    }
+
+    /// One JSON member: `null` is absent, strings and numbers are text,
+    /// anything else is a 400 naming the key.
+    fn set_json(&mut self, key: &str, value: serde_json::Value) -> Result<(), ApiError> {
+        let text = match value {
+            serde_json::Value::Null => return Ok(()),
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return Err(ApiError::bad(echo(key), "must be a string or a number")),
+        };
+        self.set(key, text)
     }
 
     fn set(&mut self, key: &str, value: String) -> Result<(), ApiError> {
@@ -303,6 +385,54 @@ impl Fields {
     }
 }
 
+/// Deserializes a top-level JSON object into [`Fields`] member by member.
+/// The first refusal is kept in `refused` (the JSON error that stops the
+/// parse carries no field name).
+struct JsonObject<'a> {
+    fields: &'a mut Fields,
+    refused: &'a mut Option<ApiError>,
+}
+
+impl<'de> DeserializeSeed<'de> for JsonObject<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonObject<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Keys as the sender meant them (escapes resolved), so `"tok\u0065n"`
+        // is `token` too. Bounded by the body limit.
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value: serde_json::Value = map.next_value()?;
+            let result = if seen.contains(&key) {
+                Err(ApiError::bad(
+                    echo(&key),
+                    "is given twice: send each field once",
+                ))
+            } else {
+                let r = self.fields.set_json(&key, value);
+                seen.insert(key);
+                r
+            };
+            if let Err(e) = result {
+                *self.refused = Some(e);
+                return Err(de::Error::custom("refused member"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Finds the token the request proves it holds. The error's second part is
 /// the reason for the log.
 fn authenticate<'a>(
@@ -313,15 +443,34 @@ fn authenticate<'a>(
     body: &[u8],
 ) -> Result<&'a Token, (ApiError, &'static str)> {
     let unauthorized = |reason| (ApiError::Unauthorized { hint: None }, reason);
-    if let Some(sig) = headers.get(SIGNATURE_HEADER) {
+    // A credential header given twice is ambiguous, not a guess: 400.
+    let once =
+        |name, shown| single_header(headers, name, shown).map_err(|e| (e, "header sent twice"));
+    let signature = once(SIGNATURE_HEADER, "X-Tinsel-Signature")?;
+    let timestamp = once(TIMESTAMP_HEADER, "X-Tinsel-Timestamp")?;
+    let authorization = once(header::AUTHORIZATION.as_str(), "Authorization")?;
+    if let Some(sig) = signature {
+        // A signed request proves itself; a token beside it is a second,
+        // competing credential.
+        let extra = match (authorization, &fields.token) {
+            (Some(_), _) => Some("Authorization"),
+            (None, Some(_)) => Some("token"),
+            (None, None) => None,
+        };
+        if let Some(field) = extra {
+            return Err((
+                ApiError::bad(
+                    field,
+                    "a signed request carries no token: send the signature or the token, not both",
+                ),
+                "token and signature both sent",
+            ));
+        }
         let sig = sig.to_str().unwrap_or("");
-        let ts = headers
-            .get(TIMESTAMP_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .ok_or((
-                ApiError::bad("X-Tinsel-Timestamp", "a signed request needs this header"),
-                "signed request without a timestamp",
-            ))?;
+        let ts = timestamp.and_then(|v| v.to_str().ok()).ok_or((
+            ApiError::bad("X-Tinsel-Timestamp", "a signed request needs this header"),
+            "signed request without a timestamp",
+        ))?;
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -363,7 +512,7 @@ fn authenticate<'a>(
             .map_err(sign_err)?;
         return Ok(token);
     }
-    let header_token = match headers.get(header::AUTHORIZATION) {
+    let header_token = match authorization {
         None => None,
         Some(v) => {
             let v = v
