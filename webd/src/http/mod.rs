@@ -600,6 +600,26 @@ animation = "off"
             )
             .await;
         }
+        // A signature beside a token, and two Content-Types, are ambiguous.
+        let signed_and_bearer = [
+            ("x-tinsel-timestamp", ts),
+            ("x-tinsel-signature", sig),
+            BEARER,
+        ];
+        let two_types = [BEARER, JSON, FORM];
+        for (headers, body, field) in [
+            (&signed_and_bearer[..], "", "Authorization"),
+            (&two_types[..], "token=good-token", "Content-Type"),
+        ] {
+            refused_and_not_counted(
+                &f,
+                "192.0.2.23",
+                || req("/hooks/rainbow", "192.0.2.23", headers, body),
+                StatusCode::BAD_REQUEST,
+                Some(field),
+            )
+            .await;
+        }
         // The signature was never used: it still works once.
         let h = [("x-tinsel-timestamp", ts), ("x-tinsel-signature", sig)];
         let (s, j, _) = send(&f, req("/hooks/rainbow", "192.0.2.22", &h, "")).await;

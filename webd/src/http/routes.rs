@@ -240,7 +240,7 @@ fn single_header<'h>(
     let mut all = headers.get_all(name).iter();
     match (all.next(), all.next()) {
         (first, None) => Ok(first),
-        (Some(_), Some(_)) | (None, Some(_)) => Err(ApiError::bad(
+        _ => Err(ApiError::bad(
             shown,
             format!("the {shown} header is given more than once: send it once"),
         )),
