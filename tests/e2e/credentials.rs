@@ -253,7 +253,15 @@ fn ambiguous_credentials_and_mislabelled_bodies_are_refused_and_not_counted() {
     let form = ("content-type", "application/x-www-form-urlencoded");
     let json = ("content-type", "application/json");
     // (what, path, headers, body, status, field or message word)
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, &str, u16, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        &'a str,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "a JSON token given twice",
             "/hooks/fire",
