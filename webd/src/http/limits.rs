@@ -53,8 +53,8 @@ impl std::fmt::Display for Client {
 }
 
 /// The client of a request. The socket's peer, unless the peer is a
-/// trusted proxy; then `CF-Connecting-IP` if it holds exactly one address,
-/// else the right-most `X-Forwarded-For` entry that is not itself a
+/// trusted proxy; then `CF-Connecting-IP` if it holds exactly one address
+/// that is not a trusted proxy's, else the right-most `X-Forwarded-For` entry that is not itself a
 /// trusted proxy. Entries to the left of that were written by the client
 /// and prove nothing, so a bad one there is skipped, never held against
 /// the proxy. If that right-most untrusted entry is not an address, or a
@@ -70,6 +70,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Client
     let mut cf = headers.get_all(CF_CONNECTING_IP).iter();
     if let (Some(one), None) = (cf.next(), cf.next())
         && let Some(ip) = one.to_str().ok().and_then(parse_forwarded_addr)
+        && !is_trusted(ip)
     {
         return Client::Addr(ip);
     }
@@ -304,6 +305,8 @@ mod tests {
             );
             assert_eq!(client_ip(proxy, &headers(&cf), &trusted), unidentified);
         }
+        let h = headers(&[("cf-connecting-ip", "10.0.0.2")]);
+        assert_eq!(client_ip(proxy, &h, &trusted), unidentified);
         let h = headers(&[("cf-connecting-ip", "198.51.100.5:1234")]);
         assert_eq!(client_ip(proxy, &h, &trusted), addr("198.51.100.5"));
         // `Forwarded:` is not read.
