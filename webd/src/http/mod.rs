@@ -491,12 +491,16 @@ animation = "off"
                 );
             }
         }
-        // Nor is either proxy's own address, when it is a client (one
-        // proxy vouching for a request from the other).
-        for (via, client) in [(v6_proxy, PROXY), (PROXY, v6_proxy)] {
-            let h = [BEARER, ("cf-connecting-ip", client)];
+        // A CF-Connecting-IP naming a trusted proxy names no client: the
+        // forwarded list does.
+        for (via, named) in [(v6_proxy, PROXY), (PROXY, v6_proxy)] {
+            let h = [
+                BEARER,
+                ("cf-connecting-ip", named),
+                ("x-forwarded-for", "198.51.100.61"),
+            ];
             let (s, j, _) = send(&f, req("/hooks/rainbow", via, &h, "")).await;
-            assert_eq!(s, StatusCode::OK, "{client} via {via}: {j}");
+            assert_eq!(s, StatusCode::OK, "{named} via {via}: {j}");
         }
     }
 
