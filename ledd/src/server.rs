@@ -8,9 +8,9 @@
 //! reserve that only admin peers may use, and a cap per hooks uid), each
 //! connection has an error budget, an idle timeout and a partial-frame
 //! timeout, and the peer credentials decide the role at accept, before a
-//! single byte is read. Nothing here can
-//! block the frame loop: commands are queued with `try_send`, and pixels are
-//! copied out of a mutex the loop only `try_lock`s.
+//! single byte is read. Nothing here can block the frame loop: commands are
+//! queued with `try_send`, and pixels are copied out of a mutex the loop
+//! only `try_lock`s.
 
 use std::collections::HashMap;
 use std::io;
@@ -489,18 +489,20 @@ pub async fn run(listener: UnixListener, state: Arc<State>, mut shutdown: watch:
         let slot = match slots.acquire(role, uid) {
             Ok(slot) => slot,
             Err(full) => {
-                let why = match full {
-                    Full::Pool => format!("every slot the {} role may use is taken", role.name()),
-                    Full::Uid => {
-                        format!("uid {uid} holds {HOOKS_CONNECTIONS_PER_UID} connections already")
-                    }
+                let (why, reply) = match full {
+                    Full::Pool => (
+                        format!("every slot the {} role may use is taken", role.name()),
+                        "too many connections to ledd: try again later".to_owned(),
+                    ),
+                    Full::Uid => (
+                        format!("uid {uid} holds {HOOKS_CONNECTIONS_PER_UID} connections already"),
+                        format!(
+                            "uid {uid} already holds {HOOKS_CONNECTIONS_PER_UID} connections to ledd: close one and try again"
+                        ),
+                    ),
                 };
                 peer_warn!(state, uid, role = role.name(), "connection refused: {why}");
-                refuse_now(
-                    &stream,
-                    ErrorCode::Busy,
-                    "too many connections to ledd: try again later",
-                );
+                refuse_now(&stream, ErrorCode::Busy, &reply);
                 continue;
             }
         };
