@@ -461,6 +461,7 @@ fn aurora(t: u64, color: Rgb, out: &mut [Rgb]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinsel_proto::PlayParams;
 
     fn frame(a: Animation, color: Option<Rgb>, t: u64, n: usize) -> Vec<Rgb> {
         let mut out = vec![Rgb::new(1, 2, 3); n];
@@ -809,6 +810,89 @@ mod tests {
         assert_ne!(a, frame(Animation::Aurora, None, 1000, 30));
         for p in &a {
             assert!(p.b <= p.g, "{p}: no blue in an aurora of green and gold");
+        }
+    }
+
+    /// The pixels the engine shows `now_ms` after `params` started playing
+    /// `a` on 30 LEDs (output stage neutral: gamma 1, full brightness, no
+    /// current limit): the whole path from request to strip, speed scaling
+    /// and timed plays included.
+    fn shown(a: Animation, params: PlayParams, now_ms: u64) -> Vec<Rgb> {
+        use crate::config::{ChannelOrder, OutputConfig};
+        let output = OutputConfig {
+            brightness: tinsel_proto::Brightness::new(100).unwrap(),
+            gamma: 1.0,
+            max_milliamps: 0,
+            milliamps_per_led: 60,
+        };
+        let mut p = crate::engine::Pipeline::new(30, &output, ChannelOrder::GRB);
+        p.play(0, a, params);
+        p.render(now_ms * 1_000_000);
+        p.shown().to_vec()
+    }
+
+    /// The table in `Animation::accepts` against the renderer: each
+    /// parameter an animation declares changes its pixels at some time, and
+    /// each one it does not declare changes nothing at any time. So ledd
+    /// never refuses a parameter that works, nor accepts one that is
+    /// ignored.
+    #[test]
+    fn every_declared_parameter_changes_the_pixels_and_no_other_does() {
+        use tinsel_proto::{Param, PlaySeconds, Speed};
+        // After the 400 ms crossfade; odd times so no animation's period
+        // lines up with all of them.
+        let times = [400, 1234, 2501, 4777, 9013];
+        let base = PlayParams::default();
+        let variants = |p: Param| -> [PlayParams; 2] {
+            match p {
+                Param::Color => [
+                    PlayParams {
+                        color: Some(Rgb::new(200, 30, 90)),
+                        ..base
+                    },
+                    PlayParams {
+                        color: Some(Rgb::new(20, 180, 60)),
+                        ..base
+                    },
+                ],
+                Param::Speed => [
+                    base,
+                    PlayParams {
+                        speed: Speed::new(300).unwrap(),
+                        ..base
+                    },
+                ],
+                // Over after one second, back to what played before
+                // (nothing).
+                Param::Duration => [
+                    base,
+                    PlayParams {
+                        duration: Some(PlaySeconds::new(1).unwrap()),
+                        ..base
+                    },
+                ],
+            }
+        };
+        for a in Animation::ALL {
+            for p in Param::ALL {
+                let [x, y] = variants(p);
+                let differs = times.iter().any(|&t| shown(a, x, t) != shown(a, y, t));
+                if a.accepts().contains(p) {
+                    assert!(
+                        differs,
+                        "{a} declares {p} but {p} changes none of its pixels"
+                    );
+                } else {
+                    assert!(
+                        !differs,
+                        "{a} does not declare {p}, yet {p} changes its pixels"
+                    );
+                    // Nor does the parameter against none given.
+                    for t in times {
+                        assert_eq!(shown(a, x, t), shown(a, base, t), "{a} {p} at {t} ms");
+                    }
+                }
+            }
         }
     }
 

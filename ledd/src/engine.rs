@@ -873,10 +873,13 @@ impl FrameLoop {
         }
     }
 
-    /// Writes a dark frame: the last thing the loop does.
+    /// Writes a dark frame: the last thing the loop does. It is the loop's
+    /// own wire buffer, zeroed: `count * channels` bytes like every frame
+    /// (four per LED on an RGBW strip), the only length a backend accepts.
     fn blank(&mut self) {
-        let dark = vec![0u8; usize::from(self.count) * 3];
-        match self.strip.write(&dark) {
+        let dark = &mut self.pipeline.wire;
+        dark.fill(0);
+        match self.strip.write(dark) {
             Ok(()) => info!("strip blanked"),
             Err(e) => warn!("blanking the strip failed: {e}"),
         }
@@ -1185,6 +1188,76 @@ mod tests {
         assert_eq!(name(&base), Some(Animation::Comet));
         assert!(timed.is_none());
         assert!(l.take().iter().all(Option::is_none), "taken once");
+    }
+
+    /// A strip that records every frame and, like every backend, refuses a
+    /// frame that is not `count * channels` bytes.
+    struct Recording {
+        len: usize,
+        bytes: usize,
+        frames: std::rc::Rc<std::cell::RefCell<Vec<Vec<u8>>>>,
+    }
+
+    impl strip::Strip for Recording {
+        fn len(&self) -> usize {
+            self.len
+        }
+
+        fn write(&mut self, wire: &[u8]) -> Result<(), StripError> {
+            if wire.len() != self.bytes {
+                return Err(StripError::Length {
+                    got: wire.len(),
+                    want: self.bytes,
+                });
+            }
+            self.frames.borrow_mut().push(wire.to_vec());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn blank_writes_a_dark_frame_of_the_strip_length_for_every_strip_type() {
+        use crate::strip::kind::StripKind;
+        for kind in StripKind::ALL {
+            let count = 7u16;
+            let order = ChannelOrder::parse(kind.default_order()).unwrap();
+            let bytes = usize::from(count) * kind.channels();
+            let frames = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let strip = Recording {
+                len: usize::from(count),
+                bytes,
+                frames: std::rc::Rc::clone(&frames),
+            };
+            let live = LiveSettings {
+                output: output(100, 1.0, 0),
+                order,
+                fps: 60,
+            };
+            let (_tx, rx) = mpsc::sync_channel(1);
+            let published = Arc::new(Mutex::new(Published {
+                frame: 0,
+                pixels: vec![Rgb::BLACK; usize::from(count)],
+            }));
+            let mut lp = FrameLoop::new(Box::new(strip), count, &live, rx, published, None);
+            // Full white, faded in: every byte on the wire is lit.
+            lp.pipeline.play(
+                0,
+                Animation::Solid,
+                PlayParams {
+                    color: Some(Rgb::new(255, 255, 255)),
+                    ..PlayParams::default()
+                },
+            );
+            let lit = lp.pipeline.render(FADE_NS).to_vec();
+            lp.strip.write(&lit).unwrap();
+            assert!(lit.iter().any(|&b| b > 0), "{kind}: lit before blanking");
+            lp.blank();
+            let frames = frames.borrow();
+            assert_eq!(frames.len(), 2, "{kind}: the blanking frame was refused");
+            let last = frames.last().unwrap();
+            assert_eq!(last.len(), bytes, "{kind}");
+            assert!(last.iter().all(|&b| b == 0), "{kind}: {last:?}");
+        }
     }
 
     #[test]

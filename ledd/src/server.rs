@@ -4,12 +4,15 @@
 //!
 //! Every byte from a peer is hostile. Frames are read with
 //! [`tinsel_proto::FrameReader`] (one fixed buffer per connection, never
-//! more), connections are capped by a semaphore, each connection has an
-//! error budget, an idle timeout and a partial-frame timeout, and the peer
-//! credentials are checked before a single byte is read. Nothing here can
-//! block the frame loop: commands are queued with `try_send`, and pixels are
-//! copied out of a mutex the loop only `try_lock`s.
+//! more), connections are capped by [`Slots`] (a pool for every role, a
+//! reserve that only admin peers may use, and a cap per hooks uid), each
+//! connection has an error budget, an idle timeout and a partial-frame
+//! timeout, and the peer credentials decide the role at accept, before a
+//! single byte is read. Nothing here can block the frame loop: commands are
+//! queued with `try_send`, and pixels are copied out of a mutex the loop
+//! only `try_lock`s.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -24,15 +27,25 @@ use tinsel_proto::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::Access;
 use crate::engine::{self, Command, Published};
 
-/// The most connections served at once; more are answered "busy" and
-/// closed.
-pub const MAX_CONNECTIONS: usize = 64;
+/// Connections any role may hold at once; a hooks peer past them is
+/// answered "busy" and closed.
+pub const SHARED_CONNECTIONS: usize = 56;
+/// Connections kept for the admin role (root, `[access] admin_users` and
+/// `admin_groups`) that no hooks peer can take: a compromised webd holding
+/// every shared slot still cannot lock root's `ledctl` out.
+pub const ADMIN_RESERVED_CONNECTIONS: usize = 8;
+/// The most connections served at once.
+pub const MAX_CONNECTIONS: usize = SHARED_CONNECTIONS + ADMIN_RESERVED_CONNECTIONS;
+/// Connections one hooks uid may hold at once: webd, the scheduler and
+/// mqttd each keep one, so one of them compromised cannot take the shared
+/// slots the others need.
+pub const HOOKS_CONNECTIONS_PER_UID: usize = 16;
 /// Errors a connection may make before it is closed.
 pub const ERROR_BUDGET: u32 = 8;
 /// How long a connection may take to say Hello.
@@ -319,9 +332,135 @@ impl State {
     }
 }
 
+/// The connection slots: a shared pool, a reserve only admin peers may use,
+/// and a count per hooks uid.
+#[derive(Debug)]
+pub struct Slots {
+    shared: Arc<Semaphore>,
+    admin: Arc<Semaphore>,
+    per_uid: usize,
+    hooks_uids: Arc<Mutex<HashMap<u32, usize>>>,
+}
+
+/// A held connection slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    /// The hooks uid counted, for the drop.
+    uid: Option<u32>,
+    hooks_uids: Arc<Mutex<HashMap<u32, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(uid) = self.uid
+            && let Ok(mut counts) = self.hooks_uids.lock()
+            && let Some(n) = counts.get_mut(&uid)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&uid);
+            }
+        }
+    }
+}
+
+/// Why a peer got no slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// Every slot its role may use is taken.
+    Pool,
+    /// Its uid holds [`HOOKS_CONNECTIONS_PER_UID`] connections already.
+    Uid,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::new(
+            SHARED_CONNECTIONS,
+            ADMIN_RESERVED_CONNECTIONS,
+            HOOKS_CONNECTIONS_PER_UID,
+        )
+    }
+}
+
+impl Slots {
+    /// `shared` slots for every role, `admin` more for admin peers only,
+    /// and at most `per_uid` for one hooks uid.
+    pub fn new(shared: usize, admin: usize, per_uid: usize) -> Slots {
+        Slots {
+            shared: Arc::new(Semaphore::new(shared)),
+            admin: Arc::new(Semaphore::new(admin)),
+            per_uid,
+            hooks_uids: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for a peer of `role` and `uid`. Admin peers take the reserve
+    /// first, so that their connections (a long `ledctl watch`) leave the
+    /// shared pool to hooks peers, then the shared pool; hooks peers only
+    /// the shared pool, up to the per-uid cap.
+    pub fn acquire(&self, role: Role, uid: u32) -> Result<Slot, Full> {
+        let slot = |permit, uid| Slot {
+            _permit: permit,
+            uid,
+            hooks_uids: Arc::clone(&self.hooks_uids),
+        };
+        match role {
+            Role::Admin => Arc::clone(&self.admin)
+                .try_acquire_owned()
+                .or_else(|_| Arc::clone(&self.shared).try_acquire_owned())
+                .map(|p| slot(p, None))
+                .map_err(|_| Full::Pool),
+            Role::Hooks => {
+                // The map holds at most one entry per held hooks slot.
+                let mut counts = self.hooks_uids.lock().map_err(|_| Full::Pool)?;
+                let held = counts.get(&uid).copied().unwrap_or(0);
+                if held >= self.per_uid {
+                    return Err(Full::Uid);
+                }
+                let permit = Arc::clone(&self.shared)
+                    .try_acquire_owned()
+                    .map_err(|_| Full::Pool)?;
+                counts.insert(uid, held + 1);
+                drop(counts);
+                Ok(slot(permit, Some(uid)))
+            }
+        }
+    }
+}
+
+/// A peer's uid and role, from the socket (`SO_PEERCRED`,
+/// `SO_PEERGROUPS`) at accept, before a byte is read; `Err` holds the
+/// refusal for a peer with no role.
+fn peer_role(stream: &UnixStream, state: &State) -> Result<(u32, Role), Option<String>> {
+    let cred = stream.peer_cred().map_err(|_| None)?;
+    let (uid, gid) = (cred.uid(), cred.gid());
+    let access = state.access().ok_or(None)?;
+    // Supplementary groups from the socket, not the group database: no NSS
+    // at run time (it may open sockets, which hardened ledd may not). A
+    // kernel without SO_PEERGROUPS (< 4.13) leaves the primary group only.
+    let groups = match peer_groups(stream) {
+        Ok(g) => g,
+        Err(e) => {
+            peer_warn!(state, uid, "SO_PEERGROUPS failed ({e}): primary group only");
+            Vec::new()
+        }
+    };
+    match access.role_of(uid, gid, &groups) {
+        Some(role) => Ok((uid, role)),
+        None => {
+            peer_warn!(state, uid, gid, "refused a peer with no role");
+            Err(Some(format!(
+                "uid {uid} (gid {gid}) may not use ledd: add the user or one of its groups to [access] in ledd's config"
+            )))
+        }
+    }
+}
+
 /// Serves `listener` until `shutdown` turns true.
 pub async fn run(listener: UnixListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::default();
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => break,
@@ -336,23 +475,42 @@ pub async fn run(listener: UnixListener, state: Arc<State>, mut shutdown: watch:
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            peer_warn!(
-                state,
-                "connection refused: {MAX_CONNECTIONS} connections already open"
-            );
-            refuse_now(
-                &stream,
-                ErrorCode::Busy,
-                "too many connections to ledd: try again later",
-            );
-            continue;
+        // The role decides which slots the peer may take, so it is known
+        // before any slot is: a peer with no role takes none.
+        let (uid, role) = match peer_role(&stream, &state) {
+            Ok(peer) => peer,
+            Err(refusal) => {
+                if let Some(msg) = refusal {
+                    refuse_now(&stream, ErrorCode::NotAllowed, &msg);
+                }
+                continue;
+            }
+        };
+        let slot = match slots.acquire(role, uid) {
+            Ok(slot) => slot,
+            Err(full) => {
+                let (why, reply) = match full {
+                    Full::Pool => (
+                        format!("every slot the {} role may use is taken", role.name()),
+                        "too many connections to ledd: try again later".to_owned(),
+                    ),
+                    Full::Uid => (
+                        format!("uid {uid} holds {HOOKS_CONNECTIONS_PER_UID} connections already"),
+                        format!(
+                            "uid {uid} already holds {HOOKS_CONNECTIONS_PER_UID} connections to ledd: close one and try again"
+                        ),
+                    ),
+                };
+                peer_warn!(state, uid, role = role.name(), "connection refused: {why}");
+                refuse_now(&stream, ErrorCode::Busy, &reply);
+                continue;
+            }
         };
         let state = Arc::clone(&state);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            serve(stream, &state, shutdown).await;
-            drop(permit);
+            serve(stream, uid, role, &state, shutdown).await;
+            drop(slot);
         });
     }
 }
@@ -385,25 +543,13 @@ struct Conn<'a> {
     uid: u32,
 }
 
-async fn serve(stream: UnixStream, state: &State, shutdown: watch::Receiver<bool>) {
-    let Ok(cred) = stream.peer_cred() else {
-        return;
-    };
-    let (uid, gid) = (cred.uid(), cred.gid());
-    let Some(access) = state.access() else {
-        return;
-    };
-    // Supplementary groups from the socket, not the group database: no NSS
-    // at run time (it may open sockets, which hardened ledd may not). A
-    // kernel without SO_PEERGROUPS (< 4.13) leaves the primary group only.
-    let groups = match peer_groups(&stream) {
-        Ok(g) => g,
-        Err(e) => {
-            peer_warn!(state, uid, "SO_PEERGROUPS failed ({e}): primary group only");
-            Vec::new()
-        }
-    };
-    let role = access.role_of(uid, gid, &groups);
+async fn serve(
+    stream: UnixStream,
+    uid: u32,
+    role: Role,
+    state: &State,
+    shutdown: watch::Receiver<bool>,
+) {
     let mut conn = Conn {
         stream,
         reader: Box::new(FrameReader::new()),
@@ -411,14 +557,6 @@ async fn serve(stream: UnixStream, state: &State, shutdown: watch::Receiver<bool
         errors: 0,
         state,
         uid,
-    };
-    let Some(role) = role else {
-        peer_warn!(state, uid, gid, "refused a peer with no role");
-        let msg = format!(
-            "uid {uid} (gid {gid}) may not use ledd: add the user or one of its groups to [access] in ledd's config"
-        );
-        let _ = conn.reply_error(ErrorCode::NotAllowed, msg).await;
-        return;
     };
     debug!(uid, role = role.name(), "connection");
     let end = conn.session(role, shutdown).await;
@@ -600,6 +738,14 @@ impl Conn<'_> {
                         )
                         .await;
                 }
+                // A parameter the animation does not use would be reported
+                // in status and ignored by the pixels: refused instead,
+                // naming what the animation takes.
+                if let Err(unused) = animation.check(&params) {
+                    return self
+                        .fault(ErrorCode::InvalidParameter, unused.to_string())
+                        .await;
+                }
                 self.command(Command::Play {
                     animation,
                     params,
@@ -712,6 +858,12 @@ impl Conn<'_> {
 fn frame_error(e: &FrameError) -> (ErrorCode, String) {
     match e {
         FrameError::TooLong { .. } => (ErrorCode::FrameTooLong, e.to_string()),
+        FrameError::Trailing { extra } => (
+            ErrorCode::BadRequest,
+            format!(
+                "the request has {extra} bytes after its message (a frame carries exactly one): use a client from the same tinsel release"
+            ),
+        ),
         FrameError::Decode(_) | FrameError::Encode(_) => (
             ErrorCode::BadRequest,
             "the request does not decode: use a client from the same tinsel release".into(),
@@ -849,6 +1001,233 @@ mod tests {
     fn no_activation_without_listen_pid() {
         // The test process has no LISTEN_PID naming it.
         assert!(from_systemd().unwrap().is_none());
+    }
+
+    #[test]
+    fn hooks_peers_cannot_take_the_admin_reserve() {
+        let slots = Slots::new(3, 2, 2);
+        let (webd, sched) = (998, 999);
+        // A hooks uid stops at its own cap while the pool has room...
+        let mut held = vec![
+            slots.acquire(Role::Hooks, webd).unwrap(),
+            slots.acquire(Role::Hooks, webd).unwrap(),
+        ];
+        assert_eq!(slots.acquire(Role::Hooks, webd).unwrap_err(), Full::Uid);
+        // ...another hooks uid takes the rest of the shared pool...
+        held.push(slots.acquire(Role::Hooks, sched).unwrap());
+        assert_eq!(slots.acquire(Role::Hooks, sched).unwrap_err(), Full::Pool);
+        assert_eq!(slots.acquire(Role::Hooks, 1000).unwrap_err(), Full::Pool);
+        // ...and the admin still gets in, on the reserve.
+        let a1 = slots.acquire(Role::Admin, 0).unwrap();
+        let a2 = slots.acquire(Role::Admin, 0).unwrap();
+        assert_eq!(slots.acquire(Role::Admin, 0).unwrap_err(), Full::Pool);
+        // A freed hooks slot serves hooks peers again, and its uid's count
+        // goes down with it.
+        held.remove(0);
+        assert_eq!(slots.hooks_uids.lock().unwrap().get(&webd), Some(&1));
+        held.push(slots.acquire(Role::Hooks, 1000).unwrap());
+        assert_eq!(slots.acquire(Role::Hooks, webd).unwrap_err(), Full::Pool);
+        drop((a1, a2));
+        drop(held);
+        assert!(slots.hooks_uids.lock().unwrap().is_empty());
+        // The admin takes the reserve first, leaving the pool to hooks.
+        let _admin = slots.acquire(Role::Admin, 0).unwrap();
+        assert_eq!(slots.shared.available_permits(), 3);
+        assert_eq!(slots.admin.available_permits(), 1);
+    }
+
+    /// A real server on a temporary socket, over a real frame loop on a
+    /// simulated strip; the test's own uid is admin, so it runs as any user.
+    struct TestServer {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+        stop: Option<watch::Sender<bool>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+        engine: Option<engine::EngineHandle>,
+    }
+
+    impl TestServer {
+        fn start() -> TestServer {
+            use crate::config::{Config, Overrides};
+            let mut config = Config::load(None, &Overrides::default()).unwrap();
+            config.strip.count = 10;
+            let engine = engine::EngineHandle::start(&config, None).unwrap();
+            let access = Access {
+                admin_uids: vec![nix::unistd::getuid().as_raw()],
+                ..Access::default()
+            };
+            let state = Arc::new(State::new(
+                engine.sender().unwrap(),
+                engine.published(),
+                access,
+                10,
+                60,
+            ));
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("ledd.sock");
+            let listener = bind(&path, 0o600, None).unwrap();
+            let (stop, rx) = watch::channel(false);
+            let thread = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let listener = UnixListener::from_std(listener.socket).unwrap();
+                    run(listener, state, rx).await;
+                });
+            });
+            TestServer {
+                _dir: dir,
+                path,
+                stop: Some(stop),
+                thread: Some(thread),
+                engine: Some(engine),
+            }
+        }
+
+        /// A raw connection that has said Hello.
+        fn hello(&self) -> std::os::unix::net::UnixStream {
+            let mut s = self.raw();
+            send(
+                &mut s,
+                &tinsel_proto::encode(&Request::Hello { version: VERSION }).unwrap(),
+            );
+            assert!(matches!(recv(&mut s), Some(Response::Welcome(_))));
+            s
+        }
+
+        fn raw(&self) -> std::os::unix::net::UnixStream {
+            let s = std::os::unix::net::UnixStream::connect(&self.path).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s
+        }
+    }
+
+    impl Drop for TestServer {
+        fn drop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(true);
+            }
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+            if let Some(e) = self.engine.take() {
+                e.stop();
+            }
+        }
+    }
+
+    fn send(s: &mut std::os::unix::net::UnixStream, bytes: &[u8]) {
+        use std::io::Write;
+        s.write_all(bytes).unwrap();
+    }
+
+    /// The next response, `None` once ledd closed the connection.
+    fn recv(s: &mut std::os::unix::net::UnixStream) -> Option<Response> {
+        use std::io::Read;
+        let mut prefix = [0u8; 2];
+        s.read_exact(&mut prefix).ok()?;
+        let mut frame = prefix.to_vec();
+        frame.resize(2 + usize::from(u16::from_le_bytes(prefix)), 0);
+        s.read_exact(&mut frame[2..]).unwrap();
+        match tinsel_proto::decode::<Response>(&frame) {
+            Ok(tinsel_proto::Decoded::Frame { msg, .. }) => Some(msg),
+            other => panic!("ledd sent {other:?}"),
+        }
+    }
+
+    fn refusal(r: Option<Response>) -> ErrorReply {
+        match r {
+            Some(Response::Error(e)) => e,
+            other => panic!("expected an error reply, got {other:?}"),
+        }
+    }
+
+    /// `msg` framed with `garbage` after it, inside the same frame.
+    fn with_trailing(msg: &Request, garbage: &[u8]) -> Vec<u8> {
+        let wire = tinsel_proto::encode(msg).unwrap();
+        let mut payload = wire[tinsel_proto::LEN_PREFIX..].to_vec();
+        payload.extend_from_slice(garbage);
+        let mut framed = (payload.len() as u16).to_le_bytes().to_vec();
+        framed.extend(payload);
+        framed
+    }
+
+    #[test]
+    fn a_frame_with_bytes_after_its_message_is_an_error_reply() {
+        let server = TestServer::start();
+        // A Hello with garbage after it is not a Hello.
+        let mut s = server.raw();
+        send(
+            &mut s,
+            &with_trailing(&Request::Hello { version: VERSION }, &[0xde, 0xad]),
+        );
+        let e = refusal(recv(&mut s));
+        assert_eq!(e.code, ErrorCode::BadRequest, "{e}");
+        assert!(e.message.contains("2 bytes after its message"), "{e}");
+        assert!(recv(&mut s).is_none(), "closed: no handshake");
+
+        // After the handshake: an error reply, the connection stays in
+        // step, and each such frame counts against the error budget.
+        let mut s = server.hello();
+        send(&mut s, &with_trailing(&Request::Status, &[0]));
+        assert_eq!(refusal(recv(&mut s)).code, ErrorCode::BadRequest);
+        send(&mut s, &tinsel_proto::encode(&Request::Status).unwrap());
+        assert!(matches!(recv(&mut s), Some(Response::Status(_))));
+        for _ in 1..ERROR_BUDGET {
+            send(&mut s, &with_trailing(&Request::Off, &[1, 2, 3]));
+        }
+        let mut codes = Vec::new();
+        while let Some(r) = recv(&mut s) {
+            codes.push(refusal(Some(r)).code);
+            assert!(codes.len() <= ERROR_BUDGET as usize);
+        }
+        assert_eq!(codes.len(), ERROR_BUDGET as usize, "{codes:?}");
+        assert_eq!(codes.last(), Some(&ErrorCode::Busy), "{codes:?}");
+    }
+
+    #[test]
+    fn play_refuses_a_parameter_the_animation_does_not_use() {
+        use tinsel_proto::{Animation, PlayParams, Speed};
+        let server = TestServer::start();
+        let mut s = server.hello();
+        let play =
+            |animation, params| tinsel_proto::encode(&Request::Play { animation, params }).unwrap();
+        let red = PlayParams {
+            color: Some(Rgb::new(255, 0, 0)),
+            ..PlayParams::default()
+        };
+        send(&mut s, &play(Animation::Rainbow, red));
+        let e = refusal(recv(&mut s));
+        assert_eq!(e.code, ErrorCode::InvalidParameter);
+        assert!(
+            e.message
+                .contains("rainbow takes speed and duration, not color"),
+            "{e}"
+        );
+        // Nothing played.
+        send(&mut s, &tinsel_proto::encode(&Request::Status).unwrap());
+        match recv(&mut s) {
+            Some(Response::Status(st)) => assert_eq!(st.playing, None),
+            other => panic!("{other:?}"),
+        }
+        let fast = PlayParams {
+            speed: Speed::new(300).unwrap(),
+            ..PlayParams::default()
+        };
+        send(&mut s, &play(Animation::Gradient, fast));
+        let e = refusal(recv(&mut s));
+        assert!(
+            e.message
+                .contains("gradient takes color and duration, not speed"),
+            "{e}"
+        );
+        // What the animation uses is played.
+        send(&mut s, &play(Animation::Rainbow, fast));
+        assert_eq!(recv(&mut s), Some(Response::Ok));
+        send(&mut s, &play(Animation::Solid, red));
+        assert_eq!(recv(&mut s), Some(Response::Ok));
     }
 
     #[test]

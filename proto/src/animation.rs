@@ -8,6 +8,8 @@ use core::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::params::{Param, ParamSet, PlayParams};
+
 /// A named animation that ledd can play.
 ///
 /// Append new variants at the end and add them to [`Animation::ALL`]; never
@@ -100,6 +102,56 @@ impl Animation {
         }
     }
 
+    /// The play parameters this animation uses. This is the one table of
+    /// them: ledd refuses a request that sets any other (so a parameter is
+    /// never accepted, reported in status and then ignored by the pixels),
+    /// and clients (ledctl, webd's hook config) can check before sending.
+    /// ledd's renderer is tested against it: every parameter listed here
+    /// changes the pixels, and no other does.
+    ///
+    /// Duration is the engine's (play for a while, then return), so every
+    /// animation takes it. Speed scales animation time, so a still
+    /// animation (solid, gradient) has none. Colour replaces the main
+    /// colour, so an animation with a palette of its own (the rainbows,
+    /// fire, the self-test's fixed test colours) has none.
+    pub const fn accepts(self) -> ParamSet {
+        const STILL: ParamSet = ParamSet::of(&[Param::Color, Param::Duration]);
+        const OWN_PALETTE: ParamSet = ParamSet::of(&[Param::Speed, Param::Duration]);
+        match self {
+            Animation::Solid | Animation::Gradient => STILL,
+            Animation::Rainbow
+            | Animation::RainbowCycle
+            | Animation::Fire
+            | Animation::SelfTest => OWN_PALETTE,
+            Animation::TheaterChase
+            | Animation::ColorWipe
+            | Animation::Twinkle
+            | Animation::Sparkle
+            | Animation::Breathe
+            | Animation::Comet
+            | Animation::CandyCane
+            | Animation::Snowfall
+            | Animation::Meteor
+            | Animation::Festive
+            | Animation::FairyLights
+            | Animation::Aurora => ParamSet::ALL,
+        }
+    }
+
+    /// Checks that `params` sets only parameters this animation uses
+    /// ([`Animation::accepts`]).
+    pub fn check(self, params: &PlayParams) -> Result<(), UnusedParams> {
+        let unused = params.given().without(self.accepts());
+        if unused.is_empty() {
+            Ok(())
+        } else {
+            Err(UnusedParams {
+                animation: self,
+                unused,
+            })
+        }
+    }
+
     /// The wire index of this animation (its position in [`Animation::ALL`]).
     pub const fn index(self) -> u8 {
         self as u8
@@ -111,6 +163,31 @@ impl fmt::Display for Animation {
         f.write_str(self.name())
     }
 }
+
+/// A play request that sets parameters the animation does not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnusedParams {
+    /// The animation.
+    pub animation: Animation,
+    /// The parameters it was given and does not use.
+    pub unused: ParamSet,
+}
+
+impl fmt::Display for UnusedParams {
+    /// "rainbow takes speed and duration, not color: leave color out".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} takes {}, not {}: leave {} out",
+            self.animation,
+            self.animation.accepts(),
+            self.unused,
+            self.unused
+        )
+    }
+}
+
+impl std::error::Error for UnusedParams {}
 
 /// The error for a name that is not an animation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +300,39 @@ mod tests {
         assert!(err.contains("rainbow-cycle"), "{err}");
         assert!("rainbow-cyclex".parse::<Animation>().is_err());
         assert!("".parse::<Animation>().is_err());
+    }
+
+    #[test]
+    fn every_animation_takes_a_duration_and_refuses_what_it_does_not_use() {
+        use crate::{Rgb, Speed};
+        for a in Animation::ALL {
+            assert!(a.accepts().contains(Param::Duration), "{a}");
+            assert_eq!(a.check(&PlayParams::default()), Ok(()), "{a}");
+        }
+        let red = PlayParams {
+            color: Some(Rgb::new(255, 0, 0)),
+            ..PlayParams::default()
+        };
+        let err = Animation::Rainbow.check(&red).unwrap_err();
+        assert_eq!(err.unused, ParamSet::of(&[Param::Color]));
+        assert_eq!(
+            err.to_string(),
+            "rainbow takes speed and duration, not color: leave color out"
+        );
+        assert_eq!(Animation::Solid.check(&red), Ok(()));
+        let fast = PlayParams {
+            speed: Speed::new(300).unwrap(),
+            ..red
+        };
+        assert_eq!(
+            Animation::Gradient.check(&fast).unwrap_err().to_string(),
+            "gradient takes color and duration, not speed: leave speed out"
+        );
+        assert_eq!(
+            Animation::Fire.check(&fast).unwrap_err().unused,
+            ParamSet::of(&[Param::Color])
+        );
+        assert_eq!(Animation::Comet.check(&fast), Ok(()));
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub enum FrameError {
     },
     /// The payload is not a valid message.
     Decode(postcard::Error),
+    /// The payload holds a valid message and then `extra` more bytes: a
+    /// frame carries exactly one message.
+    Trailing {
+        /// The bytes left over after the message.
+        extra: usize,
+    },
     /// The message does not fit in a frame (a bug on the sending side).
     Encode(postcard::Error),
 }
@@ -45,6 +51,10 @@ impl fmt::Display for FrameError {
                 "frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"
             ),
             FrameError::Decode(e) => write!(f, "payload does not decode: {e}"),
+            FrameError::Trailing { extra } => write!(
+                f,
+                "payload has {extra} bytes after its message: a frame carries exactly one message"
+            ),
             FrameError::Encode(e) => write!(f, "message does not encode into a frame: {e}"),
         }
     }
@@ -53,7 +63,7 @@ impl fmt::Display for FrameError {
 impl std::error::Error for FrameError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            FrameError::TooLong { .. } => None,
+            FrameError::TooLong { .. } | FrameError::Trailing { .. } => None,
             FrameError::Decode(e) | FrameError::Encode(e) => Some(e),
         }
     }
@@ -114,7 +124,10 @@ fn payload_len(buf: &[u8]) -> Result<Option<usize>, FrameError> {
 
 /// Decodes the first frame in `buf`, if it is all there.
 ///
-/// An over-long prefix is refused as soon as its two bytes are seen.
+/// An over-long prefix is refused as soon as its two bytes are seen. The
+/// payload must decode to exactly one message: bytes left over after it are
+/// [`FrameError::Trailing`], never silently dropped (a peer could otherwise
+/// smuggle data past every check that reads the message alone).
 pub fn decode<T: DeserializeOwned>(buf: &[u8]) -> Result<Decoded<T>, FrameError> {
     let Some(len) = payload_len(buf)? else {
         return Ok(Decoded::NeedMore {
@@ -126,7 +139,10 @@ pub fn decode<T: DeserializeOwned>(buf: &[u8]) -> Result<Decoded<T>, FrameError>
             needed: LEN_PREFIX + len - buf.len(),
         });
     };
-    let msg = postcard::from_bytes(payload).map_err(FrameError::Decode)?;
+    let (msg, rest) = postcard::take_from_bytes(payload).map_err(FrameError::Decode)?;
+    if !rest.is_empty() {
+        return Err(FrameError::Trailing { extra: rest.len() });
+    }
     Ok(Decoded::Frame {
         msg,
         consumed: LEN_PREFIX + len,
@@ -212,7 +228,8 @@ impl FrameReader {
     /// The next whole frame, `Ok(None)` if more bytes are needed.
     ///
     /// On [`FrameError::TooLong`] the announced payload is skipped as it
-    /// arrives; on [`FrameError::Decode`] the bad frame is dropped. Either
+    /// arrives; on [`FrameError::Decode`] or [`FrameError::Trailing`] the
+    /// bad frame is dropped. Either
     /// way the reader stays in step and the caller may go on reading.
     pub fn next_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         let data = &self.buf[self.start..self.end];
@@ -334,6 +351,43 @@ mod tests {
             Err(FrameError::Decode(_))
         ));
         assert_eq!(reader.next_frame::<Request>(), Ok(Some(Request::Off)));
+    }
+
+    #[test]
+    fn a_frame_decodes_to_exactly_one_message() {
+        // A valid Hello (tag 0, version 1) and then two bytes of garbage,
+        // inside one honest frame.
+        let wire = [4, 0, 0, 1, 0xde, 0xad];
+        assert_eq!(
+            decode::<Request>(&wire),
+            Err(FrameError::Trailing { extra: 2 })
+        );
+        // Two whole messages in one frame are refused the same way.
+        let mut two = encode(&Request::Off).unwrap()[LEN_PREFIX..].to_vec();
+        two.extend_from_slice(&encode(&Request::Status).unwrap()[LEN_PREFIX..]);
+        let mut framed = (two.len() as u16).to_le_bytes().to_vec();
+        framed.extend(&two);
+        assert_eq!(
+            decode::<Request>(&framed),
+            Err(FrameError::Trailing { extra: 1 })
+        );
+        let msg = FrameError::Trailing { extra: 2 }.to_string();
+        assert!(msg.contains("2 bytes after"), "{msg}");
+    }
+
+    #[test]
+    fn reader_drops_a_frame_with_trailing_bytes_and_stays_in_step() {
+        let mut reader = FrameReader::new();
+        let mut wire = vec![4, 0, 0, 1, 0xde, 0xad];
+        wire.extend(encode(&Request::Status).unwrap());
+        reader.spare()[..wire.len()].copy_from_slice(&wire);
+        reader.filled(wire.len());
+        assert_eq!(
+            reader.next_frame::<Request>(),
+            Err(FrameError::Trailing { extra: 2 })
+        );
+        assert_eq!(reader.next_frame::<Request>(), Ok(Some(Request::Status)));
+        assert!(!reader.is_mid_frame());
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod frame;
 mod message;
 mod params;
 
-pub use animation::{Animation, AnimationSet, UnknownAnimation};
+pub use animation::{Animation, AnimationSet, UnknownAnimation, UnusedParams};
 pub use frame::{
     Decoded, FrameError, FrameReader, LEN_PREFIX, MAX_FRAME_LEN, MAX_WIRE_LEN, decode, encode,
     encode_into,
@@ -25,7 +25,8 @@ pub use message::{
     Welcome,
 };
 pub use params::{
-    BadColor, Brightness, MAX_CHUNK_PIXELS, OutOfRange, Pixels, PlayParams, PlaySeconds, Rgb, Speed,
+    BadColor, Brightness, MAX_CHUNK_PIXELS, OutOfRange, Param, ParamSet, Pixels, PlayParams,
+    PlaySeconds, Rgb, Speed,
 };
 
 /// The protocol version. Bump it when a struct's fields change; appending an

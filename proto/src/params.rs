@@ -226,6 +226,127 @@ pub struct PlayParams {
     pub duration: Option<PlaySeconds>,
 }
 
+impl PlayParams {
+    /// The parameters this request sets: a colour, a speed other than
+    /// [`Speed::DEFAULT`] (100 % is the natural pace, the same as no speed),
+    /// a duration.
+    pub fn given(&self) -> ParamSet {
+        let mut set = ParamSet::NONE;
+        if self.color.is_some() {
+            set = set.with(Param::Color);
+        }
+        if self.speed != Speed::DEFAULT {
+            set = set.with(Param::Speed);
+        }
+        if self.duration.is_some() {
+            set = set.with(Param::Duration);
+        }
+        set
+    }
+}
+
+/// One parameter of [`crate::Request::Play`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Param {
+    /// [`PlayParams::color`].
+    Color,
+    /// [`PlayParams::speed`].
+    Speed,
+    /// [`PlayParams::duration`].
+    Duration,
+}
+
+impl Param {
+    /// Every parameter, in the order they are named in messages.
+    pub const ALL: [Param; 3] = [Param::Color, Param::Speed, Param::Duration];
+
+    /// The name `ledctl`, webd's config and messages use ("color", "speed",
+    /// "duration").
+    pub const fn name(self) -> &'static str {
+        match self {
+            Param::Color => "color",
+            Param::Speed => "speed",
+            Param::Duration => "duration",
+        }
+    }
+
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of play parameters: what an animation uses
+/// ([`crate::Animation::accepts`]) or what a request sets
+/// ([`PlayParams::given`]). Displays as "speed and duration".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ParamSet(u8);
+
+impl ParamSet {
+    /// No parameter.
+    pub const NONE: ParamSet = ParamSet(0);
+    /// Colour, speed and duration.
+    pub const ALL: ParamSet = ParamSet::of(&Param::ALL);
+
+    /// The set of `params`.
+    pub const fn of(params: &[Param]) -> ParamSet {
+        let mut set = ParamSet::NONE;
+        let mut i = 0;
+        while i < params.len() {
+            set = set.with(params[i]);
+            i += 1;
+        }
+        set
+    }
+
+    /// This set and `p`.
+    pub const fn with(self, p: Param) -> ParamSet {
+        ParamSet(self.0 | p.bit())
+    }
+
+    /// Whether `p` is in the set.
+    pub const fn contains(self, p: Param) -> bool {
+        self.0 & p.bit() != 0
+    }
+
+    /// The parameters in this set and not in `other`.
+    pub const fn without(self, other: ParamSet) -> ParamSet {
+        ParamSet(self.0 & !other.0)
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The parameters in the set, in [`Param::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Param> {
+        Param::ALL.into_iter().filter(move |p| self.contains(*p))
+    }
+}
+
+impl fmt::Display for ParamSet {
+    /// "nothing", "color", "speed and duration", "color, speed and duration".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.iter().count();
+        if n == 0 {
+            return f.write_str("nothing");
+        }
+        for (i, p) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(if i + 1 == n { " and " } else { ", " })?;
+            }
+            f.write_str(p.name())?;
+        }
+        Ok(())
+    }
+}
+
 /// The largest number of pixels one [`crate::FrameChunk`] carries, so that a
 /// chunk always fits in [`crate::MAX_FRAME_LEN`].
 pub const MAX_CHUNK_PIXELS: usize = 300;
@@ -325,6 +446,37 @@ mod tests {
         assert_eq!("ré".parse::<Rgb>(), Err(BadColor));
         assert!(BadColor.to_string().contains("warm-white"));
         assert_eq!(Rgb::new(1, 2, 255).to_string(), "#0102ff");
+    }
+
+    #[test]
+    fn param_sets_name_their_members() {
+        assert_eq!(ParamSet::NONE.to_string(), "nothing");
+        assert_eq!(ParamSet::of(&[Param::Color]).to_string(), "color");
+        assert_eq!(
+            ParamSet::of(&[Param::Duration, Param::Speed]).to_string(),
+            "speed and duration"
+        );
+        assert_eq!(ParamSet::ALL.to_string(), "color, speed and duration");
+        let cs = ParamSet::of(&[Param::Color, Param::Speed]);
+        assert_eq!(ParamSet::ALL.without(cs), ParamSet::of(&[Param::Duration]));
+        assert!(ParamSet::ALL.without(ParamSet::ALL).is_empty());
+    }
+
+    #[test]
+    fn given_names_what_a_request_sets() {
+        assert_eq!(PlayParams::default().given(), ParamSet::NONE);
+        // The default speed is the natural pace: not a speed "given".
+        let p = PlayParams {
+            color: Some(Rgb::new(1, 2, 3)),
+            speed: Speed::new(200).unwrap(),
+            duration: Some(PlaySeconds::new(5).unwrap()),
+        };
+        assert_eq!(p.given(), ParamSet::ALL);
+        let p = PlayParams {
+            speed: Speed::new(10).unwrap(),
+            ..PlayParams::default()
+        };
+        assert_eq!(p.given(), ParamSet::of(&[Param::Speed]));
     }
 
     #[test]

@@ -237,3 +237,30 @@ fn the_hello_of_any_version_is_recognised() {
         ));
     }
 }
+
+#[test]
+fn a_frame_holds_exactly_one_message() {
+    // Every frozen frame with one byte more inside its payload: the message
+    // still decodes, the byte after it must not be ignored.
+    let grow = |bytes: &[u8]| {
+        let len = u16::from_le_bytes([bytes[0], bytes[1]]) + 1;
+        let mut v = len.to_le_bytes().to_vec();
+        v.extend_from_slice(&bytes[2..]);
+        v.push(0);
+        v
+    };
+    for (req, bytes) in requests() {
+        assert_eq!(
+            decode::<Request>(&grow(&bytes)),
+            Err(FrameError::Trailing { extra: 1 }),
+            "{req:?} with a trailing byte"
+        );
+    }
+    for (resp, bytes) in responses() {
+        assert_eq!(
+            decode::<Response>(&grow(&bytes)),
+            Err(FrameError::Trailing { extra: 1 }),
+            "{resp:?} with a trailing byte"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! as separate processes on a simulated strip, temporary sockets and a
 //! self-signed certificate.
 
+mod admin_slots;
 mod credentials;
 mod hardware;
 mod harness;
