@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
-use tinsel_proto::{Animation, PlayParams, PlaySeconds, Rgb, Speed};
+use tinsel_proto::{Animation, Param, PlayParams, PlaySeconds, Rgb, Speed};
 
 /// The default TCP address, used when neither `listen` nor systemd socket
 /// activation gives one.
@@ -680,14 +680,26 @@ impl Validator<'_> {
             let animation = h.animation.parse::<Animation>().map_err(|e| {
                 self.err(key("animation"), format!("`{}`: {e}, or off", h.animation))
             })?;
-            Action::Play {
-                animation,
-                params: PlayParams {
-                    color,
-                    speed: speed.unwrap_or_default(),
-                    duration,
-                },
+            let params = PlayParams {
+                color,
+                speed: speed.unwrap_or_default(),
+                duration,
+            };
+            // ledd refuses a parameter the animation does not use: say so
+            // here, naming the key, rather than as a 502 at request time.
+            if let Err(unused) = animation.check(&params) {
+                let first = unused
+                    .unused
+                    .iter()
+                    .next()
+                    .map_or("animation", |p| match p {
+                        Param::Color => "color",
+                        Param::Speed => "speed",
+                        Param::Duration => "duration_secs",
+                    });
+                return Err(self.err(key(first), unused.to_string()));
             }
+            Action::Play { animation, params }
         };
         let request_colors = if h.request_colors.is_empty() {
             ColorChoice::None
@@ -706,6 +718,28 @@ impl Validator<'_> {
                 .collect::<Result<Vec<_>, _>>()?;
             ColorChoice::Only(list)
         };
+        if let Action::Play { animation, .. } = action {
+            let takes = animation.accepts();
+            for (asked, param, k) in [
+                (
+                    request_colors != ColorChoice::None,
+                    Param::Color,
+                    "request_colors",
+                ),
+                (h.request_speed, Param::Speed, "request_speed"),
+                (h.request_duration, Param::Duration, "request_duration"),
+            ] {
+                if asked && !takes.contains(param) {
+                    return Err(self.err(
+                        key(k),
+                        format!(
+                            "{} takes {takes}, not {param}: remove {k} (ledd would refuse every such request)",
+                            animation.name()
+                        ),
+                    ));
+                }
+            }
+        }
         if action == Action::Off
             && (request_colors != ColorChoice::None || h.request_speed || h.request_duration)
         {
@@ -988,6 +1022,23 @@ key = "/abs/key.pem"
                 "hooks.x.request_colors[1]",
             ),
             ("[hooks.X]\nanimation = \"solid\"\n", "hooks.X"),
+            // Parameters the animation does not use: ledd would refuse them.
+            (
+                "[hooks.x]\nanimation = \"rainbow\"\ncolor = \"red\"\n",
+                "hooks.x.color",
+            ),
+            (
+                "[hooks.x]\nanimation = \"solid\"\nspeed = 200\n",
+                "hooks.x.speed",
+            ),
+            (
+                "[hooks.x]\nanimation = \"fire\"\nrequest_colors = [\"red\"]\n",
+                "hooks.x.request_colors",
+            ),
+            (
+                "[hooks.x]\nanimation = \"gradient\"\nrequest_speed = true\n",
+                "hooks.x.request_speed",
+            ),
             (
                 "[hooks.x]\nanimation = \"off\"\ncolor = \"red\"\n",
                 "hooks.x.animation",
