@@ -452,3 +452,86 @@ fn help_teaches_examples_exit_codes_and_formats() {
         );
     }
 }
+
+/// The repository's root (this package is `tests/`).
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_owned()
+}
+
+#[test]
+fn the_docs_a_pi_owner_follows_agree_with_the_package() {
+    let read = |p: &str| std::fs::read_to_string(repo().join(p)).expect(p);
+    // The docs the .deb ships, from its assets.
+    let manifest = read("ledd/Cargo.toml");
+    let shipped: Vec<String> = manifest
+        .lines()
+        .filter(|l| l.contains("usr/share/doc/tinsel/"))
+        .filter_map(|l| l.split('"').nth(1))
+        .map(|p| p.trim_start_matches("../").to_owned())
+        .collect();
+    assert!(shipped.iter().any(|p| p == "README.md"), "{shipped:?}");
+    // Every document a shipped one links to is shipped too.
+    for doc in &shipped {
+        let text = read(doc);
+        let dir = Path::new(doc).parent().unwrap_or(Path::new(""));
+        for link in text.split("](").skip(1) {
+            let target = link.split([')', '#']).next().unwrap_or_default();
+            if target.ends_with(".md") && !target.contains("://") {
+                let path = dir.join(target);
+                let path = path.to_str().expect("utf-8");
+                assert!(
+                    shipped.iter().any(|s| s == path),
+                    "{doc} links to {path}, which the .deb does not ship: add it to the assets in ledd/Cargo.toml"
+                );
+            }
+        }
+    }
+    // Nothing points outside the repository.
+    for doc in [
+        "README.md",
+        "docs/install.md",
+        "docs/pi-zero.md",
+        "docs/webd.md",
+    ] {
+        assert!(
+            !read(doc).contains("../shared"),
+            "{doc} points outside the repository"
+        );
+    }
+    // The binaries are where the units start them.
+    for unit in ["systemd/ledd.service", "systemd/webd.service"] {
+        assert!(read(unit).contains("ExecStart=/usr/bin/"), "{unit}");
+    }
+    for doc in ["README.md", "docs/install.md", "docs/pi-zero.md"] {
+        assert!(
+            !read(doc).contains("/usr/local/bin"),
+            "{doc} installs to /usr/local/bin, but the units start /usr/bin/"
+        );
+    }
+    // README and webd.md give IFTTT the same advice: the token in the body,
+    // no headers.
+    for doc in ["README.md", "docs/webd.md"] {
+        let text = read(doc);
+        assert!(
+            text.contains("Additional Headers") && text.contains("\"token\": \"YOUR_TOKEN\""),
+            "{doc}: IFTTT's Additional Headers stay empty, the token goes in the body"
+        );
+        assert!(!text.contains("cannot set headers"), "{doc}");
+    }
+    // The 64-bit build is complete wherever it is given.
+    for doc in ["docs/install.md", "docs/pi-zero.md"] {
+        let text = read(doc);
+        for needle in [
+            "rustup target add aarch64-unknown-linux-gnu",
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc",
+            "libclang-dev",
+        ] {
+            assert!(text.contains(needle), "{doc} lacks `{needle}`");
+        }
+    }
+    assert!(read("docs/install.md").contains("duckdns.org/update?domains="));
+    assert!(!read("docs/ledd.md").contains("a later release"));
+}
