@@ -293,6 +293,17 @@ fn check_config_refuses_a_user_or_group_that_does_not_exist() {
         assert_eq!(check.status.code(), Some(78), "{users}: {err}");
         assert!(err.contains(key), "{err}");
         assert!(err.contains(&config.display().to_string()), "{err}");
+        // The daemon stops with the same config error, before serving.
+        let mut daemon = Daemon::spawn(
+            "webd",
+            Command::new(bin("webd"))
+                .arg("--config")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let status = daemon.wait_timeout(Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(78), "{users}");
     }
 }
 
