@@ -308,6 +308,20 @@ fn check_config_refuses_a_user_or_group_that_does_not_exist() {
 }
 
 #[test]
+fn the_tls_lines_cert_self_signed_prints_work_in_a_config_elsewhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(Command::new(bin("webd"))
+        .args(["cert", "self-signed", "--out", "tls"])
+        .current_dir(dir.path()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conf_dir = dir.path().join("etc");
+    std::fs::create_dir(&conf_dir).expect("mkdir");
+    let config = webd_config(&conf_dir, free_port(), "", &stdout(&out), "");
+    let check = check_config(&config);
+    assert!(check.status.success(), "{}", stderr(&check));
+}
+
+#[test]
 fn check_config_tries_ledd_as_webds_user_and_names_each_refusal() {
     require_root("tries ledd's socket as nobody, which needs root to become");
     let dir = tempfile::tempdir().expect("tempdir");

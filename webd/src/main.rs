@@ -502,6 +502,10 @@ fn cert_self_signed(
     };
     match webd::cli::self_signed(out, names, force, gid) {
         Ok((cert, key)) => {
+            // Absolute, so the lines mean the same pasted into a config in
+            // another directory (relative paths follow the config file).
+            let cert = std::path::absolute(&cert).unwrap_or(cert);
+            let key = std::path::absolute(&key).unwrap_or(key);
             println!(
                 "[tls]\ncert = \"{}\"\nkey = \"{}\"",
                 cert.display(),
