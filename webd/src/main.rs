@@ -21,7 +21,9 @@ Examples:
   kill -HUP $(pidof webd)                           re-read the config and certificate
 
 A hook is called with
-  curl --cacert fullchain.pem -H 'Authorization: Bearer TOKEN' -X POST https://HOST:8443/hooks/color -d '{\"color\":\"red\"}'
+  curl --cacert fullchain.pem -H 'Authorization: Bearer TOKEN' \\
+       -H 'Content-Type: application/json' -d '{\"color\":\"red\"}' https://HOST:8443/hooks/color
+or, from IFTTT (no headers), with the token in the JSON body: {\"token\":\"TOKEN\",\"color\":\"red\"}
 
 Exit codes:
   0   stopped cleanly, or the command or check passed
@@ -71,7 +73,6 @@ enum Command {
     /// seccomp, no_new_privs), then exit.
     Check,
     /// Make tokens: the secrets IFTTT, Home Assistant or curl send.
-    #[command(after_help = TOKEN_HELP)]
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -113,6 +114,7 @@ enum TokenCommand {
     /// Print a new random token (256 bits) once, on the first line of
     /// stdout, then the `[[tokens]]` lines for webd.toml, which store only
     /// its SHA-256.
+    #[command(after_help = TOKEN_HELP)]
     New {
         /// The token's name, shown in webd's logs (1 to 64 of A-Z, a-z,
         /// 0-9, '.', '_', '-').
