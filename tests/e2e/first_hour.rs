@@ -217,7 +217,9 @@ fn reload_works_for_a_webd_started_as_root_after_following_the_docs() {
     let (_, new_pem) = self_signed(&tls, group);
     webd.signal("HUP");
     let new = agent(&new_pem);
-    let reloaded = wait_for(Duration::from_secs(5), || healthy(&new, port).then_some(()));
+    let reloaded = wait_for(Duration::from_secs(30), || {
+        healthy(&new, port).then_some(())
+    });
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         reloaded.is_some(),
@@ -375,7 +377,7 @@ fn check_config_tries_ledd_as_webds_user_and_names_each_refusal() {
     write_ledd_config(dir.path(), "0600", "hooks_users = [\"nobody\"]");
     ledd.signal("HUP");
     assert!(
-        wait_for(Duration::from_secs(5), || ledd_says("role hooks")
+        wait_for(Duration::from_secs(30), || ledd_says("role hooks")
             .then_some(()))
         .is_some(),
         "{}",

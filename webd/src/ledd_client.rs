@@ -653,7 +653,7 @@ pub(crate) mod tests {
         let path = dir.path().join("ledd.sock");
         // ledd closes connections silent for 300 ms; webd's keepalive is
         // shorter, as KEEPALIVE (30 s) is to ledd's IDLE_TIMEOUT (60 s).
-        let idle = Duration::from_millis(600);
+        let idle = Duration::from_secs(1);
         let fake = FakeLedd {
             idle_timeout: Some(idle),
             ..FakeLedd::default()
@@ -661,7 +661,7 @@ pub(crate) mod tests {
         let hellos = fake.hellos.clone();
         let listener = UnixListener::bind(&path).unwrap();
         tokio::spawn(fake_ledd_with(listener, Arc::default(), fake));
-        let client = LeddClient::spawn_with_keepalive(path, Duration::from_secs(1), idle / 3);
+        let client = LeddClient::spawn_with_keepalive(path, Duration::from_secs(1), idle / 4);
         assert_eq!(client.request(Request::Status).await, Ok(Response::Ok));
         // Two idle periods and more, with no request.
         tokio::time::sleep(idle * 2 + idle / 2).await;
@@ -685,7 +685,20 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledd.sock");
         let client = LeddClient::spawn(path.clone(), Duration::from_millis(500));
-        // Several retries (100, 200, 400 ms...) with the socket missing.
+        let logged = |n: usize| {
+            let logs = logs.clone();
+            async move {
+                for _ in 0..200 {
+                    if logs.warnings().len() >= n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        // The first failure, then several retries (100, 200, 400 ms...)
+        // with the socket still missing.
+        logged(1).await;
         tokio::time::sleep(Duration::from_millis(800)).await;
         let warnings = logs.warnings();
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
@@ -699,6 +712,8 @@ pub(crate) mod tests {
         };
         let listener = UnixListener::bind(&path).unwrap();
         tokio::spawn(fake_ledd_with(listener, Arc::default(), fake));
+        logged(2).await;
+        // More refused retries (the backoff is at most 2 s) add nothing.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let err = client.request(Request::Status).await.unwrap_err();
         assert!(err.retry_after().is_some(), "{err:?}");
