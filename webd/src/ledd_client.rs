@@ -412,6 +412,15 @@ impl Link {
     }
 }
 
+/// Whether a failed write means only that ledd has closed its side (after
+/// sending a reply, perhaps).
+fn peer_closed(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+    )
+}
+
 /// Whether a readable idle connection means ledd is gone.
 fn peer_gone(conn: &mut Conn) -> bool {
     match conn.stream.try_read(conn.reader.spare()) {
@@ -490,7 +499,12 @@ pub fn probe(socket: &Path, limit: Duration) -> Result<Welcome, Unreachable> {
     };
     let n = tinsel_proto::encode_into(&hello, &mut buf)
         .map_err(|e| Unreachable::from_link(e.into()))?;
-    stream.write_all(&buf[..n]).map_err(io)?;
+    if let Err(e) = stream.write_all(&buf[..n]) {
+        // As in `exchange`: a refusal may already be waiting.
+        if !peer_closed(&e) {
+            return Err(io(e));
+        }
+    }
     let mut reader = FrameReader::new();
     loop {
         if let Some(reply) = reader
@@ -510,7 +524,13 @@ pub fn probe(socket: &Path, limit: Duration) -> Result<Welcome, Unreachable> {
 async fn exchange(conn: &mut Conn, request: &Request) -> Result<Response, LinkError> {
     let mut buf = [0u8; MAX_WIRE_LEN];
     let n = tinsel_proto::encode_into(request, &mut buf)?;
-    conn.stream.write_all(&buf[..n]).await?;
+    if let Err(e) = conn.stream.write_all(&buf[..n]).await {
+        // ledd answers a peer it refuses (no role) before reading, then
+        // closes: the write may fail, but the answer is there to read.
+        if !peer_closed(&e) {
+            return Err(e.into());
+        }
+    }
     loop {
         if let Some(resp) = conn.reader.next_frame::<Response>()? {
             return Ok(resp);
