@@ -324,6 +324,34 @@ fn the_tls_lines_cert_self_signed_prints_work_in_a_config_elsewhere() {
 }
 
 #[test]
+fn check_config_accepts_the_packaged_config_whose_key_is_a_systemd_credential() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = webd(&[
+        "cert",
+        "self-signed",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // As packaging/webd.toml has it: the key from LoadCredential=.
+    let tls = format!(
+        "[tls]\ncert = \"{}\"\nkey = \"/run/credentials/webd.service/tls.key\"\n",
+        dir.path().join("fullchain.pem").display()
+    );
+    let config = webd_config(dir.path(), free_port(), "", &tls, "");
+    let check = check_config(&config);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("systemd credential"),
+        "{}",
+        stdout(&check)
+    );
+    // The certificate is still checked.
+    std::fs::write(dir.path().join("fullchain.pem"), "not a certificate").expect("write");
+    assert_eq!(check_config(&config).status.code(), Some(78));
+}
+
+#[test]
 fn check_config_tries_ledd_as_webds_user_and_names_each_refusal() {
     require_root("tries ledd's socket as nobody, which needs root to become");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -330,7 +330,19 @@ fn check_config(path: &std::path::Path) -> Exit {
             return Exit::Internal;
         }
     };
-    if let Err(e) = webd::tls::load(&config.tls, &resumption) {
+    let checked = if webd::tls::is_absent_credential(&config.tls.key) {
+        // The packaged unit hands the key in with LoadCredential=: it exists
+        // only inside webd.service. Check what can be checked here.
+        webd::tls::check_certificate(&config.tls.cert).map(|_| {
+            println!(
+                "{}: a systemd credential, present only inside the service: `systemctl restart webd` loads it, and `journalctl -u webd` says if it is wrong",
+                config.tls.key.display()
+            );
+        })
+    } else {
+        webd::tls::load(&config.tls, &resumption).map(drop)
+    };
+    if let Err(e) = checked {
         eprintln!("webd: {e}");
         return webd::daemon::StartError::from(e).exit();
     }
