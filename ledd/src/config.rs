@@ -674,8 +674,33 @@ const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 pub fn parse(text: &str, origin: &Origin) -> Result<RawConfig, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError::Parse {
         origin: origin.clone(),
-        message: e.to_string().trim_end().replace('\n', " "),
+        message: toml_error(&e),
     })
+}
+
+/// A TOML error as `what is wrong (line L, column C)` on the first line,
+/// then the parser's excerpt: the offending line with a caret under the
+/// spot. (Squashed onto one line, the caret would point at nothing.)
+fn toml_error(e: &toml::de::Error) -> String {
+    let shown = e.to_string();
+    let mut lines = shown.lines();
+    let at = lines
+        .next()
+        .and_then(|l| l.strip_prefix("TOML parse error at "))
+        .map(|pos| format!(" ({pos})"))
+        .unwrap_or_default();
+    let excerpt: Vec<&str> = lines
+        .take_while(|l| {
+            l.split_once('|')
+                .is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    let message = e.message().trim().replace('\n', "; ");
+    if excerpt.is_empty() {
+        format!("{message}{at}")
+    } else {
+        format!("{message}{at}\n{}", excerpt.join("\n"))
+    }
 }
 
 /// Set once ledd is about to harden: from then on names are looked up in
@@ -897,6 +922,29 @@ mod tests {
     fn load_text(text: &str) -> Result<Config, ConfigError> {
         let origin = Origin::File(PathBuf::from("/etc/test.toml"));
         Config::from_raw(parse(text, &origin)?, &Overrides::default(), origin)
+    }
+
+    #[test]
+    fn toml_errors_keep_the_line_and_a_caret_under_the_spot() {
+        let msg = load_text("[strip]\ncount = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<&str> = msg.lines().collect();
+        assert!(
+            lines[0].starts_with("config file /etc/test.toml: "),
+            "{msg}"
+        );
+        assert!(lines[0].contains("line 2, column 9"), "{msg}");
+        let source = lines
+            .iter()
+            .position(|l| l.ends_with("| count = \"many\""))
+            .unwrap_or_else(|| panic!("no source line in:\n{msg}"));
+        let caret = lines.get(source + 1).copied().unwrap_or_default();
+        assert_eq!(
+            caret.find('^'),
+            lines[source].find("\"many"),
+            "the caret must sit under the value:\n{msg}"
+        );
     }
 
     #[test]

@@ -94,6 +94,13 @@ impl Identity {
     }
 }
 
+/// The id of the group named `name`, resolved with the system's NSS;
+/// `None` when there is no such group.
+pub fn group_id(name: &str) -> Result<Option<libc::gid_t>, IdError> {
+    let cname = CString::new(name).map_err(|_| IdError::BadName(name.to_owned()))?;
+    lookup_group(&cname)
+}
+
 fn buf_len() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_GETPW_R_SIZE_MAX) };

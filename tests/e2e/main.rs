@@ -4,6 +4,7 @@
 
 mod admin_slots;
 mod credentials;
+mod first_hour;
 mod hardware;
 mod harness;
 mod ledd;

@@ -440,9 +440,41 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: toml_error(&e),
         })?;
         Validator { path }.config(raw)
+    }
+
+    /// Resolves `user` and `group` to the ids webd drops to when started
+    /// as root (`None` when `user` is unset). A name that does not exist is
+    /// a config error naming the key, caught by `--check-config` rather
+    /// than by the sandbox step at start.
+    pub fn identity(&self) -> Result<Option<crate::sandbox::Identity>, ConfigError> {
+        use tinsel_sandbox::ids::IdError;
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        crate::sandbox::Identity::from_names(user, self.group.as_deref())
+            .map(Some)
+            .map_err(|e| match e {
+                IdError::NoSuchUser(name) => self.invalid(
+                    "user",
+                    format!("no user named `{name}` on this system: create it (the package's sysusers file makes tinsel-web) or name an existing one"),
+                ),
+                IdError::NoSuchGroup(name) => self.invalid(
+                    "group",
+                    format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
+                ),
+                other => self.invalid("user", other.to_string()),
+            })
+    }
+
+    fn invalid(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.clone(),
+            key: key.to_owned(),
+            message,
+        }
     }
 
     /// Whether `new` changes something that only a restart applies.
@@ -838,6 +870,31 @@ impl Validator<'_> {
     }
 }
 
+/// A TOML error as `what is wrong (line L, column C)` on the first line,
+/// then the parser's excerpt: the offending line with a caret under the
+/// spot. (Squashed onto one line, the caret would point at nothing.)
+fn toml_error(e: &toml::de::Error) -> String {
+    let shown = e.to_string();
+    let mut lines = shown.lines();
+    let at = lines
+        .next()
+        .and_then(|l| l.strip_prefix("TOML parse error at "))
+        .map(|pos| format!(" ({pos})"))
+        .unwrap_or_default();
+    let excerpt: Vec<&str> = lines
+        .take_while(|l| {
+            l.split_once('|')
+                .is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    let message = e.message().trim().replace('\n', "; ");
+    if excerpt.is_empty() {
+        format!("{message}{at}")
+    } else {
+        format!("{message}{at}\n{}", excerpt.join("\n"))
+    }
+}
+
 /// Whether `name` may name a hook (it appears in URLs and logs).
 pub fn valid_hook_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -1093,6 +1150,42 @@ key = "/abs/key.pem"
         assert!(all.contains("1.2.3.4".parse().unwrap()));
         assert!(IpNet::parse("1.2.3.4/40").is_none());
         assert!(IpNet::parse("localhost").is_none());
+    }
+
+    #[test]
+    fn users_and_groups_that_do_not_exist_name_their_key() {
+        let with = |lines: &str| parse(&format!("{lines}{MINIMAL}")).unwrap().identity();
+        let err = with("user = \"no-such-user-tinsel\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("user"), "{err}");
+        assert!(err.to_string().contains("no-such-user-tinsel"), "{err}");
+        assert!(err.to_string().contains("/etc/webd/webd.toml"), "{err}");
+        let err = with("user = \"root\"\ngroup = \"no-such-group-tinsel\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("group"), "{err}");
+        assert!(err.to_string().contains("no-such-group-tinsel"), "{err}");
+        assert!(with("").unwrap().is_none());
+        assert_eq!(with("user = \"root\"\n").unwrap().map(|i| i.uid), Some(0));
+    }
+
+    #[test]
+    fn toml_errors_keep_the_line_and_a_caret_under_the_spot() {
+        let err = parse(&format!("{MINIMAL}listen_port = 3\n")).unwrap_err();
+        let msg = err.to_string();
+        let lines: Vec<&str> = msg.lines().collect();
+        assert!(
+            lines[0].starts_with("/etc/webd/webd.toml: unknown field `listen_port`"),
+            "{msg}"
+        );
+        assert!(lines[0].contains("line 6, column 1"), "{msg}");
+        let source = lines
+            .iter()
+            .position(|l| l.ends_with("| listen_port = 3"))
+            .unwrap_or_else(|| panic!("no source line in:\n{msg}"));
+        let caret = lines.get(source + 1).copied().unwrap_or_default();
+        assert_eq!(
+            caret.find('^'),
+            lines[source].find("listen_port"),
+            "the caret must sit under the key:\n{msg}"
+        );
     }
 
     #[test]

@@ -8,13 +8,24 @@
 //! [`LeddError::Unavailable`] and a retry time, which the HTTP layer turns
 //! into 503 with `Retry-After`.
 //!
+//! When ledd cannot be reached, the cause is logged once with its fix
+//! ([`Unreachable`]: no socket, permission denied on it, no role for
+//! webd's uid...), and again only when the cause changes. ledd closes a
+//! connection that stays silent for a minute, so an idle link sends a
+//! `Status` request every [`KEEPALIVE`]: a healthy, idle webd logs nothing.
+//!
+//! [`probe`] is the same connection and handshake, blocking, for
+//! `webd --check-config`.
+//!
 //! The only outbound connection webd ever makes is `connect()` on this
 //! socket path.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tinsel_proto::{ErrorReply, FrameReader, MAX_WIRE_LEN, Request, Response, Role, Welcome};
+use tinsel_proto::{
+    ErrorCode, ErrorReply, FrameReader, MAX_WIRE_LEN, Request, Response, Role, Welcome,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
@@ -28,6 +39,96 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Requests waiting for the connection; more wait for room, each bounded by
 /// its request timeout.
 const QUEUE: usize = 32;
+/// How long the link may stay silent before webd sends a `Status` request:
+/// half of ledd's idle timeout (60 s, `IDLE_TIMEOUT` in ledd's server), so
+/// ledd never closes a healthy connection for silence.
+pub const KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// Why webd cannot use ledd: each cause says what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreachable {
+    /// The socket path does not exist (`ENOENT`).
+    NoSocket,
+    /// `connect()` was refused by the file permissions (`EACCES`).
+    PermissionDenied,
+    /// The file exists but nothing listens on it (`ECONNREFUSED`).
+    NotListening,
+    /// ledd answered `Hello` with "no role for this uid".
+    NoRole(String),
+    /// ledd speaks another protocol version.
+    Version {
+        /// webd's.
+        ours: u16,
+        /// ledd's.
+        theirs: u16,
+    },
+    /// ledd refused the handshake for another reason (busy, ...).
+    Refused(ErrorReply),
+    /// ledd did not finish the handshake in time.
+    Timeout(Duration),
+    /// ledd closed the connection during the handshake, or sent garbage.
+    Protocol(String),
+    /// Any other OS error.
+    Os(String),
+}
+
+impl Unreachable {
+    fn from_io(e: &std::io::Error) -> Unreachable {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Unreachable::NoSocket,
+            std::io::ErrorKind::PermissionDenied => Unreachable::PermissionDenied,
+            std::io::ErrorKind::ConnectionRefused => Unreachable::NotListening,
+            _ => Unreachable::Os(e.to_string()),
+        }
+    }
+
+    fn from_link(e: LinkError) -> Unreachable {
+        match e {
+            LinkError::Io(e) => Unreachable::from_io(&e),
+            LinkError::Refused(r) if r.code == ErrorCode::NotAllowed => {
+                Unreachable::NoRole(r.message)
+            }
+            LinkError::Refused(r) => Unreachable::Refused(r),
+            LinkError::Version { ours, theirs } => Unreachable::Version { ours, theirs },
+            e @ (LinkError::Frame(_) | LinkError::Closed | LinkError::Unexpected) => {
+                Unreachable::Protocol(e.to_string())
+            }
+        }
+    }
+
+    /// What is wrong and how to fix it, for `socket`, as the current
+    /// process (its uid and gid are named).
+    pub fn explain(&self, socket: &Path) -> String {
+        let uid = rustix::process::getuid().as_raw();
+        let gid = rustix::process::getgid().as_raw();
+        let sock = socket.display();
+        match self {
+            Unreachable::NoSocket => format!(
+                "{sock} does not exist: start ledd (systemctl start ledd.socket), and check that webd's `ledd_socket` is ledd's `socket`"
+            ),
+            Unreachable::PermissionDenied => format!(
+                "permission denied on {sock} for uid {uid} gid {gid}: in ledd's config set `socket_group` to webd's group (e.g. \"tinsel\") and `socket_mode = \"0660\"` (under systemd: SocketGroup= and SocketMode= in ledd.socket), and let that group search the socket's directory"
+            ),
+            Unreachable::NotListening => format!(
+                "nothing listens on {sock} (a file left by a stopped ledd?): start or restart ledd"
+            ),
+            Unreachable::NoRole(msg) => format!(
+                "ledd gives uid {uid} gid {gid} no role ({msg}): in ledd's config add webd's user to `[access] hooks_users` (or its group to `hooks_groups`), then reload ledd (systemctl reload ledd)"
+            ),
+            Unreachable::Version { ours, theirs } => format!(
+                "ledd at {sock} speaks protocol version {theirs}, webd {ours}: install matching versions of ledd and webd"
+            ),
+            Unreachable::Refused(r) => format!("ledd at {sock} refused the handshake: {r}"),
+            Unreachable::Timeout(t) => format!(
+                "ledd at {sock} accepted but did not answer the handshake within {t:?}: see `journalctl -u ledd`"
+            ),
+            Unreachable::Protocol(what) => {
+                format!("{sock}: {what}: is it ledd's socket? check `ledd_socket`")
+            }
+            Unreachable::Os(e) => format!("{sock}: {e}"),
+        }
+    }
+}
 
 /// Why a request to ledd failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,15 +189,28 @@ impl LeddClient {
     /// Starts the connection task on the current tokio runtime. It connects
     /// at once and keeps trying in the background.
     pub fn spawn(socket: PathBuf, request_timeout: Duration) -> LeddClient {
+        LeddClient::spawn_with_keepalive(socket, request_timeout, KEEPALIVE)
+    }
+
+    /// [`LeddClient::spawn`] with another keepalive period (tests shorten
+    /// it). It must be below ledd's idle timeout.
+    pub fn spawn_with_keepalive(
+        socket: PathBuf,
+        request_timeout: Duration,
+        keepalive: Duration,
+    ) -> LeddClient {
         let (jobs, rx) = mpsc::channel(QUEUE);
         tokio::spawn(
             Link {
                 socket,
                 request_timeout,
+                keepalive,
                 conn: None,
                 backoff: MIN_BACKOFF,
                 next_attempt: Instant::now(),
-                warned: false,
+                last_used: Instant::now(),
+                cause: None,
+                connected_once: false,
             }
             .run(rx),
         );
@@ -121,6 +235,7 @@ enum Event {
     Job(Option<Job>),
     Retry,
     Readable,
+    Keepalive,
 }
 
 struct Conn {
@@ -131,17 +246,24 @@ struct Conn {
 struct Link {
     socket: PathBuf,
     request_timeout: Duration,
+    /// Silence after which a `Status` request keeps the link alive.
+    keepalive: Duration,
     conn: Option<Conn>,
     backoff: Duration,
     next_attempt: Instant,
-    /// Whether "ledd is away" was logged since the last connection, so a
-    /// long absence logs once, not once per attempt.
-    warned: bool,
+    /// When the connection last carried a request.
+    last_used: Instant,
+    /// The cause last logged since the last connection, so a long absence
+    /// logs once per distinct cause, not once per attempt.
+    cause: Option<Unreachable>,
+    /// Whether a connection was ever made (the first one is announced).
+    connected_once: bool,
 }
 
 impl Link {
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         loop {
+            let keepalive_at = self.last_used + self.keepalive;
             let event = match self.conn.as_mut() {
                 None => tokio::select! {
                     job = jobs.recv() => Event::Job(job),
@@ -152,6 +274,7 @@ impl Link {
                     // ledd sends nothing unasked: readable here means it
                     // hung up (or broke the protocol). Either way, reconnect.
                     _ = conn.stream.readable() => Event::Readable,
+                    () = sleep_until(keepalive_at) => Event::Keepalive,
                 },
             };
             match event {
@@ -165,10 +288,39 @@ impl Link {
                 Event::Retry => self.connect().await,
                 Event::Readable => {
                     if self.conn.as_mut().is_some_and(peer_gone) {
-                        tracing::warn!("ledd closed the connection; reconnecting");
+                        // A restart of ledd, or its idle timeout: nothing
+                        // to warn about unless reconnecting fails, which
+                        // `connect` reports.
+                        tracing::debug!("ledd closed the connection; reconnecting");
                         self.lost();
                     }
                 }
+                Event::Keepalive => self.keepalive().await,
+            }
+        }
+    }
+
+    /// A `Status` request on an idle link, so ledd's idle timeout never
+    /// closes it. A failure drops the link quietly: the reconnect that
+    /// follows warns if ledd is really gone.
+    async fn keepalive(&mut self) {
+        self.last_used = Instant::now();
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        match timeout(self.request_timeout, exchange(conn, &Request::Status)).await {
+            Ok(Ok(Response::Error(e))) => {
+                tracing::debug!("ledd keepalive: refused ({e}); reconnecting");
+                self.lost();
+            }
+            Ok(Ok(_)) => tracing::debug!("ledd keepalive: ok"),
+            Ok(Err(e)) => {
+                tracing::debug!("ledd keepalive failed ({e}); reconnecting");
+                self.lost();
+            }
+            Err(_) => {
+                tracing::debug!("ledd keepalive: no answer in time; reconnecting");
+                self.lost();
             }
         }
     }
@@ -183,28 +335,41 @@ impl Link {
     async fn connect(&mut self) {
         match timeout(self.request_timeout, handshake(&self.socket)).await {
             Ok(Ok((conn, welcome))) => {
-                tracing::info!(
-                    socket = %self.socket.display(),
-                    leds = welcome.led_count,
-                    role = welcome.role.name(),
-                    "connected to ledd"
-                );
+                // Quiet when the link merely came back (ledd's idle close, a
+                // keepalive hiccup); said at the first connection and after
+                // an outage that was logged.
+                if self.cause.take().is_some() || !self.connected_once {
+                    self.connected_once = true;
+                    tracing::info!(
+                        socket = %self.socket.display(),
+                        leds = welcome.led_count,
+                        role = welcome.role.name(),
+                        "connected to ledd"
+                    );
+                } else {
+                    tracing::debug!(
+                        socket = %self.socket.display(),
+                        leds = welcome.led_count,
+                        role = welcome.role.name(),
+                        "connected to ledd"
+                    );
+                }
                 self.conn = Some(conn);
                 self.backoff = MIN_BACKOFF;
-                self.warned = false;
+                self.last_used = Instant::now();
             }
-            Ok(Err(e)) => self.failed(&e),
-            Err(_) => self.failed(&"the handshake timed out"),
+            Ok(Err(e)) => self.failed(Unreachable::from_link(e)),
+            Err(_) => self.failed(Unreachable::Timeout(self.request_timeout)),
         }
     }
 
-    fn failed(&mut self, why: &dyn std::fmt::Display) {
-        if !self.warned {
+    fn failed(&mut self, cause: Unreachable) {
+        if self.cause.as_ref() != Some(&cause) {
             tracing::warn!(
-                socket = %self.socket.display(),
-                "ledd is not reachable ({why}); answering 503 and retrying in the background"
+                "ledd is not reachable: {}; answering 503 and retrying in the background",
+                cause.explain(&self.socket)
             );
-            self.warned = true;
+            self.cause = Some(cause);
         }
         self.next_attempt = Instant::now() + self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
@@ -221,6 +386,7 @@ impl Link {
             let _ = job.reply.send(Err(LeddError::Unavailable { retry_after }));
             return;
         };
+        self.last_used = Instant::now();
         let result = match timeout(self.request_timeout, exchange(conn, &job.request)).await {
             Ok(Ok(Response::Error(e))) => Err(LeddError::Refused(e)),
             Ok(Ok(resp)) => Ok(resp),
@@ -244,6 +410,15 @@ impl Link {
         };
         let _ = job.reply.send(result);
     }
+}
+
+/// Whether a failed write means only that ledd has closed its side (after
+/// sending a reply, perhaps).
+fn peer_closed(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Whether a readable idle connection means ledd is gone.
@@ -286,23 +461,76 @@ async fn handshake(socket: &std::path::Path) -> Result<(Conn, Welcome), LinkErro
         },
     )
     .await?;
+    Ok((conn, welcome(reply)?))
+}
+
+/// ledd's answer to `Hello`, checked.
+fn welcome(reply: Response) -> Result<Welcome, LinkError> {
     match reply {
         Response::Welcome(w) if w.version != tinsel_proto::VERSION => Err(LinkError::Version {
             ours: tinsel_proto::VERSION,
             theirs: w.version,
         }),
         Response::Welcome(w) => match w.role {
-            Role::Hooks | Role::Admin => Ok((conn, w)),
+            Role::Hooks | Role::Admin => Ok(w),
         },
         Response::Error(e) => Err(LinkError::Refused(e)),
         _ => Err(LinkError::Unexpected),
     }
 }
 
+/// Connects to `socket` and says `Hello`, blocking, each step within
+/// `limit`: what `webd --check-config` reports, run as webd's user. Needs
+/// no runtime.
+pub fn probe(socket: &Path, limit: Duration) -> Result<Welcome, Unreachable> {
+    use std::io::{Read as _, Write as _};
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            Unreachable::Timeout(limit)
+        }
+        _ => Unreachable::from_io(&e),
+    };
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(io)?;
+    stream.set_read_timeout(Some(limit)).map_err(io)?;
+    stream.set_write_timeout(Some(limit)).map_err(io)?;
+    let mut buf = [0u8; MAX_WIRE_LEN];
+    let hello = Request::Hello {
+        version: tinsel_proto::VERSION,
+    };
+    let n = tinsel_proto::encode_into(&hello, &mut buf)
+        .map_err(|e| Unreachable::from_link(e.into()))?;
+    if let Err(e) = stream.write_all(&buf[..n]) {
+        // As in `exchange`: a refusal may already be waiting.
+        if !peer_closed(&e) {
+            return Err(io(e));
+        }
+    }
+    let mut reader = FrameReader::new();
+    loop {
+        if let Some(reply) = reader
+            .next_frame::<Response>()
+            .map_err(|e| Unreachable::from_link(e.into()))?
+        {
+            return welcome(reply).map_err(Unreachable::from_link);
+        }
+        match stream.read(reader.spare()) {
+            Ok(0) => return Err(Unreachable::from_link(LinkError::Closed)),
+            Ok(n) => reader.filled(n),
+            Err(e) => return Err(io(e)),
+        }
+    }
+}
+
 async fn exchange(conn: &mut Conn, request: &Request) -> Result<Response, LinkError> {
     let mut buf = [0u8; MAX_WIRE_LEN];
     let n = tinsel_proto::encode_into(request, &mut buf)?;
-    conn.stream.write_all(&buf[..n]).await?;
+    if let Err(e) = conn.stream.write_all(&buf[..n]).await {
+        // ledd answers a peer it refuses (no role) before reading, then
+        // closes: the write may fail, but the answer is there to read.
+        if !peer_closed(&e) {
+            return Err(e.into());
+        }
+    }
     loop {
         if let Some(resp) = conn.reader.next_frame::<Response>()? {
             return Ok(resp);
@@ -329,6 +557,22 @@ pub(crate) mod tests {
     /// A fake ledd that answers Hello, then `Ok` to everything, except
     /// `Off`, which it never answers (to test the timeout).
     async fn fake_ledd(listener: UnixListener, served: Arc<AtomicUsize>) {
+        fake_ledd_with(listener, served, FakeLedd::default()).await
+    }
+
+    /// How a fake ledd differs from the plain one.
+    #[derive(Clone, Default)]
+    struct FakeLedd {
+        /// Close a connection silent this long, as ledd's `IDLE_TIMEOUT`.
+        idle_timeout: Option<Duration>,
+        /// Refuse every `Hello` with `NotAllowed`, as ledd does for a uid
+        /// with no role.
+        no_role: bool,
+        /// Counts the handshakes answered.
+        hellos: Arc<AtomicUsize>,
+    }
+
+    async fn fake_ledd_with(listener: UnixListener, served: Arc<AtomicUsize>, fake: FakeLedd) {
         // Connections die with the server task (a JoinSet aborts on drop).
         let mut conns = tokio::task::JoinSet::new();
         loop {
@@ -336,17 +580,27 @@ pub(crate) mod tests {
                 return;
             };
             let served = served.clone();
+            let fake = fake.clone();
             conns.spawn(async move {
                 let mut reader = FrameReader::new();
                 loop {
                     while let Ok(Some(req)) = reader.next_frame::<Request>() {
                         let resp = match req {
-                            Request::Hello { version } => Response::Welcome(Welcome {
-                                version,
-                                role: Role::Hooks,
-                                led_count: 10,
-                                animations: AnimationSet::all(),
-                            }),
+                            Request::Hello { .. } if fake.no_role => {
+                                Response::Error(ErrorReply::new(
+                                    ErrorCode::NotAllowed,
+                                    "uid 1 (gid 1) may not use ledd: add the user or one of its groups to [access] in ledd's config",
+                                ))
+                            }
+                            Request::Hello { version } => {
+                                fake.hellos.fetch_add(1, Ordering::SeqCst);
+                                Response::Welcome(Welcome {
+                                    version,
+                                    role: Role::Hooks,
+                                    led_count: 10,
+                                    animations: AnimationSet::all(),
+                                })
+                            }
                             Request::Off => continue,
                             Request::SetBrightness(_) => {
                                 Response::Error(ErrorReply::new(ErrorCode::Forbidden, "no"))
@@ -359,13 +613,179 @@ pub(crate) mod tests {
                             return;
                         }
                     }
-                    match s.read(reader.spare()).await {
+                    let read = s.read(reader.spare());
+                    let read = match fake.idle_timeout {
+                        Some(idle) => match timeout(idle, read).await {
+                            Ok(r) => r,
+                            Err(_) => return,
+                        },
+                        None => read.await,
+                    };
+                    match read {
                         Ok(0) | Err(_) => return,
                         Ok(n) => reader.filled(n),
                     }
                 }
             });
         }
+    }
+
+    /// Collects what webd logs on this thread (tokio's current-thread test
+    /// runtime runs every task here).
+    #[derive(Clone, Default)]
+    struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Logs {
+        fn capture(&self) -> tracing::subscriber::DefaultGuard {
+            let logs = self.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || logs.clone())
+                .with_max_level(tracing::Level::DEBUG)
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_default(subscriber)
+        }
+
+        fn warnings(&self) -> Vec<String> {
+            String::from_utf8_lossy(&self.0.lock().unwrap())
+                .lines()
+                .filter(|l| l.contains("WARN"))
+                .map(str::to_owned)
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_healthy_link_is_kept_alive_without_warnings() {
+        let logs = Logs::default();
+        let _guard = logs.capture();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledd.sock");
+        // ledd closes connections silent for 300 ms; webd's keepalive is
+        // shorter, as KEEPALIVE (30 s) is to ledd's IDLE_TIMEOUT (60 s).
+        let idle = Duration::from_secs(1);
+        let fake = FakeLedd {
+            idle_timeout: Some(idle),
+            ..FakeLedd::default()
+        };
+        let hellos = fake.hellos.clone();
+        let listener = UnixListener::bind(&path).unwrap();
+        tokio::spawn(fake_ledd_with(listener, Arc::default(), fake));
+        let client = LeddClient::spawn_with_keepalive(path, Duration::from_secs(1), idle / 4);
+        assert_eq!(client.request(Request::Status).await, Ok(Response::Ok));
+        // Two idle periods and more, with no request.
+        tokio::time::sleep(idle * 2 + idle / 2).await;
+        assert_eq!(client.request(Request::Status).await, Ok(Response::Ok));
+        assert_eq!(
+            logs.warnings(),
+            Vec::<String>::new(),
+            "an idle, healthy link must not warn"
+        );
+        assert_eq!(
+            hellos.load(Ordering::SeqCst),
+            1,
+            "the keepalive holds the first connection open"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_cause_is_logged_once_with_its_fix_and_again_when_it_changes() {
+        let logs = Logs::default();
+        let _guard = logs.capture();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledd.sock");
+        let client = LeddClient::spawn(path.clone(), Duration::from_millis(500));
+        let logged = |n: usize| {
+            let logs = logs.clone();
+            async move {
+                for _ in 0..200 {
+                    if logs.warnings().len() >= n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        // The first failure, then several retries (100, 200, 400 ms...)
+        // with the socket still missing.
+        logged(1).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let warnings = logs.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].contains("does not exist"), "{warnings:#?}");
+        assert!(warnings[0].contains("ledd_socket"), "{warnings:#?}");
+
+        // ledd appears but gives webd's uid no role: a new cause, once.
+        let fake = FakeLedd {
+            no_role: true,
+            ..FakeLedd::default()
+        };
+        let listener = UnixListener::bind(&path).unwrap();
+        tokio::spawn(fake_ledd_with(listener, Arc::default(), fake));
+        logged(2).await;
+        // More refused retries (the backoff is at most 2 s) add nothing.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let err = client.request(Request::Status).await.unwrap_err();
+        assert!(err.retry_after().is_some(), "{err:?}");
+        let warnings = logs.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[1].contains("no role"), "{warnings:#?}");
+        assert!(
+            warnings[1].contains("[access] hooks_users"),
+            "{warnings:#?}"
+        );
+    }
+
+    #[test]
+    fn a_permission_denied_socket_names_the_socket_settings() {
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let cause = Unreachable::from_io(&e);
+        assert_eq!(cause, Unreachable::PermissionDenied);
+        let text = cause.explain(Path::new("/run/tinsel/ledd.sock"));
+        assert!(text.contains("/run/tinsel/ledd.sock"), "{text}");
+        assert!(
+            text.contains("socket_group") && text.contains("socket_mode"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_blocking_probe_reports_the_role_or_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledd.sock");
+        let limit = Duration::from_secs(2);
+        assert_eq!(probe(&path, limit), Err(Unreachable::NoSocket));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _serving = rt.enter();
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = rt.spawn(fake_ledd(listener, Arc::default()));
+        let thread = std::thread::spawn({
+            let path = path.clone();
+            move || probe(&path, limit)
+        });
+        let welcome = rt.block_on(async {
+            loop {
+                if thread.is_finished() {
+                    return thread.join().unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        assert_eq!(welcome.map(|w| w.role), Ok(Role::Hooks));
+        server.abort();
     }
 
     /// Starts a fake ledd on `path` in the current runtime; returns the

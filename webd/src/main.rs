@@ -10,18 +10,49 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use webd::exit::Exit;
 
-/// The HTTPS webhook daemon of tinsel: turns authenticated webhooks into
-/// named animations on ledd.
+const AFTER_HELP: &str = "\
+Examples:
+  webd --example-config > /etc/tinsel/webd.toml     a commented config to edit
+  webd cert self-signed --out /etc/tinsel/tls       certificate + key for a first test
+  webd token new ifttt --hook color --hook off      a token for two hooks (shown once)
+  webd --check-config /etc/tinsel/webd.toml         config, certificate, key, users, ledd
+  webd --config /etc/tinsel/webd.toml               run (systemd: systemctl start webd.socket)
+  webd check                                        which sandbox layers this kernel has
+  kill -HUP $(pidof webd)                           re-read the config and certificate
+
+A hook is called with
+  curl --cacert fullchain.pem -H 'Authorization: Bearer TOKEN' \\
+       -H 'Content-Type: application/json' -d '{\"color\":\"red\"}' https://HOST:8443/hooks/color
+or, from IFTTT (no headers), with the token in the JSON body: {\"token\":\"TOKEN\",\"color\":\"red\"}
+
+Exit codes:
+  0   stopped cleanly, or the command or check passed
+  64  bad command line
+  69  unavailable: the listen address is taken, or socket activation passed something unusable
+  70  internal error
+  71  the sandbox could not be applied
+  77  permission denied: a file or port webd may not use
+  78  config error: the message names the file and the key
+
+See docs/webd.md (installed as /usr/share/doc/tinsel/webd.md).";
+
+/// webd: the HTTPS webhook daemon of tinsel. Turns authenticated webhooks
+/// (IFTTT, Home Assistant, curl) into named animations on ledd, from a
+/// sandbox: an unprivileged user, no capabilities, seccomp and Landlock.
 #[derive(Debug, Parser)]
-#[command(name = "webd", version, max_term_width = 100)]
+#[command(name = "webd", version, max_term_width = 100, after_help = AFTER_HELP)]
 struct Cli {
-    /// Run the daemon with this config file.
+    /// Run the daemon with this config file. Started as root, webd reads
+    /// its files and listens, then drops to the config's `user`/`group`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["check_config", "example_config"])]
     config: Option<PathBuf>,
-    /// Check a config file (and the certificate and key it names), then exit.
+    /// Check a config file, then exit (0 or 78): its keys, the certificate
+    /// and key it names, that `user` and `group` exist and can re-read
+    /// those files on reload, and which role ledd gives that user.
     #[arg(long, value_name = "FILE", conflicts_with = "example_config")]
     check_config: Option<PathBuf>,
-    /// Print a commented example config and exit.
+    /// Print a commented example config (every key, with its default) and
+    /// exit.
     #[arg(long)]
     example_config: bool,
     /// Log debug detail too.
@@ -41,29 +72,61 @@ enum Command {
     /// Print which sandbox layers this kernel supports (Landlock ABI,
     /// seccomp, no_new_privs), then exit.
     Check,
-    /// Tokens.
+    /// Make tokens: the secrets IFTTT, Home Assistant or curl send.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Certificates.
+    /// Make a TLS certificate for a first test (use Let's Encrypt's for
+    /// IFTTT: it refuses self-signed ones).
     Cert {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// Connect to ledd as the current user and print the role it gives
+    /// (used by --check-config, in a child that has become webd's user).
+    #[command(hide = true)]
+    ProbeLedd {
+        /// ledd's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// Become this user first (needs root).
+        #[arg(long)]
+        user: Option<String>,
+        /// With this group.
+        #[arg(long, requires = "user")]
+        group: Option<String>,
+    },
 }
+
+const TOKEN_HELP: &str = "\
+Examples:
+  webd token new ifttt                          bearer token for every hook
+  webd token new phone --hook color --hook off  only these hooks
+  webd token new github --signed                HMAC key: requests sign their body
+
+Paste the printed [[tokens]] lines into webd.toml, then reload webd
+(systemctl reload webd, or kill -HUP). The token itself is printed once, on
+the first line, and stored nowhere: the config keeps only its SHA-256.";
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Print a new random token once, and the config lines that store only
-    /// its SHA-256. The token goes to the first line of stdout.
+    /// Print a new random token (256 bits) once, on the first line of
+    /// stdout, then the `[[tokens]]` lines for webd.toml, which store only
+    /// its SHA-256.
+    #[command(after_help = TOKEN_HELP)]
     New {
-        /// The token's name, for logs.
+        /// The token's name, shown in webd's logs (1 to 64 of A-Z, a-z,
+        /// 0-9, '.', '_', '-').
         name: String,
-        /// A hook the token may call; repeat for more. Default: all.
+        /// A hook the token may call; repeat for more. Default: every hook
+        /// ("*").
         #[arg(long = "hook", value_name = "HOOK")]
         hooks: Vec<String>,
-        /// Make an HMAC signing key instead: requests carry X-Tinsel-Signature.
+        /// Make an HMAC-SHA256 signing key instead of a bearer token:
+        /// requests carry X-Tinsel-Timestamp and X-Tinsel-Signature. The
+        /// config must hold the key itself, so keep webd.toml readable only
+        /// by root and webd's group (0640 root:tinsel).
         #[arg(long)]
         signed: bool,
     },
@@ -71,15 +134,28 @@ enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 enum CertCommand {
-    /// Write a self-signed ECDSA P-256 certificate and key (fullchain.pem,
-    /// privkey.pem) into DIR.
+    /// Write a self-signed ECDSA P-256 certificate (fullchain.pem, 0644)
+    /// and its key (privkey.pem) into DIR, and print the [tls] lines for
+    /// webd.toml. Clients must be told to trust it (curl --cacert).
+    #[command(after_help = "\
+Example:
+  sudo webd cert self-signed --out /etc/tinsel/tls --name tree.example.org --name 192.168.1.50
+
+Run as root, the key is made 0640 root:tinsel (or --group), so that webd,
+which drops from root to its user, can re-read it on SIGHUP.")]
     SelfSigned {
-        /// The directory to write into.
+        /// The directory to write into (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// A DNS name or IP address for the certificate; repeat for more.
+        /// A DNS name or IP address the certificate is for; repeat for
+        /// more. Use the names clients connect to.
         #[arg(long = "name", value_name = "NAME", default_values = ["localhost", "127.0.0.1", "::1"])]
         names: Vec<String>,
+        /// The group that may read the key (0640): webd's `group`. Default
+        /// when run as root: "tinsel" if that group exists; otherwise the
+        /// key stays 0600, readable by its owner only.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
         /// Replace existing files.
         #[arg(long)]
         force: bool,
@@ -138,8 +214,19 @@ fn run(cli: Cli) -> Exit {
                     },
             } => token_new(&name, &hooks, signed),
             Command::Cert {
-                command: CertCommand::SelfSigned { out, names, force },
-            } => cert_self_signed(&out, &names, force),
+                command:
+                    CertCommand::SelfSigned {
+                        out,
+                        names,
+                        group,
+                        force,
+                    },
+            } => cert_self_signed(&out, &names, group.as_deref(), force),
+            Command::ProbeLedd {
+                socket,
+                user,
+                group,
+            } => probe_ledd(&socket, user.as_deref(), group.as_deref()),
         };
     }
     if cli.example_config {
@@ -184,13 +271,23 @@ fn sandbox(prepared: &webd::daemon::Prepared, seccomp_log: bool) -> Result<(), E
         tracing::error!("sandbox: {e}");
         Exit::Sandbox
     };
-    let user = match &config.user {
-        Some(user) => Some(
-            webd::sandbox::Identity::from_names(user, config.group.as_deref())
-                .map_err(|e| fail(&e))?,
-        ),
-        None => None,
-    };
+    let user = config.identity().map_err(|e| {
+        tracing::error!("{e}");
+        Exit::Config
+    })?;
+    if let Some(who) = &user
+        && rustix::process::geteuid().is_root()
+    {
+        for u in reload_blockers(config, who) {
+            tracing::warn!(
+                "{}",
+                u.explain(
+                    config.user.as_deref().unwrap_or("?"),
+                    &group_name(config, who)
+                )
+            );
+        }
+    }
     let plan = webd::sandbox::Plan {
         keep_fds: prepared.listeners.iter().map(|l| l.as_raw_fd()).collect(),
         user,
@@ -211,11 +308,19 @@ fn sandbox(prepared: &webd::daemon::Prepared, seccomp_log: bool) -> Result<(), E
 }
 
 fn check_config(path: &std::path::Path) -> Exit {
-    let config = match webd::config::Config::load(path) {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let config = match webd::config::Config::load(&path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("webd: {e}");
             return webd::daemon::StartError::from(e).exit();
+        }
+    };
+    let who = match config.identity() {
+        Ok(who) => who,
+        Err(e) => {
+            eprintln!("webd: {e}");
+            return Exit::Config;
         }
     };
     let resumption = match webd::tls::Resumption::new() {
@@ -225,7 +330,19 @@ fn check_config(path: &std::path::Path) -> Exit {
             return Exit::Internal;
         }
     };
-    if let Err(e) = webd::tls::load(&config.tls, &resumption) {
+    let checked = if webd::tls::is_absent_credential(&config.tls.key) {
+        // The packaged unit hands the key in with LoadCredential=: it exists
+        // only inside webd.service. Check what can be checked here.
+        webd::tls::check_certificate(&config.tls.cert).map(|_| {
+            println!(
+                "{}: a systemd credential, present only inside the service: `systemctl restart webd` loads it, and `journalctl -u webd` says if it is wrong",
+                config.tls.key.display()
+            );
+        })
+    } else {
+        webd::tls::load(&config.tls, &resumption).map(drop)
+    };
+    if let Err(e) = checked {
         eprintln!("webd: {e}");
         return webd::daemon::StartError::from(e).exit();
     }
@@ -236,7 +353,115 @@ fn check_config(path: &std::path::Path) -> Exit {
         config.hooks.len(),
         config.tls.cert.display()
     );
+    if let Some(who) = &who {
+        let user = config.user.as_deref().unwrap_or("?");
+        for u in reload_blockers(&config, who) {
+            eprintln!(
+                "webd: warning: {}",
+                u.explain(user, &group_name(&config, who))
+            );
+        }
+    }
+    check_ledd(&config);
     Exit::Ok
+}
+
+/// The files webd re-reads on SIGHUP that `who` could not.
+fn reload_blockers(
+    config: &webd::config::Config,
+    who: &webd::sandbox::Identity,
+) -> Vec<webd::cli::Unreadable> {
+    webd::cli::unreadable_on_reload(&[&config.path, &config.tls.cert, &config.tls.key], who)
+}
+
+/// webd's group by name for the fix in a warning, or its number.
+fn group_name(config: &webd::config::Config, who: &webd::sandbox::Identity) -> String {
+    config.group.clone().unwrap_or_else(|| who.gid.to_string())
+}
+
+/// Connects to ledd as webd will: as root with `user` set, in a child that
+/// becomes that user first (the switch cannot be undone here). Prints the
+/// role ledd gives, or why it refuses and the fix. Informational: ledd may
+/// simply not run yet.
+fn check_ledd(config: &webd::config::Config) {
+    let socket = &config.ledd_socket;
+    let as_user = config
+        .user
+        .as_ref()
+        .filter(|_| rustix::process::geteuid().is_root());
+    let result = match as_user {
+        Some(user) => {
+            let mut cmd = match std::env::current_exe() {
+                Ok(exe) => std::process::Command::new(exe),
+                Err(e) => {
+                    eprintln!("webd: warning: cannot run myself to try ledd's socket: {e}");
+                    return;
+                }
+            };
+            cmd.arg("probe-ledd")
+                .arg("--socket")
+                .arg(socket)
+                .arg("--user")
+                .arg(user);
+            if let Some(group) = &config.group {
+                cmd.arg("--group").arg(group);
+            }
+            match cmd.stderr(std::process::Stdio::inherit()).output() {
+                Ok(out) => {
+                    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                    if out.status.success() {
+                        Ok(text)
+                    } else {
+                        Err(text)
+                    }
+                }
+                Err(e) => Err(format!("cannot run myself to try ledd's socket: {e}")),
+            }
+        }
+        None => webd::cli::probe_ledd_as(socket, None).map(|w| describe_welcome(&w)),
+    };
+    let who = match as_user {
+        Some(user) => format!("user {user}"),
+        None => format!("uid {}", rustix::process::getuid().as_raw()),
+    };
+    match result {
+        Ok(text) => println!("ledd: {}: as {who}: {text}", socket.display()),
+        Err(text) => eprintln!("webd: warning: ledd: as {who}: {text}"),
+    }
+}
+
+fn describe_welcome(w: &tinsel_proto::Welcome) -> String {
+    let mut text = format!("role {}, {} LEDs", w.role.name(), w.led_count);
+    if w.role == tinsel_proto::Role::Admin {
+        text.push_str(
+            " (webd needs only `hooks`: run it as its own user, listed in ledd's [access] hooks_users)",
+        );
+    }
+    text
+}
+
+/// `webd probe-ledd`: the child `--check-config` starts.
+fn probe_ledd(socket: &std::path::Path, user: Option<&str>, group: Option<&str>) -> Exit {
+    let who = match user {
+        Some(user) => match webd::sandbox::Identity::from_names(user, group) {
+            Ok(who) => Some(who),
+            Err(e) => {
+                println!("{e}");
+                return Exit::Config;
+            }
+        },
+        None => None,
+    };
+    match webd::cli::probe_ledd_as(socket, who.as_ref()) {
+        Ok(w) => {
+            println!("{}", describe_welcome(&w));
+            Exit::Ok
+        }
+        Err(text) => {
+            println!("{text}");
+            Exit::Unavailable
+        }
+    }
 }
 
 fn token_new(name: &str, hooks: &[String], signed: bool) -> Exit {
@@ -246,7 +471,7 @@ fn token_new(name: &str, hooks: &[String], signed: bool) -> Exit {
             println!("{}\n\n{}", t.secret, t.config);
             if signed {
                 eprintln!(
-                    "webd: the first line is the signing key for \"{name}\"; the config must hold it too, so keep the config readable by root only"
+                    "webd: the first line is the signing key for \"{name}\"; the config must hold it too, so keep the config readable only by root and webd's group (webd re-reads it after dropping root): chown root:tinsel /etc/tinsel/webd.toml && chmod 0640 /etc/tinsel/webd.toml"
                 );
             } else {
                 eprintln!(
@@ -262,9 +487,39 @@ fn token_new(name: &str, hooks: &[String], signed: bool) -> Exit {
     }
 }
 
-fn cert_self_signed(out: &std::path::Path, names: &[String], force: bool) -> Exit {
-    match webd::cli::self_signed(out, names, force) {
+fn cert_self_signed(
+    out: &std::path::Path,
+    names: &[String],
+    group: Option<&str>,
+    force: bool,
+) -> Exit {
+    let root = rustix::process::geteuid().is_root();
+    let (group, explicit) = match group {
+        Some(g) => (Some(g), true),
+        None if root => (Some(webd::cli::DEFAULT_KEY_GROUP), false),
+        None => (None, false),
+    };
+    let gid = match group.map(|g| (g, tinsel_sandbox::ids::group_id(g))) {
+        None => None,
+        Some((_, Ok(Some(gid)))) => Some(gid),
+        Some((g, Ok(None))) if explicit => {
+            eprintln!(
+                "webd: --group: no group named `{g}`: give webd's `group` from its config, or leave --group out"
+            );
+            return Exit::Usage;
+        }
+        Some((_, Ok(None))) => None,
+        Some((g, Err(e))) => {
+            eprintln!("webd: --group {g}: {e}");
+            return Exit::Usage;
+        }
+    };
+    match webd::cli::self_signed(out, names, force, gid) {
         Ok((cert, key)) => {
+            // Absolute, so the lines mean the same pasted into a config in
+            // another directory (relative paths follow the config file).
+            let cert = std::path::absolute(&cert).unwrap_or(cert);
+            let key = std::path::absolute(&key).unwrap_or(key);
             println!(
                 "[tls]\ncert = \"{}\"\nkey = \"{}\"",
                 cert.display(),
@@ -275,6 +530,15 @@ fn cert_self_signed(out: &std::path::Path, names: &[String], force: bool) -> Exi
                 names.join(", "),
                 cert.display()
             );
+            match (gid, group) {
+                (Some(_), Some(g)) => eprintln!(
+                    "webd: the key is 0640, group {g}: webd (group = \"{g}\") can re-read it on SIGHUP after dropping root"
+                ),
+                _ if root => eprintln!(
+                    "webd: the key is 0600 root: a webd that drops to its user cannot re-read it on SIGHUP; pass --group with webd's group (or chown root:GROUP and chmod 0640 it)"
+                ),
+                _ => {}
+            }
             Exit::Ok
         }
         Err(webd::cli::CliError::Exists(p)) => {

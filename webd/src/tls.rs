@@ -83,6 +83,30 @@ impl Resumption {
     }
 }
 
+/// Where systemd puts a service's credentials (`LoadCredential=`). A key
+/// there exists only inside the running service.
+pub const CREDENTIALS_DIR: &str = "/run/credentials/";
+
+/// Whether `key` is a systemd credential that this process cannot see
+/// (outside the service, e.g. `webd --check-config` run from a shell).
+pub fn is_absent_credential(key: &Path) -> bool {
+    key.starts_with(CREDENTIALS_DIR) && !key.exists()
+}
+
+/// Reads and parses the certificate chain alone (for `--check-config` when
+/// the key is a credential only the service sees).
+pub fn check_certificate(path: &Path) -> Result<usize, TlsError> {
+    let pem = read(path)?;
+    CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .filter(|c| !c.is_empty())
+        .map(|c| c.len())
+        .ok_or_else(|| TlsError::NoCertificate {
+            path: path.to_owned(),
+        })
+}
+
 /// Reads the PEM files named by `paths` and builds a server configuration.
 pub fn load(paths: &TlsPaths, resumption: &Resumption) -> Result<Arc<ServerConfig>, TlsError> {
     let cert_pem = read(&paths.cert)?;

@@ -40,6 +40,20 @@ Exit codes:
   76  protocol error (ledd and ledctl from different releases)
   77  not allowed: your user has no role, or the role may not do this";
 
+const PLAY_HELP: &str = "\
+Examples:
+  ledctl play rainbow
+  ledctl play solid --color warm-white
+  ledctl play twinkle --color '#ff8800' --speed 50
+  ledctl play candy-cane --for 10m        then back to what played before
+
+Colours (--color): #rrggbb, rrggbb or a name: red, green, blue, white,
+warm-white, yellow, orange, gold, pink, purple, cyan, magenta, teal, ice,
+crimson, black.
+Speed (--speed): 10 to 1000 percent of normal; 100 is normal.
+Durations (--for): 90, 90s, 15m or 2h (1 s to 24 h); without --for the
+animation plays until something else is asked for.";
+
 /// ledctl: control ledd, the LED daemon, over its Unix socket.
 #[derive(Debug, Parser)]
 #[command(name = "ledctl", version, after_help = AFTER_HELP)]
@@ -62,6 +76,7 @@ enum Cmd {
     /// The animations ledd offers.
     List,
     /// Play an animation (crossfading from what plays now).
+    #[command(after_help = PLAY_HELP)]
     Play {
         /// The animation's name (see `ledctl list`).
         #[arg(value_parser = parse_animation)]
