@@ -2,6 +2,7 @@
 //! as separate processes on a simulated strip, temporary sockets and a
 //! self-signed certificate.
 
+mod admission;
 mod hardware;
 mod harness;
 mod ledd;
