@@ -6,17 +6,21 @@
 //! A newcomer is refused (closed at once) only when its own client is over
 //! its allowance: too many connections, or too many TLS handshakes in
 //! progress. When every slot is taken, the newcomer takes the slot of the
-//! oldest connection that has not yet completed a request (handshaking or
-//! awaiting its first request), or failing that, of the one idle longest
-//! since its last answer. A connection with a request in flight is never a
-//! victim. Progress is counted in requests, never in bytes: HTTP/2 PINGs
-//! and SETTINGS keep nothing alive.
+//! connection that has earned it least, in this order:
 //!
-//! Among connections that have not been served, age alone decides, not how
-//! far the handshake got: a newcomer is the youngest, so it keeps its slot
-//! until as many connections as there are slots have arrived after it,
-//! whatever the connections before it pretend to be doing.
+//! 1. silent: not one byte received after [`SILENT_GRACE`] (a real client's
+//!    TLS ClientHello follows the TCP handshake at once), oldest first;
+//! 2. not yet served (handshaking, or awaiting its first request), oldest
+//!    first, however far its handshake got;
+//! 3. served and idle, longest idle first.
 //!
+//! A connection with a request in flight is never a victim. Progress is
+//! counted in requests, never in bytes: HTTP/2 PINGs and SETTINGS keep
+//! nothing alive. Within a class age alone decides: a newcomer is the
+//! youngest, so it keeps its slot until as many connections as there are
+//! slots have arrived after it, whatever the older ones pretend to be doing;
+//! and while older silent connections remain, it is not at risk at all.
+
 //! The table is plain data: time is a parameter, and each connection's
 //! handle (the server stores the sender half of its eviction signal) is
 //! handed back when it is evicted, so tests drive it with plain calls.
@@ -27,10 +31,18 @@ use std::time::{Duration, Instant};
 
 use super::ban::ban_key;
 
+/// How long a connection may stay silent before it counts as silent for
+/// eviction. A client's first bytes follow the TCP handshake within a round
+/// trip; the grace covers the time until the connection's task notices
+/// them, so a newcomer is not taken for silent before it could be heard.
+pub const SILENT_GRACE: Duration = Duration::from_millis(250);
+
 /// How far a connection got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
-    /// The TLS handshake is not finished.
+    /// Accepted; not one byte received yet.
+    Silent,
+    /// Bytes arrived; the TLS handshake is not finished.
     Handshaking,
     /// TLS is up; no request completed yet.
     AwaitingRequest,
@@ -98,13 +110,16 @@ impl<H> Conn<H> {
         self.phase < Phase::AwaitingRequest
     }
 
-    /// The eviction order, lower first: never served before served, then
-    /// oldest (opened, or last answered) first.
-    fn rank(&self) -> (bool, Instant) {
-        (
-            self.phase == Phase::Served,
-            self.last_done.unwrap_or(self.opened),
-        )
+    /// The eviction order at `now`, lower first: silent past the grace,
+    /// then not yet served, then served; within each, oldest (opened, or
+    /// last answered) first.
+    fn rank(&self, now: Instant) -> (u8, Instant) {
+        let class = match self.phase {
+            Phase::Silent if self.opened + SILENT_GRACE <= now => 0,
+            Phase::Silent | Phase::Handshaking | Phase::AwaitingRequest => 1,
+            Phase::Served => 2,
+        };
+        (class, self.last_done.unwrap_or(self.opened))
     }
 }
 
@@ -180,7 +195,7 @@ impl<H> Admission<H> {
             return Err(Refused::Full);
         }
         let evicted = if self.live >= self.slots {
-            Some(self.evict().ok_or(Refused::Full)?)
+            Some(self.evict(now).ok_or(Refused::Full)?)
         } else {
             None
         };
@@ -191,7 +206,7 @@ impl<H> Admission<H> {
             Conn {
                 key,
                 opened: now,
-                phase: Phase::Handshaking,
+                phase: Phase::Silent,
                 in_flight: 0,
                 last_done: None,
                 handle: Some(handle),
@@ -206,12 +221,12 @@ impl<H> Admission<H> {
 
     /// Takes the slot of the lowest-ranked live connection without a
     /// request in flight; its client's counts drop at once.
-    fn evict(&mut self) -> Option<H> {
+    fn evict(&mut self, now: Instant) -> Option<H> {
         let (&id, _) = self
             .conns
             .iter()
             .filter(|(_, c)| c.live() && c.in_flight == 0)
-            .min_by_key(|(_, c)| c.rank())?;
+            .min_by_key(|(_, c)| c.rank(now))?;
         let conn = self.conns.get_mut(&id)?;
         let handle = conn.handle.take();
         let (key, handshaking) = (conn.key, conn.handshaking());
@@ -229,6 +244,13 @@ impl<H> Admission<H> {
             if c.connections == 0 {
                 self.clients.remove(&key);
             }
+        }
+    }
+
+    /// The connection's first bytes arrived.
+    pub fn heard(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.phase = c.phase.max(Phase::Handshaking);
         }
     }
 
@@ -465,6 +487,50 @@ mod tests {
             Some("third")
         );
         let _ = served;
+    }
+
+    #[test]
+    fn connections_silent_past_the_grace_go_before_talking_ones() {
+        let t = clock();
+        let wide = Allowance {
+            connections: 10,
+            handshakes: 10,
+        };
+        let mut a: Admission<&str> = Admission::new(3, 3);
+        let talking = a
+            .admit(ip("192.0.2.1"), wide, t.at(0), "talking")
+            .unwrap()
+            .id;
+        a.heard(talking);
+        a.admit(ip("192.0.2.2"), wide, t.at(10), "silent").unwrap();
+        let late = a
+            .admit(ip("192.0.2.3"), wide, t.at(20), "young")
+            .unwrap()
+            .id;
+        // Within the grace, a silent newcomer is ranked by age alone: the
+        // oldest, talking or not, goes.
+        assert_eq!(
+            a.admit(ip("192.0.2.4"), wide, t.at(30), "a")
+                .unwrap()
+                .evicted,
+            Some("talking")
+        );
+        a.heard(late);
+        // Past it, the silent one goes first although younger ones talk.
+        let grace = SILENT_GRACE.as_millis() as u64;
+        assert_eq!(
+            a.admit(ip("192.0.2.5"), wide, t.at(10 + grace), "b")
+                .unwrap()
+                .evicted,
+            Some("silent")
+        );
+        // "a" has been silent past the grace by now, "young" talks.
+        assert_eq!(
+            a.admit(ip("192.0.2.6"), wide, t.at(30 + grace), "c")
+                .unwrap()
+                .evicted,
+            Some("a")
+        );
     }
 
     #[test]

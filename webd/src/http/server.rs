@@ -164,6 +164,10 @@ struct Slot {
 }
 
 impl Slot {
+    fn heard(&self) {
+        self.gate.update(|t| t.heard(self.id));
+    }
+
     fn handshake_done(&self) {
         self.gate.update(|t| t.handshake_done(self.id));
     }
@@ -305,6 +309,9 @@ async fn accept_loop(
             router.clone(),
             stop.clone(),
         ));
+        // Let the newcomer's task see its first bytes before the next
+        // accept can rank it among the silent.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -321,10 +328,13 @@ async fn connection(
     let limits = live.config.limits;
     let acceptor = TlsAcceptor::from(live.tls.clone());
     drop(live);
-    let handshake = timeout_at(
-        Instant::now() + limits.handshake_timeout,
-        acceptor.accept(tcp),
-    );
+    let handshake = timeout_at(Instant::now() + limits.handshake_timeout, async {
+        // Until its first byte, the connection is first in line to give
+        // its slot to a newcomer.
+        tcp.readable().await?;
+        slot.heard();
+        acceptor.accept(tcp).await
+    });
     let tls = tokio::select! {
         r = handshake => r,
         _ = &mut evicted => {
