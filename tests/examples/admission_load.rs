@@ -306,6 +306,9 @@ fn webhook(port: u16, cfg: &Arc<rustls::ClientConfig>, token: &str) -> Result<u1
         .ok_or_else(|| format!("no status in {head:?}"))
 }
 
+/// One webhook: how long it took and what it got.
+type Outcome = (Duration, Result<u16, String>);
+
 #[derive(Default, Clone, Copy)]
 struct Proc {
     rss_kib: u64,
@@ -364,7 +367,7 @@ fn main() {
     // Let the attack fill webd's slots first.
     std::thread::sleep(Duration::from_secs(1));
 
-    let results: Arc<Mutex<Vec<(Duration, Result<u16, String>)>>> = Arc::default();
+    let results: Arc<Mutex<Vec<Outcome>>> = Arc::default();
     let good_stop = Arc::new(AtomicBool::new(false));
     let good = {
         let (results, stop, cfg, token) = (
