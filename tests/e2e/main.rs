@@ -3,6 +3,7 @@
 //! self-signed certificate.
 
 mod admin_slots;
+mod admission;
 mod credentials;
 mod first_hour;
 mod hardware;

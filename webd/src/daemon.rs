@@ -117,6 +117,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
         source,
     })?;
     let config = Config::load(&path)?;
+    fd_limit(&config)?;
     if rustix::process::geteuid().is_root() && (config.user.is_none() || config.group.is_none()) {
         return Err(StartError::RootWithoutUser { path });
     }
@@ -130,6 +131,40 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
         listeners,
         socket_activated,
     })
+}
+
+/// Makes room for the sockets `limits.max_connections` implies: raises the
+/// soft `RLIMIT_NOFILE` up to what is needed (the sandbox forbids it
+/// later), or refuses to start when the hard limit is too low, so webd
+/// never meets EMFILE with its slots not yet full.
+fn fd_limit(config: &Config) -> Result<(), StartError> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let need = server::fd_budget(config.limits.max_connections);
+    let now = getrlimit(Resource::Nofile);
+    if now.current.is_none_or(|soft| soft >= need) {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        StartError::Config(ConfigError::Invalid {
+            path: config.path.clone(),
+            key: "limits.max_connections".to_owned(),
+            message: format!(
+                "{} connections need up to {need} file descriptors, but {why}; lower it, or raise LimitNOFILE= in webd.service",
+                config.limits.max_connections
+            ),
+        })
+    };
+    if let Some(hard) = now.maximum.filter(|hard| *hard < need) {
+        return Err(refuse(format!("the hard limit (RLIMIT_NOFILE) is {hard}")));
+    }
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(need),
+            maximum: now.maximum,
+        },
+    )
+    .map_err(|e| refuse(format!("raising the soft RLIMIT_NOFILE failed: {e}")))
 }
 
 /// The sockets systemd passed (`LISTEN_FDS`), or one bound to `listen`.

@@ -6,7 +6,10 @@
 //! - [`ban`]: per-client failure counting and bans, the global budget.
 //! - [`limits`]: client IP, security headers, request timeout, log limits.
 //! - [`error`]: the JSON errors.
+//! - [`admission`]: which connections are kept when clients compete for
+//!   the connection slots.
 
+pub mod admission;
 pub mod auth;
 pub mod ban;
 pub mod error;

@@ -1,16 +1,15 @@
-//! The connection loop: accept under a connection cap, TLS handshake under
-//! a timeout, then hyper-util's HTTP/1 + HTTP/2 server with a timer (for
-//! the header read timeout that `axum::serve` lacks), an idle watchdog,
-//! and graceful shutdown.
+//! The connection loop: accept, admit (see [`admission`](super::admission)),
+//! TLS handshake under a deadline, then hyper-util's HTTP/1 + HTTP/2 server
+//! with a timer (for the header read timeout that `axum::serve` lacks), a
+//! watchdog that closes connections which stop completing requests, and
+//! graceful shutdown.
 //!
 //! Everything runs as tasks on the one runtime thread; nothing here starts
 //! a thread.
 
-use std::net::SocketAddr;
-use std::pin::{Pin, pin};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,15 +17,16 @@ use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::sync::{oneshot, watch};
+use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use super::limits::PeerAddr;
+use super::admission::{Admission, Allowance, ConnId, Refused};
+use super::limits::{LogLimiter, PeerAddr};
 use super::{AppState, app};
+use crate::config::{Config, Limits};
 
 /// hyper's HTTP/1 read buffer, which bounds the request head. Its minimum
 /// is 8 KiB; webhooks need far less than 16.
@@ -39,11 +39,195 @@ const MAX_H2_STREAMS: u32 = 8;
 /// loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// Evicted connections whose sockets may still be open, per connection
+/// slot: with this, webd never holds more than twice `max_connections`
+/// sockets (see [`fd_budget`]).
+const CLOSING_PER_SLOT: usize = 1;
+
+/// File descriptors webd needs besides its connections: stdio, listeners,
+/// the ledd socket, the runtime's epoll and eventfd, and files read on
+/// SIGHUP.
+const FD_RESERVE: u64 = 64;
+
+/// File descriptors webd may need with `max_connections` connection slots.
+pub fn fd_budget(max_connections: usize) -> u64 {
+    (max_connections * (1 + CLOSING_PER_SLOT)) as u64 + FD_RESERVE
+}
+
+/// The admission table and what waits on it, shared by the accept loops
+/// and every connection.
+struct Gate {
+    table: Mutex<Admission<oneshot::Sender<()>>>,
+    /// Sockets held, for the accept loops' ceiling and the shutdown drain.
+    held: watch::Sender<usize>,
+    /// Refusals are logged, but never faster than this allows.
+    log: Mutex<LogLimiter>,
+}
+
+impl Gate {
+    fn new(max_connections: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            table: Mutex::new(Admission::new(
+                max_connections,
+                max_connections * CLOSING_PER_SLOT,
+            )),
+            held: watch::Sender::new(0),
+            log: Mutex::new(LogLimiter::default()),
+        })
+    }
+
+    /// The table. Never held across an `.await`.
+    fn table(&self) -> MutexGuard<'_, Admission<oneshot::Sender<()>>> {
+        // A poisoned lock only means a panic elsewhere mid-update; the
+        // counts inside are still the best there is.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Admission<oneshot::Sender<()>>)) {
+        let mut t = self.table();
+        f(&mut t);
+        self.held.send_replace(t.held());
+    }
+
+    /// Admits a connection from `peer`, telling a displaced one to close.
+    fn admit(
+        self: &Arc<Gate>,
+        peer: IpAddr,
+        config: &Config,
+    ) -> Result<(Slot, oneshot::Receiver<()>), Refused> {
+        let (tx, rx) = oneshot::channel();
+        let mut t = self.table();
+        let admitted = t.admit(peer, allowance(peer, config), std::time::Instant::now(), tx)?;
+        self.held.send_replace(t.held());
+        drop(t);
+        // Dropping the sender is the signal: the victim's task wakes,
+        // closes its socket and releases its entry.
+        drop(admitted.evicted);
+        Ok((
+            Slot {
+                gate: self.clone(),
+                id: admitted.id,
+            },
+            rx,
+        ))
+    }
+
+    fn log_refusal(&self, peer: IpAddr, why: Refused, limits: &Limits) {
+        let Some(suppressed) = self
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .allow(std::time::Instant::now())
+        else {
+            return;
+        };
+        let reason = match why {
+            Refused::Connections { limit } => format!(
+                "it already holds {limit} connections (limits.max_connections_per_client, or limits.proxy_max_connections for a trusted proxy)"
+            ),
+            Refused::Handshakes { limit } => format!(
+                "it already has {limit} TLS handshakes in progress (limits.max_handshakes_per_client)"
+            ),
+            Refused::Full => format!(
+                "all {} connection slots are busy with requests (limits.max_connections)",
+                limits.max_connections
+            ),
+        };
+        tracing::warn!(
+            "refused a connection from {peer}: {reason}; raise the limit if this client is legitimate suppressed={suppressed}"
+        );
+    }
+}
+
+/// The allowance of a client at `peer`: a trusted proxy's is larger, since
+/// all its users arrive from its one address.
+fn allowance(peer: IpAddr, config: &Config) -> Allowance {
+    let l = &config.limits;
+    if config.trusted_proxies.iter().any(|n| n.contains(peer)) {
+        Allowance {
+            connections: l.proxy_max_connections,
+            handshakes: l.proxy_max_connections,
+        }
+    } else {
+        Allowance {
+            connections: l.max_connections_per_client,
+            handshakes: l.max_handshakes_per_client,
+        }
+    }
+}
+
+/// A connection's entry in the table, released when dropped (when the
+/// connection's task ends and its socket is closed).
+struct Slot {
+    gate: Arc<Gate>,
+    id: ConnId,
+}
+
+impl Slot {
+    fn heard(&self) {
+        self.gate.update(|t| t.heard(self.id));
+    }
+
+    fn handshake_done(&self) {
+        self.gate.update(|t| t.handshake_done(self.id));
+    }
+
+    /// Completes when the connection has gone too long without completing
+    /// a request: HTTP/2 PINGs and SETTINGS do not count.
+    async fn unproductive(&self, limits: &Limits) {
+        loop {
+            let now = std::time::Instant::now();
+            let Some(deadline) = self.gate.table().deadline(
+                self.id,
+                now,
+                limits.first_request_timeout,
+                limits.idle_timeout,
+            ) else {
+                return;
+            };
+            if deadline <= now {
+                return;
+            }
+            sleep_until(Instant::from_std(deadline)).await;
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.gate.update(|t| t.release(self.id));
+    }
+}
+
+/// Marks a request in flight on a connection for as long as it lives.
+struct InFlight {
+    gate: Arc<Gate>,
+    id: ConnId,
+}
+
+impl InFlight {
+    fn start(gate: &Arc<Gate>, id: ConnId) -> InFlight {
+        gate.table().request_started(id);
+        InFlight {
+            gate: gate.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.gate
+            .table()
+            .request_finished(self.id, std::time::Instant::now());
+    }
+}
+
 /// Serves `listeners` until `stop` turns true, then lets open connections
 /// finish for the configured grace time.
 pub async fn serve(listeners: Vec<TcpListener>, state: AppState, mut stop: watch::Receiver<bool>) {
     let max = state.live().config.limits.max_connections;
-    let permits = Arc::new(Semaphore::new(max));
+    let gate = Gate::new(max);
     let router = app(state.clone());
     let mut accepts = tokio::task::JoinSet::new();
     for listener in listeners {
@@ -51,7 +235,7 @@ pub async fn serve(listeners: Vec<TcpListener>, state: AppState, mut stop: watch
             listener,
             state.clone(),
             router.clone(),
-            permits.clone(),
+            gate.clone(),
             stop.clone(),
         ));
     }
@@ -60,19 +244,18 @@ pub async fn serve(listeners: Vec<TcpListener>, state: AppState, mut stop: watch
     accepts.abort_all();
     while accepts.join_next().await.is_some() {}
     let grace = state.live().config.limits.shutdown_grace;
-    let open = max - permits.available_permits();
+    let mut held = gate.held.subscribe();
+    let open = *held.borrow();
     if open > 0 {
         tracing::info!(
             "draining {open} connection(s) for up to {}s",
             grace.as_secs()
         );
     }
-    // Every connection holds a permit: having them all back means all done.
-    let all = u32::try_from(max).unwrap_or(u32::MAX);
-    if timeout(grace, permits.acquire_many(all)).await.is_err() {
+    if timeout(grace, held.wait_for(|n| *n == 0)).await.is_err() {
         tracing::warn!(
             "{} connection(s) still open after the {}s grace; closing them",
-            max - permits.available_permits(),
+            *held.borrow(),
             grace.as_secs()
         );
     }
@@ -82,37 +265,61 @@ async fn accept_loop(
     listener: TcpListener,
     state: AppState,
     router: Router,
-    permits: Arc<Semaphore>,
+    gate: Arc<Gate>,
     stop: watch::Receiver<bool>,
 ) {
+    let ceiling = gate.table().ceiling();
+    let mut held = gate.held.subscribe();
     loop {
-        // Take a slot before accepting: at the cap, clients wait in the
-        // kernel's backlog instead of holding memory here.
-        let Ok(permit) = permits.clone().acquire_owned().await else {
+        // The hard ceiling on sockets: at it (evicted connections not yet
+        // closed on top of full slots), newcomers wait in the kernel's
+        // backlog for a moment.
+        if held.wait_for(|n| *n < ceiling).await.is_err() {
             return;
-        };
+        }
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!("accept failed: {e}");
+                tracing::warn!(
+                    "accept failed: {e}; if it says too many open files, raise LimitNOFILE= or lower limits.max_connections"
+                );
                 sleep(ACCEPT_ERROR_PAUSE).await;
                 continue;
             }
         };
+        let live = state.live();
+        let ip = crate::config::canonical(peer.ip());
+        let (slot, evicted) = match gate.admit(ip, &live.config) {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                gate.log_refusal(ip, why, &live.config.limits);
+                // Closed at once: the client is over its own allowance.
+                drop(tcp);
+                continue;
+            }
+        };
+        drop(live);
         let _ = tcp.set_nodelay(true);
-        let state = state.clone();
-        let router = router.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            connection(tcp, peer, state, router, stop).await;
-            drop(permit);
-        });
+        tokio::spawn(connection(
+            tcp,
+            peer,
+            slot,
+            evicted,
+            state.clone(),
+            router.clone(),
+            stop.clone(),
+        ));
+        // Let the newcomer's task see its first bytes before the next
+        // accept can rank it among the silent.
+        tokio::task::yield_now().await;
     }
 }
 
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
+    slot: Slot,
+    mut evicted: oneshot::Receiver<()>,
     state: AppState,
     router: Router,
     mut stop: watch::Receiver<bool>,
@@ -121,14 +328,19 @@ async fn connection(
     let limits = live.config.limits;
     let acceptor = TlsAcceptor::from(live.tls.clone());
     drop(live);
-    let activity = Arc::new(Activity::new());
-    let tracked = Tracked {
-        inner: tcp,
-        activity: activity.clone(),
-    };
-    let handshake = timeout(limits.handshake_timeout, acceptor.accept(tracked));
+    let handshake = timeout_at(Instant::now() + limits.handshake_timeout, async {
+        // Until its first byte, the connection is first in line to give
+        // its slot to a newcomer.
+        tcp.readable().await?;
+        slot.heard();
+        acceptor.accept(tcp).await
+    });
     let tls = tokio::select! {
         r = handshake => r,
+        _ = &mut evicted => {
+            tracing::debug!("closing {peer} while handshaking: its slot went to a newcomer");
+            return;
+        }
         _ = stop.wait_for(|s| *s) => return,
     };
     let tls = match tls {
@@ -142,10 +354,19 @@ async fn connection(
             return;
         }
     };
+    slot.handshake_done();
 
+    let gate = slot.gate.clone();
+    let id = slot.id;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(PeerAddr(peer));
-        router.clone().oneshot(req.map(Body::new))
+        let busy = InFlight::start(&gate, id);
+        let answer = router.clone().oneshot(req.map(Body::new));
+        async move {
+            let r = answer.await;
+            drop(busy);
+            r
+        }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -173,85 +394,14 @@ async fn connection(
                 conn.as_mut().graceful_shutdown();
                 draining = true;
             }
-            () = activity.idle(limits.idle_timeout) => {
-                tracing::debug!("closing idle connection from {peer}");
+            _ = &mut evicted => {
+                tracing::debug!("closing idle connection from {peer}: its slot went to a newcomer");
+                return;
+            }
+            () = slot.unproductive(&limits) => {
+                tracing::debug!("closing connection from {peer}: no request completed in time");
                 return;
             }
         }
-    }
-}
-
-/// When a connection last moved a byte, in milliseconds since it opened.
-struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Completes once nothing has moved for `limit`.
-    async fn idle(&self, limit: Duration) {
-        loop {
-            let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let deadline = last + limit;
-            if Instant::now() >= deadline {
-                return;
-            }
-            sleep_until(deadline).await;
-        }
-    }
-}
-
-/// A stream that records activity on every successful read or write.
-struct Tracked<S> {
-    inner: S,
-    activity: Arc<Activity>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
-        }
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        r
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -1,0 +1,566 @@
+//! webd's connection admission end to end: connections that never send a
+//! byte, HTTP/2 connections kept busy with PINGs, and a client over its
+//! allowance, all against a real webd with few slots, while a legitimate
+//! client on another loopback address sends webhooks over real HTTPS.
+//!
+//! Clients bind their source address inside 127.0.0.0/8 (every address
+//! there is the local host on Linux), so one machine plays several
+//! clients. Every loop is bounded in count and time.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
+
+/// webd's slots in these tests: few, so a handful of sockets fill them.
+const SLOTS: usize = 8;
+/// Per-client allowance in these tests.
+const PER_CLIENT: usize = 4;
+/// `handshake_timeout_secs` and `first_request_timeout_secs` here.
+const DEADLINE: Duration = Duration::from_secs(3);
+/// How long the legitimate client's webhook may take under attack: well
+/// under `DEADLINE`, which is what a queue behind silent connections costs.
+/// The emulated Pi Zero is about 20 times slower at the TLS handshake.
+const PROMPT: Duration = if cfg!(target_arch = "arm") {
+    Duration::from_millis(2500)
+} else {
+    Duration::from_millis(1500)
+};
+
+/// The legitimate client's address.
+const GOOD: &str = "127.0.0.3";
+
+struct Webd {
+    _dir: tempfile::TempDir,
+    _ledd: Daemon,
+    webd: Daemon,
+    port: u16,
+    token: String,
+    client: Arc<rustls::ClientConfig>,
+    h2: Arc<rustls::ClientConfig>,
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// Who webd should drop to when the tests run as root (as in CI).
+fn user_lines() -> String {
+    let root = run(Command::new("id").arg("-u")).stdout.starts_with(b"0");
+    if !root {
+        return String::new();
+    }
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let group = if groups.lines().any(|l| l.starts_with("nogroup:")) {
+        "nogroup"
+    } else {
+        "nobody"
+    };
+    format!("user = \"nobody\"\ngroup = \"{group}\"\n")
+}
+
+fn client_config(cert_pem: &[u8], alpn: &[u8]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(cert_pem) {
+        roots.add(c.expect("PEM cert")).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![alpn.to_vec()];
+    Arc::new(cfg)
+}
+
+impl Webd {
+    /// ledd (simulated strip) and webd with `SLOTS` slots, `PER_CLIENT`
+    /// per client, short deadlines, and `extra` lines at the top level.
+    fn start(top: &str) -> Webd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("ledd.sock");
+        std::fs::write(
+            dir.path().join("ledd.toml"),
+            format!(
+                "socket = \"{}\"\nsocket_mode = \"0666\"\n[strip]\nbackend = \"sim\"\ncount = 10\n[access]\nhooks_users = [\"nobody\"]\n",
+                sock.display()
+            ),
+        )
+        .expect("ledd.toml");
+        let ledd = Daemon::spawn(
+            "ledd",
+            Command::new(bin("ledd"))
+                .arg("--config")
+                .arg(dir.path().join("ledd.toml"))
+                .stdout(Stdio::null()),
+        );
+        wait_for(Duration::from_secs(10), || {
+            run(Command::new(bin("ledctl"))
+                .arg("--socket")
+                .arg(&sock)
+                .args(["status", "--json"]))
+            .status
+            .success()
+            .then_some(())
+        })
+        .expect("ledd answers within 10 s");
+
+        let tls = dir.path().join("tls");
+        let o = run(Command::new(bin("webd"))
+            .args(["cert", "self-signed", "--force", "--out"])
+            .arg(&tls));
+        assert!(o.status.success(), "cert self-signed: {}", stderr(&o));
+        let cert_pem = std::fs::read(tls.join("fullchain.pem")).expect("fullchain.pem");
+        let o = run(Command::new(bin("webd")).args(["token", "new", "e2e"]));
+        assert!(o.status.success(), "token new: {}", stderr(&o));
+        let text = stdout(&o);
+        let (token, token_lines) = text.split_once('\n').expect("token line");
+
+        let port = free_port();
+        let deadline = DEADLINE.as_secs();
+        let config = format!(
+            r#"listen = "127.0.0.1:{port}"
+ledd_socket = "ledd.sock"
+{users}{top}
+[tls]
+cert = "tls/fullchain.pem"
+key = "tls/privkey.pem"
+
+[limits]
+max_connections = {SLOTS}
+max_connections_per_client = {PER_CLIENT}
+max_handshakes_per_client = {PER_CLIENT}
+proxy_max_connections = {SLOTS}
+handshake_timeout_secs = {deadline}
+first_request_timeout_secs = {deadline}
+shutdown_grace_secs = 1
+
+[ban]
+global_failures_per_minute = 0
+
+{token_lines}
+
+[hooks.fire]
+animation = "fire"
+"#,
+            users = user_lines(),
+        );
+        let path = dir.path().join("webd.toml");
+        std::fs::write(&path, config).expect("webd.toml");
+        for (p, mode) in [
+            (dir.path().to_owned(), 0o755),
+            (tls.clone(), 0o755),
+            (tls.join("privkey.pem"), 0o644),
+        ] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        let webd = Daemon::spawn(
+            "webd",
+            Command::new(bin("webd"))
+                .arg("--config")
+                .arg(&path)
+                .stdout(Stdio::null()),
+        );
+        let mut w = Webd {
+            _dir: dir,
+            _ledd: ledd,
+            webd,
+            port,
+            token: token.to_owned(),
+            client: client_config(&cert_pem, b"http/1.1"),
+            h2: client_config(&cert_pem, b"h2"),
+        };
+        let up = wait_for(Duration::from_secs(10), || {
+            assert!(w.webd.is_running(), "webd exited during start-up");
+            w.webhook_from(GOOD).ok().filter(|s| *s == 200)
+        });
+        assert!(up.is_some(), "webd did not serve a webhook within 10 s");
+        w
+    }
+
+    /// A webhook on a new connection from `src`: the HTTP status.
+    fn webhook_from(&self, src: &str) -> std::io::Result<u16> {
+        let mut s = tls_from(src, self.port, self.client.clone())?;
+        write!(
+            s,
+            "POST /hooks/fire HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.token
+        )?;
+        s.flush()?;
+        let head = read_head(&mut s)?;
+        Ok(status_of(&head))
+    }
+
+    /// Asserts a webhook from the legitimate address gets 200 promptly.
+    fn webhook_is_prompt(&self, under: &str) {
+        let start = Instant::now();
+        let status = self.webhook_from(GOOD);
+        let took = start.elapsed();
+        assert!(
+            matches!(status, Ok(200)) && took <= PROMPT,
+            "under {under}, a webhook from {GOOD} got {status:?} after {took:?} (want 200 within {PROMPT:?})"
+        );
+    }
+}
+
+/// A TCP connection from `src` (an address in 127.0.0.0/8) to webd.
+fn connect_from(src: &str, port: u16) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let from: SocketAddr = format!("{src}:0").parse().expect("source address");
+    sock.bind(&from.into())?;
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    sock.connect_timeout(&to.into(), Duration::from_secs(2))?;
+    let tcp: TcpStream = sock.into();
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    Ok(tcp)
+}
+
+type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+fn tls_from(src: &str, port: u16, cfg: Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
+    let tcp = connect_from(src, port)?;
+    let name = ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(cfg, name).map_err(std::io::Error::other)?;
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    while s.conn.is_handshaking() {
+        s.conn.complete_io(&mut s.sock)?;
+    }
+    Ok(s)
+}
+
+/// Reads a response head (through the blank line).
+fn read_head(s: &mut impl Read) -> std::io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte)? == 0 || head.len() > 16 * 1024 {
+            return Err(ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+fn status_of(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether the peer has closed `s`, looking for at most `wait`.
+fn closed(mut s: &TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).expect("timeout");
+    let mut buf = [0u8; 256];
+    let start = Instant::now();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) if start.elapsed() < wait => {}
+            Ok(_) => return false,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// `n` silent TCP connections from `src`.
+fn silent(src: &str, port: u16, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| connect_from(src, port).expect("connect"))
+        .collect()
+}
+
+#[test]
+fn silent_connections_do_not_delay_a_webhook_from_another_address() {
+    let w = Webd::start("");
+    // One address: its allowance, and the rest closed at once.
+    let mine = silent("127.0.0.2", w.port, PER_CLIENT);
+    let over = silent("127.0.0.2", w.port, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = over
+        .iter()
+        .filter(|s| closed(s, Duration::from_millis(200)))
+        .count();
+    assert_eq!(
+        refused, 4,
+        "connections over 127.0.0.2's allowance of {PER_CLIENT} must be closed at once"
+    );
+    assert!(
+        !mine.iter().any(|s| closed(s, Duration::from_millis(10))),
+        "connections within the allowance stay open"
+    );
+    // More addresses fill every slot and then some.
+    let others: Vec<TcpStream> = ["127.0.0.4", "127.0.0.5", "127.0.0.6"]
+        .iter()
+        .flat_map(|a| silent(a, w.port, PER_CLIENT))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    w.webhook_is_prompt(&format!(
+        "{} silent connections from four addresses",
+        mine.len() + others.len()
+    ));
+    // A second one too: the newcomer is never the first to go.
+    w.webhook_is_prompt("the same flood");
+    drop(others);
+}
+
+/// An HTTP/2 connection that never sends a request, only PINGs.
+struct Pinger {
+    s: Tls,
+    opened: Instant,
+    closed: Option<Duration>,
+}
+
+fn h2_frame(ty: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len())
+        .expect("small frame")
+        .to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], ty, flags, 0, 0, 0, 0];
+    f.extend_from_slice(payload);
+    f
+}
+
+const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+const ACK: u8 = 0x1;
+
+impl Pinger {
+    fn open(src: &str, w: &Webd) -> Pinger {
+        let mut s = tls_from(src, w.port, w.h2.clone()).expect("h2 connect");
+        assert_eq!(s.conn.alpn_protocol(), Some(&b"h2"[..]));
+        let opened = Instant::now();
+        s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .expect("preface");
+        s.write_all(&h2_frame(SETTINGS, 0, &[])).expect("settings");
+        s.flush().expect("flush");
+        // The server's SETTINGS comes first; acknowledge it, as a real
+        // client does.
+        let mut header = [0u8; 9];
+        s.read_exact(&mut header).expect("server settings");
+        assert_eq!(header[3], SETTINGS, "the server speaks first with SETTINGS");
+        let len =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let mut payload = vec![0; len];
+        s.read_exact(&mut payload).expect("settings payload");
+        s.write_all(&h2_frame(SETTINGS, ACK, &[])).expect("ack");
+        s.flush().expect("flush");
+        Pinger {
+            s,
+            opened,
+            closed: None,
+        }
+    }
+
+    /// Sends a PING and drains what came back; notes when the server
+    /// closed the connection.
+    fn ping(&mut self) {
+        if self.closed.is_some() {
+            return;
+        }
+        let sent = self
+            .s
+            .write_all(&h2_frame(PING, 0, b"tinsel!!"))
+            .and_then(|()| self.s.flush());
+        self.s
+            .sock
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        let mut buf = [0u8; 512];
+        let gone = loop {
+            match self.s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break false;
+                }
+                Err(_) => break true,
+            }
+        };
+        if sent.is_err() || gone {
+            self.closed = Some(self.opened.elapsed());
+        }
+    }
+}
+
+#[test]
+fn http2_pings_keep_no_connection_alive() {
+    let mut w = Webd::start("");
+    let mut pingers: Vec<Pinger> = ["127.0.0.2", "127.0.0.4"]
+        .iter()
+        .flat_map(|a| (0..PER_CLIENT).map(move |_| *a))
+        .map(|a| Pinger::open(a, &w))
+        .collect();
+    assert_eq!(pingers.len(), SLOTS);
+    for p in &mut pingers {
+        p.ping();
+    }
+    // Every slot is held by a PINGing connection: a newcomer takes one.
+    w.webhook_is_prompt("HTTP/2 connections that only PING");
+    // PINGs every 250 ms do not keep them: each is closed once it has gone
+    // `first_request_timeout_secs` without a request.
+    let limit = DEADLINE + Duration::from_millis(1500);
+    let start = Instant::now();
+    while start.elapsed() < limit + Duration::from_secs(1)
+        && pingers.iter().any(|p| p.closed.is_none())
+    {
+        for p in &mut pingers {
+            p.ping();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for (i, p) in pingers.iter().enumerate() {
+        let closed = p.closed.unwrap_or_else(|| {
+            panic!(
+                "PINGing HTTP/2 connection {i} was still open after {:?}",
+                p.opened.elapsed()
+            )
+        });
+        assert!(
+            closed <= limit,
+            "connection {i} closed only after {closed:?}"
+        );
+    }
+    assert!(w.webd.is_running());
+}
+
+#[test]
+fn a_trusted_proxy_gets_its_larger_allowance() {
+    let w = Webd::start("trusted_proxies = [\"127.0.0.7\"]\n");
+    let direct = silent("127.0.0.2", w.port, PER_CLIENT + 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = direct
+        .iter()
+        .filter(|s| closed(s, Duration::from_millis(200)))
+        .count();
+    assert_eq!(refused, 2, "a direct client is held to {PER_CLIENT}");
+    let proxied = silent("127.0.0.7", w.port, SLOTS - 2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !proxied.iter().any(|s| closed(s, Duration::from_millis(10))),
+        "the proxy may hold {} connections, more than a client's {PER_CLIENT}",
+        SLOTS - 2
+    );
+}
+
+/// Replies hyper writes itself, before any request reaches webd's router,
+/// are as docs/webd.md describes them: the status, an empty body, and none
+/// of the security headers the router adds to its own answers.
+#[test]
+fn replies_to_unparsable_requests_are_as_documented() {
+    let w = Webd::start("");
+    let big = "a".repeat(1024);
+    let heads = [
+        ("GARBAGE\r\n\r\n".to_owned(), 400),
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+                (0..20)
+                    .map(|i| format!("x-pad-{i}: {big}\r\n"))
+                    .collect::<String>()
+            ),
+            431,
+        ),
+    ];
+    for (request, want) in heads {
+        let mut s = tls_from(GOOD, w.port, w.client.clone()).expect("connect");
+        s.write_all(request.as_bytes()).expect("write");
+        s.flush().expect("flush");
+        let head = read_head(&mut s).expect("a reply").to_ascii_lowercase();
+        assert_eq!(status_of(&head), want, "{head}");
+        assert!(head.contains("content-length: 0"), "{head}");
+        for h in [
+            "strict-transport-security",
+            "x-content-type-options",
+            "content-security-policy",
+        ] {
+            assert!(
+                !head.contains(h),
+                "docs/webd.md says hyper's own {want} carries no {h}; update the docs: {head}"
+            );
+        }
+    }
+    // The router's answers do carry them, 404 included.
+    let mut s = tls_from(GOOD, w.port, w.client.clone()).expect("connect");
+    write!(
+        s,
+        "GET /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    s.flush().expect("flush");
+    let head = read_head(&mut s).expect("a reply").to_ascii_lowercase();
+    assert_eq!(status_of(&head), 404, "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+}
+
+/// webd makes room for its sockets at start: it raises a low soft
+/// `RLIMIT_NOFILE` to what `max_connections` needs, and refuses to start,
+/// naming the key, when the hard limit is too low (rather than meet EMFILE
+/// under load).
+#[test]
+fn the_descriptor_limit_fits_max_connections_or_webd_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls = dir.path().join("tls");
+    let o = run(Command::new(bin("webd"))
+        .args(["cert", "self-signed", "--force", "--out"])
+        .arg(&tls));
+    assert!(o.status.success(), "cert self-signed: {}", stderr(&o));
+    let config = |max: usize| {
+        let path = dir.path().join(format!("webd-{max}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "listen = \"127.0.0.1:{}\"\nledd_socket = \"ledd.sock\"\n{}[tls]\ncert = \"tls/fullchain.pem\"\nkey = \"tls/privkey.pem\"\n[limits]\nmax_connections = {max}\n",
+                free_port(),
+                user_lines()
+            ),
+        )
+        .expect("config");
+        path
+    };
+    // 64 slots need 2 x 64 + 64 = 192 descriptors; 100 slots need 264.
+    let under_limits = |path: &Path| {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("ulimit -Sn 100 && ulimit -Hn 200 && exec \"$0\" --config \"$1\"")
+            .arg(bin("webd"))
+            .arg(path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let mut webd = Daemon::spawn("webd", &mut under_limits(&config(64)));
+    let raised = wait_for(Duration::from_secs(10), || {
+        assert!(webd.is_running(), "webd exited under a hard limit of 200");
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", webd.pid())).ok()?;
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        let soft: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+        (soft >= 192).then_some(soft)
+    });
+    assert!(
+        raised.is_some(),
+        "webd did not raise its soft descriptor limit to 192"
+    );
+    drop(webd);
+
+    let out = under_limits(&config(100)).output().expect("webd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("limits.max_connections") && err.contains("264"),
+        "{err}"
+    );
+}

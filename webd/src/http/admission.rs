@@ -1,0 +1,601 @@
+//! Connection admission: which accepted TCP connections webd keeps, so that
+//! no single client (one address, one IPv6 /64) can take the slots other
+//! clients need.
+//!
+//! The connection loop accepts first and asks [`Admission::admit`] second.
+//! A newcomer is refused (closed at once) only when its own client is over
+//! its allowance: too many connections, or too many TLS handshakes in
+//! progress. When every slot is taken, the newcomer takes the slot of the
+//! connection that has earned it least, in this order:
+//!
+//! 1. silent: not one byte received after [`SILENT_GRACE`] (a real client's
+//!    TLS ClientHello follows the TCP handshake at once), oldest first;
+//! 2. not yet served (handshaking, or awaiting its first request), oldest
+//!    first, however far its handshake got;
+//! 3. served and idle, longest idle first.
+//!
+//! A connection with a request in flight is never a victim. Progress is
+//! counted in requests, never in bytes: HTTP/2 PINGs and SETTINGS keep
+//! nothing alive. Within a class age alone decides: a newcomer is the
+//! youngest, so it keeps its slot until as many connections as there are
+//! slots have arrived after it, whatever the older ones pretend to be doing;
+//! and while older silent connections remain, it is not at risk at all.
+
+//! The table is plain data: time is a parameter, and each connection's
+//! handle (the server stores the sender half of its eviction signal) is
+//! handed back when it is evicted, so tests drive it with plain calls.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::ban::ban_key;
+
+/// How long a connection may stay silent before it counts as silent for
+/// eviction. A client's first bytes follow the TCP handshake within a round
+/// trip; the grace covers the time until the connection's task notices
+/// them, so a newcomer is not taken for silent before it could be heard.
+pub const SILENT_GRACE: Duration = Duration::from_millis(250);
+
+/// How far a connection got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Accepted; not one byte received yet.
+    Silent,
+    /// Bytes arrived; the TLS handshake is not finished.
+    Handshaking,
+    /// TLS is up; no request completed yet.
+    AwaitingRequest,
+    /// At least one request was answered.
+    Served,
+}
+
+/// A connection's number in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(u64);
+
+/// How many connections and handshakes one client may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Connections at once.
+    pub connections: usize,
+    /// Connections not yet through their TLS handshake.
+    pub handshakes: usize,
+}
+
+/// Why a newcomer was closed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Its client already holds `limit` connections.
+    Connections {
+        /// The allowance.
+        limit: usize,
+    },
+    /// Its client already has `limit` handshakes in progress.
+    Handshakes {
+        /// The allowance.
+        limit: usize,
+    },
+    /// Every slot is busy with a request in flight, or too many evicted
+    /// sockets are still being closed.
+    Full,
+}
+
+/// A newcomer that got a slot.
+#[derive(Debug)]
+pub struct Admitted<H> {
+    /// Its number, for the later calls.
+    pub id: ConnId,
+    /// The handle of the connection it displaced, to be told to close.
+    pub evicted: Option<H>,
+}
+
+#[derive(Debug)]
+struct Conn<H> {
+    key: IpAddr,
+    opened: Instant,
+    phase: Phase,
+    in_flight: u32,
+    last_done: Option<Instant>,
+    /// `None` once evicted: the socket is still open until its task ends.
+    handle: Option<H>,
+}
+
+impl<H> Conn<H> {
+    fn live(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    fn handshaking(&self) -> bool {
+        self.phase < Phase::AwaitingRequest
+    }
+
+    /// The eviction order at `now`, lower first: silent past the grace,
+    /// then not yet served, then served; within each, oldest (opened, or
+    /// last answered) first.
+    fn rank(&self, now: Instant) -> (u8, Instant) {
+        let class = match self.phase {
+            Phase::Silent if self.opened + SILENT_GRACE <= now => 0,
+            Phase::Silent | Phase::Handshaking | Phase::AwaitingRequest => 1,
+            Phase::Served => 2,
+        };
+        (class, self.last_done.unwrap_or(self.opened))
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    connections: usize,
+    handshakes: usize,
+}
+
+/// Every socket webd holds, the per-client counts, and the choice of
+/// victims.
+#[derive(Debug)]
+pub struct Admission<H> {
+    slots: usize,
+    max_closing: usize,
+    next: u64,
+    live: usize,
+    conns: HashMap<ConnId, Conn<H>>,
+    clients: HashMap<IpAddr, Count>,
+}
+
+impl<H> Admission<H> {
+    /// A table with `slots` live connections at most, and at most
+    /// `max_closing` evicted ones still being closed on top of them.
+    pub fn new(slots: usize, max_closing: usize) -> Admission<H> {
+        Admission {
+            slots,
+            max_closing,
+            next: 0,
+            live: 0,
+            conns: HashMap::new(),
+            clients: HashMap::new(),
+        }
+    }
+
+    /// Sockets held: live connections plus evicted ones not yet closed.
+    pub fn held(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The most sockets [`held`](Self::held) ever reaches.
+    pub fn ceiling(&self) -> usize {
+        self.slots + self.max_closing
+    }
+
+    /// Live (not evicted) connections.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Admits a connection from `ip` under `allowance`, evicting the least
+    /// deserving live connection if every slot is taken.
+    pub fn admit(
+        &mut self,
+        ip: IpAddr,
+        allowance: Allowance,
+        now: Instant,
+        handle: H,
+    ) -> Result<Admitted<H>, Refused> {
+        let key = ban_key(ip);
+        let count = self.clients.get(&key).copied().unwrap_or_default();
+        if count.connections >= allowance.connections {
+            return Err(Refused::Connections {
+                limit: allowance.connections,
+            });
+        }
+        if count.handshakes >= allowance.handshakes {
+            return Err(Refused::Handshakes {
+                limit: allowance.handshakes,
+            });
+        }
+        if self.held() >= self.ceiling() {
+            return Err(Refused::Full);
+        }
+        let evicted = if self.live >= self.slots {
+            Some(self.evict(now).ok_or(Refused::Full)?)
+        } else {
+            None
+        };
+        let id = ConnId(self.next);
+        self.next += 1;
+        self.conns.insert(
+            id,
+            Conn {
+                key,
+                opened: now,
+                phase: Phase::Silent,
+                in_flight: 0,
+                last_done: None,
+                handle: Some(handle),
+            },
+        );
+        self.live += 1;
+        let c = self.clients.entry(key).or_default();
+        c.connections += 1;
+        c.handshakes += 1;
+        Ok(Admitted { id, evicted })
+    }
+
+    /// Takes the slot of the lowest-ranked live connection without a
+    /// request in flight; its client's counts drop at once.
+    fn evict(&mut self, now: Instant) -> Option<H> {
+        let (&id, _) = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.live() && c.in_flight == 0)
+            .min_by_key(|(_, c)| c.rank(now))?;
+        let conn = self.conns.get_mut(&id)?;
+        let handle = conn.handle.take();
+        let (key, handshaking) = (conn.key, conn.handshaking());
+        self.live -= 1;
+        self.forget(key, handshaking);
+        handle
+    }
+
+    fn forget(&mut self, key: IpAddr, handshaking: bool) {
+        if let Some(c) = self.clients.get_mut(&key) {
+            c.connections = c.connections.saturating_sub(1);
+            if handshaking {
+                c.handshakes = c.handshakes.saturating_sub(1);
+            }
+            if c.connections == 0 {
+                self.clients.remove(&key);
+            }
+        }
+    }
+
+    /// The connection's first bytes arrived.
+    pub fn heard(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.phase = c.phase.max(Phase::Handshaking);
+        }
+    }
+
+    /// The TLS handshake finished: the connection no longer counts against
+    /// its client's handshakes.
+    pub fn handshake_done(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let (key, was, live) = (c.key, c.handshaking(), c.live());
+        c.phase = c.phase.max(Phase::AwaitingRequest);
+        if was
+            && live
+            && let Some(count) = self.clients.get_mut(&key)
+        {
+            count.handshakes = count.handshakes.saturating_sub(1);
+        }
+    }
+
+    /// A request reached the application.
+    pub fn request_started(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.in_flight += 1;
+        }
+    }
+
+    /// A request was answered (or abandoned) at `now`.
+    pub fn request_finished(&mut self, id: ConnId, now: Instant) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.in_flight = c.in_flight.saturating_sub(1);
+            c.phase = Phase::Served;
+            c.last_done = Some(now);
+        }
+    }
+
+    /// When the connection should be closed for lack of completed
+    /// requests, if nothing changes first: `first_request` after it
+    /// opened, or `idle` after its last answer. While a request is in
+    /// flight (bounded by the request timeout), `idle` from `now`: the
+    /// caller looks again then. `None` once the connection is gone.
+    pub fn deadline(
+        &self,
+        id: ConnId,
+        now: Instant,
+        first_request: Duration,
+        idle: Duration,
+    ) -> Option<Instant> {
+        let c = self.conns.get(&id)?;
+        Some(if c.in_flight > 0 {
+            now + idle
+        } else if let Some(done) = c.last_done {
+            done + idle
+        } else {
+            c.opened + first_request
+        })
+    }
+
+    /// The connection's socket is closed.
+    pub fn release(&mut self, id: ConnId) {
+        let Some(c) = self.conns.remove(&id) else {
+            return;
+        };
+        if c.live() {
+            self.live -= 1;
+            self.forget(c.key, c.handshaking());
+        }
+    }
+
+    /// Connections `ip`'s client holds now.
+    pub fn client_connections(&self, ip: IpAddr) -> usize {
+        self.clients.get(&ban_key(ip)).map_or(0, |c| c.connections)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLIENT: Allowance = Allowance {
+        connections: 3,
+        handshakes: 2,
+    };
+    const PROXY: Allowance = Allowance {
+        connections: 6,
+        handshakes: 6,
+    };
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    struct Clock(Instant);
+
+    impl Clock {
+        fn at(&self, ms: u64) -> Instant {
+            self.0 + Duration::from_millis(ms)
+        }
+    }
+
+    fn clock() -> Clock {
+        Clock(Instant::now())
+    }
+
+    #[test]
+    fn a_client_is_capped_and_others_still_get_in() {
+        let t = clock();
+        let mut a: Admission<u32> = Admission::new(10, 10);
+        let x = ip("192.0.2.1");
+        let ids: Vec<ConnId> = (0..2)
+            .map(|n| a.admit(x, CLIENT, t.at(n), n as u32).unwrap().id)
+            .collect();
+        // Two handshakes in progress: the third is refused...
+        assert_eq!(
+            a.admit(x, CLIENT, t.at(3), 9).unwrap_err(),
+            Refused::Handshakes { limit: 2 }
+        );
+        // ...until one finishes; then the connection cap bites.
+        a.handshake_done(ids[0]);
+        a.admit(x, CLIENT, t.at(4), 3).unwrap();
+        assert_eq!(
+            a.admit(x, CLIENT, t.at(5), 4).unwrap_err(),
+            Refused::Connections { limit: 3 }
+        );
+        assert!(a.admit(ip("192.0.2.2"), CLIENT, t.at(6), 5).is_ok());
+        // Closing one gives the client room again.
+        a.release(ids[1]);
+        assert_eq!(a.client_connections(x), 2);
+        assert!(a.admit(x, CLIENT, t.at(7), 6).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let t = clock();
+        let mut a: Admission<()> = Admission::new(10, 10);
+        for (n, addr) in ["2001:db8::1", "2001:db8::2", "2001:db8:0:0:ffff::9"]
+            .into_iter()
+            .enumerate()
+        {
+            let id = a.admit(ip(addr), CLIENT, t.at(n as u64), ()).unwrap().id;
+            a.handshake_done(id);
+        }
+        assert_eq!(
+            a.admit(ip("2001:db8::7"), CLIENT, t.at(9), ()).unwrap_err(),
+            Refused::Connections { limit: 3 }
+        );
+        // The next /64 is another client.
+        assert!(a.admit(ip("2001:db8:0:1::1"), CLIENT, t.at(9), ()).is_ok());
+        assert_eq!(a.client_connections(ip("2001:db8::ffff")), 3);
+    }
+
+    #[test]
+    fn a_proxy_gets_its_larger_allowance() {
+        let t = clock();
+        let mut a: Admission<()> = Admission::new(10, 10);
+        let p = ip("10.0.0.1");
+        for n in 0..6 {
+            assert!(a.admit(p, PROXY, t.at(n), ()).is_ok(), "{n}");
+        }
+        assert!(a.admit(p, PROXY, t.at(7), ()).is_err());
+    }
+
+    #[test]
+    fn when_full_the_oldest_unserved_connection_makes_room() {
+        let t = clock();
+        let mut a: Admission<&str> = Admission::new(4, 4);
+        let wide = Allowance {
+            connections: 10,
+            handshakes: 10,
+        };
+        let served = a
+            .admit(ip("192.0.2.1"), wide, t.at(0), "served")
+            .unwrap()
+            .id;
+        a.handshake_done(served);
+        a.request_started(served);
+        a.request_finished(served, t.at(50));
+        let busy = a.admit(ip("192.0.2.2"), wide, t.at(1), "busy").unwrap().id;
+        a.handshake_done(busy);
+        a.request_started(busy);
+        let awaiting = a
+            .admit(ip("192.0.2.3"), wide, t.at(2), "awaiting")
+            .unwrap()
+            .id;
+        a.handshake_done(awaiting);
+        let handshaking = a
+            .admit(ip("192.0.2.4"), wide, t.at(3), "handshaking")
+            .unwrap()
+            .id;
+        assert_eq!(a.live(), 4);
+
+        // Never-served connections go first, oldest first, however far
+        // their handshake got; newcomers are the youngest, so they stay.
+        let order: Vec<&str> = (0..2)
+            .map(|n| {
+                let got = a
+                    .admit(ip("198.51.100.1"), wide, t.at(100 + n), "new")
+                    .unwrap();
+                got.evicted.unwrap()
+            })
+            .collect();
+        assert_eq!(order, ["awaiting", "handshaking"]);
+        assert_eq!(
+            a.admit(ip("198.51.100.2"), wide, t.at(200), "third")
+                .unwrap()
+                .evicted,
+            Some("new")
+        );
+        // With the served one the last idle left besides the busy one and
+        // the newcomers, the newcomers still go before it.
+        assert_eq!(
+            a.admit(ip("198.51.100.3"), wide, t.at(300), "fourth")
+                .unwrap()
+                .evicted,
+            Some("new")
+        );
+        assert_eq!(
+            a.admit(ip("198.51.100.3"), wide, t.at(400), "fifth")
+                .unwrap_err(),
+            Refused::Full,
+            "four evicted sockets are still being closed"
+        );
+        assert_eq!(a.live(), 4);
+        assert_eq!(a.held(), 8);
+        // Their clients' counts dropped when they were evicted.
+        assert_eq!(a.client_connections(ip("192.0.2.4")), 0);
+        assert_eq!(a.client_connections(ip("192.0.2.2")), 1);
+        // As their tasks close them, room comes back.
+        a.release(handshaking);
+        assert_eq!(a.held(), 7);
+        assert_eq!(
+            a.admit(ip("198.51.100.4"), wide, t.at(500), "sixth")
+                .unwrap()
+                .evicted,
+            Some("third")
+        );
+        let _ = served;
+    }
+
+    #[test]
+    fn connections_silent_past_the_grace_go_before_talking_ones() {
+        let t = clock();
+        let wide = Allowance {
+            connections: 10,
+            handshakes: 10,
+        };
+        let mut a: Admission<&str> = Admission::new(3, 3);
+        let talking = a
+            .admit(ip("192.0.2.1"), wide, t.at(0), "talking")
+            .unwrap()
+            .id;
+        a.heard(talking);
+        a.admit(ip("192.0.2.2"), wide, t.at(10), "silent").unwrap();
+        let late = a
+            .admit(ip("192.0.2.3"), wide, t.at(20), "young")
+            .unwrap()
+            .id;
+        // Within the grace, a silent newcomer is ranked by age alone: the
+        // oldest, talking or not, goes.
+        assert_eq!(
+            a.admit(ip("192.0.2.4"), wide, t.at(30), "a")
+                .unwrap()
+                .evicted,
+            Some("talking")
+        );
+        a.heard(late);
+        // Past it, the silent one goes first although younger ones talk.
+        let grace = SILENT_GRACE.as_millis() as u64;
+        assert_eq!(
+            a.admit(ip("192.0.2.5"), wide, t.at(10 + grace), "b")
+                .unwrap()
+                .evicted,
+            Some("silent")
+        );
+        // "a" has been silent past the grace by now, "young" talks.
+        assert_eq!(
+            a.admit(ip("192.0.2.6"), wide, t.at(30 + grace), "c")
+                .unwrap()
+                .evicted,
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn a_full_table_of_busy_connections_refuses() {
+        let t = clock();
+        let mut a: Admission<()> = Admission::new(2, 2);
+        for n in 0..2 {
+            let id = a
+                .admit(ip(&format!("192.0.2.{n}")), CLIENT, t.at(n), ())
+                .unwrap()
+                .id;
+            a.request_started(id);
+        }
+        assert_eq!(
+            a.admit(ip("192.0.2.9"), CLIENT, t.at(5), ()).unwrap_err(),
+            Refused::Full
+        );
+    }
+
+    #[test]
+    fn idle_served_connections_go_least_recently_used_first() {
+        let t = clock();
+        let wide = Allowance {
+            connections: 10,
+            handshakes: 10,
+        };
+        let mut a: Admission<u8> = Admission::new(2, 2);
+        let first = a.admit(ip("192.0.2.1"), wide, t.at(0), 1).unwrap().id;
+        let second = a.admit(ip("192.0.2.2"), wide, t.at(1), 2).unwrap().id;
+        for (id, done) in [(first, 500), (second, 100)] {
+            a.handshake_done(id);
+            a.request_started(id);
+            a.request_finished(id, t.at(done));
+        }
+        assert_eq!(
+            a.admit(ip("192.0.2.3"), wide, t.at(600), 3)
+                .unwrap()
+                .evicted,
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn deadlines_count_requests_not_bytes() {
+        let t = clock();
+        let first = Duration::from_secs(10);
+        let idle = Duration::from_secs(30);
+        let mut a: Admission<()> = Admission::new(4, 4);
+        let id = a.admit(ip("192.0.2.1"), CLIENT, t.at(0), ()).unwrap().id;
+        a.handshake_done(id);
+        // Whatever else happens on the wire, the first request is due
+        // `first` after opening.
+        assert_eq!(a.deadline(id, t.at(9_000), first, idle), Some(t.at(10_000)));
+        a.request_started(id);
+        assert_eq!(
+            a.deadline(id, t.at(20_000), first, idle),
+            Some(t.at(50_000))
+        );
+        a.request_finished(id, t.at(21_000));
+        assert_eq!(
+            a.deadline(id, t.at(22_000), first, idle),
+            Some(t.at(51_000))
+        );
+        a.release(id);
+        assert_eq!(a.deadline(id, t.at(22_000), first, idle), None);
+        assert_eq!(a.held(), 0);
+    }
+}
