@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::ban::ban_key;
+use super::ban::net_key;
 
 /// How long a connection may stay silent before it counts as silent for
 /// eviction. A client's first bytes follow the TCP handshake within a round
@@ -179,7 +179,7 @@ impl<H> Admission<H> {
         now: Instant,
         handle: H,
     ) -> Result<Admitted<H>, Refused> {
-        let key = ban_key(ip);
+        let key = net_key(ip);
         let count = self.clients.get(&key).copied().unwrap_or_default();
         if count.connections >= allowance.connections {
             return Err(Refused::Connections {
@@ -321,7 +321,7 @@ impl<H> Admission<H> {
 
     /// Connections `ip`'s client holds now.
     pub fn client_connections(&self, ip: IpAddr) -> usize {
-        self.clients.get(&ban_key(ip)).map_or(0, |c| c.connections)
+        self.clients.get(&net_key(ip)).map_or(0, |c| c.connections)
     }
 }
 

@@ -88,14 +88,20 @@ pub enum BanKey {
 /// for an unidentified client, its proxy's key of its own.
 pub fn ban_key(client: Client) -> BanKey {
     match client {
-        Client::Addr(ip) => BanKey::Net(match crate::config::canonical(ip) {
-            IpAddr::V6(v6) => {
-                let bits = u128::from(v6) & (u128::MAX << 64);
-                IpAddr::V6(Ipv6Addr::from(bits))
-            }
-            v4 => v4,
-        }),
+        Client::Addr(ip) => BanKey::Net(net_key(ip)),
         Client::Unidentified { via } => BanKey::Unidentified { via },
+    }
+}
+
+/// The network one client owns: an IPv4 address, or the /64 of an IPv6
+/// one (IPv4-mapped addresses are the IPv4 client).
+pub fn net_key(ip: IpAddr) -> IpAddr {
+    match crate::config::canonical(ip) {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & (u128::MAX << 64);
+            IpAddr::V6(Ipv6Addr::from(bits))
+        }
+        v4 => v4,
     }
 }
 
