@@ -319,6 +319,7 @@ pub struct OutputConfig {
 }
 
 /// Who may connect, resolved to ids.
+/// [`crate::server::role_of`] turns a peer into a role with these lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
     /// Users with the admin role (root always has it).
@@ -807,36 +808,6 @@ fn resolve_ids(
         .collect()
 }
 
-impl Access {
-    /// Whether a peer with primary group `gid` and supplementary groups
-    /// `groups` belongs to one of `gids`.
-    ///
-    /// Both come from the socket (`SO_PEERCRED`, `SO_PEERGROUPS`: the
-    /// groups the peer process held when it connected), never from the
-    /// group database: no file read and no NSS call per connection (NSS
-    /// modules open sockets, which hardened ledd may not), and a process
-    /// that dropped a group is not granted it back.
-    pub fn in_groups(gid: u32, groups: &[u32], gids: &[u32]) -> bool {
-        gids.contains(&gid) || groups.iter().any(|g| gids.contains(g))
-    }
-
-    /// The role of a peer (`uid`, primary `gid`, supplementary `groups`),
-    /// or `None` when it may not connect. root is always admin.
-    pub fn role_of(&self, uid: u32, gid: u32, groups: &[u32]) -> Option<tinsel_proto::Role> {
-        use tinsel_proto::Role;
-        if uid == 0 || self.admin_uids.contains(&uid) {
-            return Some(Role::Admin);
-        }
-        if Access::in_groups(gid, groups, &self.admin_gids) {
-            return Some(Role::Admin);
-        }
-        if self.hooks_uids.contains(&uid) || Access::in_groups(gid, groups, &self.hooks_gids) {
-            return Some(Role::Hooks);
-        }
-        None
-    }
-}
-
 /// A fully commented config file with every key at its default.
 pub const EXAMPLE: &str = r#"# ledd configuration (TOML). Every key is optional; the values shown are
 # the defaults. Unknown keys are refused. Check a file with
@@ -1057,24 +1028,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("access.hooks_users") && err.contains("no-such-user-xyz"));
-    }
-
-    #[test]
-    fn roles_follow_the_access_lists() {
-        use tinsel_proto::Role;
-        let access = Access {
-            admin_uids: vec![1000],
-            admin_gids: vec![],
-            hooks_uids: vec![65534],
-            hooks_gids: vec![4242],
-        };
-        assert_eq!(access.role_of(0, 0, &[]), Some(Role::Admin));
-        assert_eq!(access.role_of(1000, 1000, &[]), Some(Role::Admin));
-        assert_eq!(access.role_of(65534, 65534, &[]), Some(Role::Hooks));
-        assert_eq!(access.role_of(5000, 4242, &[]), Some(Role::Hooks));
-        assert_eq!(access.role_of(5000, 5000, &[4242]), Some(Role::Hooks));
-        assert_eq!(access.role_of(5000, 5000, &[7, 8]), None);
-        assert_eq!(access.role_of(5000, 5000, &[]), None);
     }
 
     #[test]
