@@ -5,4 +5,5 @@
 mod hardware;
 mod harness;
 mod ledd;
+mod unprivileged;
 mod webd;

@@ -292,7 +292,7 @@ pub fn drop_privileges(report: &mut Report, user: Option<&Identity>) -> Result<(
         );
     } else {
         let holds_setpcap = caps::get()
-            .map(|c| c.effective & (1 << CAP_SETPCAP) != 0)
+            .map(|c| c.effective & (1 << caps::CAP_SETPCAP) != 0)
             .unwrap_or(false);
         if holds_setpcap {
             caps::drop_bounding_set(0).map_err(SandboxError::Bounding)?;
@@ -315,9 +315,6 @@ pub fn drop_privileges(report: &mut Report, user: Option<&Identity>) -> Result<(
     report.gid = gid;
     Ok(())
 }
-
-/// `CAP_SETPCAP` (include/uapi/linux/capability.h).
-const CAP_SETPCAP: u32 = 8;
 
 /// Step 3: effective, permitted and inheritable to zero; then verify all
 /// five sets. A non-empty bounding set left over by an unprivileged start
