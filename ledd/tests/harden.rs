@@ -308,6 +308,8 @@ fn the_runtime_ledd_needs_still_works() {
             false
         })
     });
+    // getresuid is not in ledd's allowlist: ask before hardening.
+    let own_uid = tinsel_sandbox::ids::resuid().1;
     let run = isolated(
         "the_runtime_ledd_needs_still_works",
         || {
@@ -327,7 +329,7 @@ fn the_runtime_ledd_needs_still_works() {
                 let l = tokio::net::UnixListener::from_std(listener).map_err(|_| 3)?;
                 let (mut conn, _) = l.accept().await.map_err(|_| 4)?;
                 let cred = conn.peer_cred().map_err(|_| 5)?;
-                if cred.uid() != tinsel_sandbox::ids::resuid().1 {
+                if cred.uid() != own_uid {
                     return Err(6);
                 }
                 let mut b = [0; 2];
