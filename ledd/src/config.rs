@@ -889,7 +889,9 @@ pub const EXAMPLE: &str = r#"# ledd configuration (TOML). Every key is optional;
 # restart.
 
 # The Unix socket ledctl and webd connect to. Ignored when systemd passes the
-# socket (socket activation, ledd.socket).
+# socket (socket activation, ledd.socket). Left out, it is this for root and
+# $XDG_RUNTIME_DIR/tinsel/ledd.sock (or /tmp/tinsel-UID/ledd.sock) for other
+# users, where ledctl looks by default.
 socket = "/run/tinsel/ledd.sock"
 
 # The group that owns the socket; "" leaves it root's. Give webd's group here
