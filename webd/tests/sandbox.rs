@@ -209,6 +209,36 @@ fn the_report_says_which_layers_are_live() {
     .assert_succeeded();
 }
 
+/// Started without capabilities (an ordinary user; as root the test first
+/// becomes `nobody`): nothing to drop, and the report says so instead of
+/// warning about the bounding set it cannot drop.
+#[test]
+fn started_without_capabilities_the_report_says_nothing_was_dropped() {
+    let f = fixture();
+    isolated(
+        "started_without_capabilities_the_report_says_nothing_was_dropped",
+        || {
+            if as_root() {
+                tinsel_sandbox::ids::switch_to(&Identity::from_ids(NOBODY, NOBODY))
+                    .map_err(|e| e.to_string())?;
+            }
+            let report = sandbox::apply(&f.plan(&[])).map_err(|e| e.to_string())?;
+            let text = format!("{:?}", report.steps);
+            if report.started_without_capabilities
+                && text.contains("no capabilities held, nothing to drop")
+                && text.contains("bounding left as inherited (started without capabilities)")
+                && report.seccomp == Some(SeccompMode::Kill)
+            {
+                Ok(())
+            } else {
+                Err(format!("unexpected report: {text}"))
+            }
+        },
+        || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
+    )
+    .assert_killed_by_sigsys();
+}
+
 // ---- files ----------------------------------------------------------------
 
 #[test]
