@@ -53,11 +53,15 @@ pub struct Client {
 
 impl Client {
     /// Connects to `path` and says Hello. Reads time out after `timeout`.
+    /// The per-user default socket is refused when its directory is not
+    /// the user's own ([`check_user_socket`]).
     pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+        let connect_err = |source| ClientError::Connect {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        check_user_socket(path).map_err(connect_err)?;
+        let stream = UnixStream::connect(path).map_err(connect_err)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         let mut c = Client {
@@ -115,5 +119,26 @@ impl Client {
             };
         }
         self.recv()
+    }
+}
+
+/// For an ordinary user's default socket ([`crate::config::default_socket`]):
+/// the directory holding it must be a directory of this user's that no one
+/// else may write ([`crate::config::check_user_socket_dir`]); otherwise
+/// another user could have put a socket of theirs where ledctl looks. A
+/// missing directory passes (connecting then says ledd is not running).
+/// Any other path (root's, `--socket`) is the caller's choice.
+pub fn check_user_socket(path: &Path) -> io::Result<()> {
+    let euid = nix::unistd::geteuid().as_raw();
+    if euid == 0 || path != crate::config::default_socket() {
+        return Ok(());
+    }
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        _ => crate::config::check_user_socket_dir(dir, euid)
+            .map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e)),
     }
 }

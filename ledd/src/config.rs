@@ -18,8 +18,73 @@ use crate::strip::kind::StripKind;
 use crate::strip::spi_wire::SpiEncoding;
 use crate::strip::ws281x;
 
-/// Where ledd listens when neither the file nor `--socket` says.
+/// Where ledd listens as root when neither the file nor `--socket` says
+/// (systemd's `ledd.socket` and the `.deb` create `/run/tinsel`).
 pub const DEFAULT_SOCKET: &str = "/run/tinsel/ledd.sock";
+/// The per-user directory's name, under `$XDG_RUNTIME_DIR`.
+pub const USER_SOCKET_DIR: &str = "tinsel";
+/// The socket's file name in the per-user directory.
+pub const USER_SOCKET_NAME: &str = "ledd.sock";
+
+/// Where ledd listens, and ledctl connects, when neither the config file
+/// nor `--socket` says: root's [`DEFAULT_SOCKET`], and for any other
+/// user a socket of their own (see [`default_socket_for`]), so that an
+/// ordinary user's `ledd` and `ledctl` find each other.
+pub fn default_socket() -> PathBuf {
+    default_socket_for(
+        nix::unistd::geteuid().as_raw(),
+        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+    )
+}
+
+/// [`default_socket`] for effective uid `euid` and the value of
+/// `XDG_RUNTIME_DIR`: uid 0 gets [`DEFAULT_SOCKET`]; others get
+/// `$XDG_RUNTIME_DIR/tinsel/ledd.sock` (a directory only that user can
+/// reach, made by the login manager), or `/tmp/tinsel-<uid>/ledd.sock` when
+/// `XDG_RUNTIME_DIR` is unset, empty or relative. ledd creates the
+/// `tinsel` directory (mode 0700) and checks it with
+/// [`check_user_socket_dir`]: in `/tmp` anyone could have made it first.
+pub fn default_socket_for(euid: u32, xdg_runtime_dir: Option<&std::ffi::OsStr>) -> PathBuf {
+    if euid == 0 {
+        return PathBuf::from(DEFAULT_SOCKET);
+    }
+    let dir = match xdg_runtime_dir.map(Path::new) {
+        Some(runtime) if runtime.is_absolute() => runtime.join(USER_SOCKET_DIR),
+        _ => PathBuf::from(format!("/tmp/{USER_SOCKET_DIR}-{euid}")),
+    };
+    dir.join(USER_SOCKET_NAME)
+}
+
+/// Checks that the per-user socket directory `dir` is a real directory
+/// (not a symlink) owned by `euid` and that no one else may write to it,
+/// so that neither ledd's socket nor the one ledctl connects to can be
+/// another user's. The error names the directory and the fix.
+pub fn check_user_socket_dir(dir: &Path, euid: u32) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.file_type().is_dir() {
+        return Err(format!(
+            "{} is not a directory (a symlink or a file): remove it, or choose a socket with --socket PATH",
+            dir.display()
+        ));
+    }
+    if meta.uid() != euid {
+        return Err(format!(
+            "{} belongs to uid {}, not to uid {euid}: someone else made it; remove it, set XDG_RUNTIME_DIR, or choose a socket with --socket PATH",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is writable by others (mode {:o}): chmod 700 {}",
+            dir.display(),
+            meta.mode() & 0o7777,
+            dir.display()
+        ));
+    }
+    Ok(())
+}
 /// The default socket permissions: owner and group may connect.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
 /// The default number of LEDs.
@@ -387,7 +452,7 @@ impl Config {
             reason,
         };
 
-        let socket = raw.socket.unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+        let socket = raw.socket.unwrap_or_else(default_socket);
         if socket.as_os_str().is_empty() || socket.as_os_str().len() > 100 {
             return Err(invalid(
                 "socket",
@@ -817,7 +882,9 @@ pub const EXAMPLE: &str = r#"# ledd configuration (TOML). Every key is optional;
 # restart.
 
 # The Unix socket ledctl and webd connect to. Ignored when systemd passes the
-# socket (socket activation, ledd.socket).
+# socket (socket activation, ledd.socket). Left out, it is this for root and
+# $XDG_RUNTIME_DIR/tinsel/ledd.sock (or /tmp/tinsel-UID/ledd.sock) for other
+# users, where ledctl looks by default.
 socket = "/run/tinsel/ledd.sock"
 
 # The group that owns the socket; "" leaves it root's. Give webd's group here
@@ -921,12 +988,15 @@ mod tests {
     #[test]
     fn example_parses_to_the_defaults() {
         let from_example = load_text(EXAMPLE).unwrap();
-        let defaults = Config::from_raw(
+        let mut defaults = Config::from_raw(
             RawConfig::default(),
             &Overrides::default(),
             Origin::File(PathBuf::from("/etc/test.toml")),
         )
         .unwrap();
+        // The example shows root's socket; other users default to their own.
+        assert_eq!(defaults.socket, default_socket());
+        defaults.socket = PathBuf::from(DEFAULT_SOCKET);
         assert_eq!(from_example, defaults);
         assert_eq!(defaults.strip.count, 150);
         assert_eq!(defaults.strip.fps, 60);
@@ -1030,28 +1100,77 @@ mod tests {
         assert!(err.contains("access.hooks_users") && err.contains("no-such-user-xyz"));
     }
 
-    #[test]
-    fn a_config_others_can_write_is_refused_when_root() {
+    /// A config file of mode `mode`, and what loading it gives.
+    fn load_with_mode(mode: u32) -> Result<Config, ConfigError> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledd.toml");
         std::fs::write(&path, "[strip]\ncount = 10\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        Config::load(Some(&path), &Overrides::default())
+    }
+
+    #[test]
+    #[cfg_attr(
+        tinsel_unprivileged,
+        ignore = "needs root: only root distrusts a config file others can write"
+    )]
+    fn as_root_a_config_others_can_write_is_refused() {
+        assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+        assert_eq!(load_with_mode(0o644).unwrap().strip.count, 10);
+        let err = load_with_mode(0o666).unwrap_err().to_string();
+        assert!(err.contains("666") && err.contains("chmod go-w"), "{err}");
+    }
+
+    #[test]
+    fn the_default_socket_is_roots_or_the_users_own() {
+        use std::ffi::OsStr;
+        let root = default_socket_for(0, Some(OsStr::new("/run/user/0")));
+        assert_eq!(root, Path::new("/run/tinsel/ledd.sock"));
         assert_eq!(
-            Config::load(Some(&path), &Overrides::default())
-                .unwrap()
-                .strip
-                .count,
-            10
+            default_socket_for(1000, Some(OsStr::new("/run/user/1000"))),
+            Path::new("/run/user/1000/tinsel/ledd.sock")
         );
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let r = Config::load(Some(&path), &Overrides::default());
-        if nix::unistd::geteuid().is_root() {
-            let err = r.unwrap_err().to_string();
-            assert!(err.contains("666") && err.contains("chmod go-w"), "{err}");
-        } else {
-            assert!(r.is_ok(), "only root needs to distrust the file");
+        for unusable in [None, Some(""), Some("relative/dir")] {
+            assert_eq!(
+                default_socket_for(1000, unusable.map(OsStr::new)),
+                Path::new("/tmp/tinsel-1000/ledd.sock"),
+                "XDG_RUNTIME_DIR = {unusable:?}"
+            );
         }
+        // ledd's default is ledctl's: both come from here.
+        let euid = nix::unistd::geteuid().as_raw();
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR");
+        assert_eq!(default_socket(), default_socket_for(euid, xdg.as_deref()));
+        let c = Config::from_raw(
+            RawConfig::default(),
+            &Overrides::default(),
+            Origin::Defaults,
+        );
+        assert_eq!(c.unwrap().socket, default_socket());
+    }
+
+    #[test]
+    fn a_per_user_socket_directory_must_be_private_and_the_users_own() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("tinsel");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let owner = std::fs::metadata(&dir).unwrap().uid();
+        assert_eq!(check_user_socket_dir(&dir, owner), Ok(()));
+        let err = check_user_socket_dir(&dir, owner + 1).unwrap_err();
+        assert!(err.contains(&format!("belongs to uid {owner}")), "{err}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = check_user_socket_dir(&dir, owner).unwrap_err();
+        assert!(
+            err.contains("writable by others") && err.contains("chmod 700"),
+            "{err}"
+        );
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let err = check_user_socket_dir(&link, owner).unwrap_err();
+        assert!(err.contains("not a directory"), "{err}");
     }
 
     #[test]

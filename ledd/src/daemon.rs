@@ -21,7 +21,7 @@
 //! next start replaces it.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -215,7 +215,11 @@ pub fn run(args: &Args) -> Exit {
     // 3. The socket: from systemd, or created safely. Before hardening:
     //    socket() and bind() are killed afterwards.
     let listener = match listen(&config) {
-        Ok(l) => l,
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            engine.stop();
+            return Exit::Unavailable;
+        }
         Err(e) => {
             error!("{e}");
             return if e.is_permission() {
@@ -236,7 +240,12 @@ pub fn run(args: &Args) -> Exit {
     config::resolve_names_from_files_only();
     match harden::harden(&opts) {
         Ok(report) => info!(
-            "hardened; live layers: capabilities dropped, no_new_privs, seccomp ({}); not live: Landlock (ledd has none: root without capabilities can still read root-readable files)",
+            "hardened; live layers: {}, no_new_privs, seccomp ({}); not live: Landlock (ledd has none: root without capabilities can still read root-readable files)",
+            if report.unprivileged {
+                "no capabilities held (not root)"
+            } else {
+                "capabilities dropped"
+            },
             if report.seccomp == SeccompMode::Kill {
                 "kill on violation"
             } else {
@@ -286,10 +295,65 @@ fn hardening_for(config: &Config, seccomp_log: bool) -> HardenOptions {
     harden::options_for(config.strip.backend, mode)
 }
 
-fn listen(config: &Config) -> Result<Listener, server::ServerError> {
+/// Makes sure the directory for ledd's own socket exists. For an ordinary
+/// user's default socket ([`config::default_socket`]) ledd creates the
+/// `tinsel` directory, owner-only, and checks it is theirs
+/// ([`config::check_user_socket_dir`]). Any other missing directory is an
+/// error that says how to make it: root's default `/run/tinsel` comes with
+/// the `.deb` (systemd's `ledd.socket`), and is otherwise never created
+/// here, so that its owner and mode stay the administrator's choice.
+fn socket_dir(socket: &Path) -> Result<(), String> {
+    let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    if euid != 0 && socket == config::default_socket() {
+        use std::os::unix::fs::DirBuilderExt;
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => info!("created {} (mode 700) for ledd's socket", dir.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(format!(
+                    "cannot create {} for ledd's socket: {e}; check XDG_RUNTIME_DIR, or choose a socket with --socket PATH",
+                    dir.display()
+                ));
+            }
+        }
+        return config::check_user_socket_dir(dir, euid)
+            .map_err(|e| format!("refusing the socket directory: {e}"));
+    }
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(missing_socket_dir(socket, dir))
+}
+
+/// What to say when `dir`, the directory for `socket`, does not exist.
+fn missing_socket_dir(socket: &Path, dir: &Path) -> String {
+    let how = if socket == Path::new(config::DEFAULT_SOCKET) {
+        format!(
+            "install the .deb (its ledd.socket provides it), or create it (mkdir -p {})",
+            dir.display()
+        )
+    } else {
+        format!("create it (mkdir -p {})", dir.display())
+    };
+    format!(
+        "the directory for ledd's socket {} is missing: {how}, or choose another socket with --socket PATH",
+        socket.display()
+    )
+}
+
+/// The socket from systemd, or bound at `config.socket`; `Ok(None)` when
+/// the socket's directory is missing or not safe (logged with the fix).
+fn listen(config: &Config) -> Result<Option<Listener>, server::ServerError> {
     if let Some(l) = server::from_systemd()? {
         info!("serving the socket passed by systemd");
-        return Ok(l);
+        return Ok(Some(l));
+    }
+    if let Err(e) = socket_dir(&config.socket) {
+        error!("{e}");
+        return Ok(None);
     }
     let l = server::bind(
         &config.socket,
@@ -301,7 +365,7 @@ fn listen(config: &Config) -> Result<Listener, server::ServerError> {
         config.socket.display(),
         config.socket_mode
     );
-    Ok(l)
+    Ok(Some(l))
 }
 
 fn serve(
@@ -407,4 +471,22 @@ fn reload(old: Config, args: &Args, state: &State, engine: &crate::engine::Sende
     state.reconfigure(new.access.clone(), new.strip.fps);
     info!("SIGHUP: config reloaded");
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_run_tinsel_says_how_to_make_it() {
+        let msg = missing_socket_dir(Path::new(config::DEFAULT_SOCKET), Path::new("/run/tinsel"));
+        for fix in ["install the .deb", "mkdir -p /run/tinsel", "--socket PATH"] {
+            assert!(msg.contains(fix), "{fix}: {msg}");
+        }
+        let other = missing_socket_dir(Path::new("/srv/x/ledd.sock"), Path::new("/srv/x"));
+        assert!(
+            other.contains("mkdir -p /srv/x") && !other.contains(".deb"),
+            "{other}"
+        );
+    }
 }

@@ -901,9 +901,14 @@ fn block_signals() {
 
 /// When root: SCHED_FIFO for this thread and locked memory, so page faults
 /// and ordinary processes do not delay frames. Refusal is logged once and
-/// the loop runs as an ordinary thread.
+/// the loop runs as an ordinary thread. Not root (the simulated strip
+/// needs none), neither is asked for and one info line says so.
 fn try_realtime() {
-    if !nix::unistd::geteuid().is_root() {
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() {
+        info!(
+            "not root (uid {euid}): the frame loop runs at normal priority with unlocked memory (SCHED_FIFO and mlockall need root); fine for the simulated strip, start ledd as root for a real one"
+        );
         return;
     }
     let param = libc::sched_param {

@@ -8,7 +8,11 @@
 //!    needs `CAP_SETPCAP`), ambient, then effective/permitted/inheritable
 //!    down to [`HardenOptions::keep_caps`] (default: none). uid 0 without
 //!    capabilities cannot override file permissions, load modules, change
-//!    ids, bind privileged ports or reach `/dev/mem` again;
+//!    ids, bind privileged ports or reach `/dev/mem` again. Started by an
+//!    ordinary user (the simulated strip needs no root), ledd holds no
+//!    capability: nothing is dropped and the bounding set stays, which
+//!    no_new_privs makes harmless (`tinsel_sandbox::caps::drop_all_but`).
+//!    Some capabilities without `CAP_SETPCAP` is an error;
 //! 2. [`verify_every_thread`]: capabilities are **per thread**, and the
 //!    frame loop thread exists already (it opened the strip). It must call
 //!    [`drop_thread_capabilities`] itself once the strip is open; this step
@@ -101,14 +105,10 @@ pub fn options_for(backend: crate::config::Backend, seccomp: SeccompMode) -> Har
 /// A hardening step that failed; ledd maps every variant to exit code 71.
 #[derive(Debug, thiserror::Error)]
 pub enum HardenError {
-    /// Dropping capabilities on the calling thread failed.
-    #[error(
-        "dropping capabilities failed: {0} (EPERM: dropping the bounding set needs CAP_SETPCAP; under systemd, list CAP_SETPCAP in CapabilityBoundingSet=)"
-    )]
-    Capabilities(#[source] std::io::Error),
-    /// Capabilities are still held after dropping them.
-    #[error("capabilities still held after dropping them: {0}")]
-    StillHeld(String),
+    /// Dropping capabilities on the calling thread failed, or the process
+    /// holds some capabilities but not `CAP_SETPCAP`.
+    #[error("dropping capabilities failed: {0}")]
+    Capabilities(#[source] caps::DropError),
     /// Another thread still holds capabilities.
     #[error(
         "thread {tid} ({name:?}) still holds capabilities ({caps}): call ledd::harden::drop_thread_capabilities() on that thread once the strip is open, before harden()"
@@ -137,6 +137,9 @@ pub enum HardenError {
 pub struct Report {
     /// Capabilities kept.
     pub kept_caps: CapMask,
+    /// Started without any capability (not root): nothing was dropped and
+    /// the bounding set was left as inherited.
+    pub unprivileged: bool,
     /// Threads checked (all of them at that moment).
     pub threads: usize,
     /// Seccomp mode installed.
@@ -149,8 +152,13 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "capabilities: {} on all {} threads; no_new_privs on; seccomp: {} syscalls ({} BPF instructions), {}",
+            "capabilities: {}{} on all {} threads; no_new_privs on; seccomp: {} syscalls ({} BPF instructions), {}",
             caps::describe(self.kept_caps),
+            if self.unprivileged {
+                " (started without any: nothing to drop)"
+            } else {
+                ""
+            },
             self.threads,
             self.seccomp_size.0,
             self.seccomp_size.1,
@@ -166,13 +174,25 @@ impl fmt::Display for Report {
 /// listening and sd_notify sockets exist, and after every thread already
 /// running has called [`drop_thread_capabilities`]. Irreversible.
 pub fn harden(opts: &HardenOptions) -> Result<Report, HardenError> {
-    drop_capabilities(opts.keep_caps)?;
-    tracing::info!(
-        step = "drop_capabilities",
-        "harden: capabilities kept: {}",
-        caps::describe(opts.keep_caps)
-    );
-    let threads = verify_every_thread(opts.keep_caps)?;
+    let dropped = drop_capabilities(opts.keep_caps)?;
+    let bounding_allowed = match dropped {
+        caps::Dropped::All => {
+            tracing::info!(
+                step = "drop_capabilities",
+                "harden: capabilities kept: {}",
+                caps::describe(opts.keep_caps)
+            );
+            opts.keep_caps
+        }
+        caps::Dropped::NothingHeld { bounding } => {
+            tracing::info!(
+                step = "drop_capabilities",
+                "harden: not root and no capabilities held: nothing to drop (the bounding set stays; no_new_privs below keeps anything from being gained through it)"
+            );
+            bounding
+        }
+    };
+    let threads = verify_every_thread(opts.keep_caps, bounding_allowed)?;
     tracing::info!(
         step = "verify_every_thread",
         "harden: {threads} thread(s) hold no more than that"
@@ -187,6 +207,7 @@ pub fn harden(opts: &HardenOptions) -> Result<Report, HardenError> {
     let seccomp_size = install_seccomp(opts)?;
     let report = Report {
         kept_caps: opts.keep_caps,
+        unprivileged: matches!(dropped, caps::Dropped::NothingHeld { .. }),
         threads,
         seccomp: opts.seccomp,
         seccomp_size,
@@ -199,31 +220,28 @@ pub fn harden(opts: &HardenOptions) -> Result<Report, HardenError> {
 /// loop): drop its own capabilities down to `keep`. Call on that thread,
 /// once the strip is open. Capabilities are per thread; nothing else can
 /// take them from it.
-pub fn drop_thread_capabilities(keep: CapMask) -> Result<(), HardenError> {
+pub fn drop_thread_capabilities(keep: CapMask) -> Result<caps::Dropped, HardenError> {
     drop_capabilities(keep)
 }
 
 /// Step 1 (for the calling thread): bounding set, ambient, then
 /// effective/permitted/inheritable down to `keep`, verified with `capget`.
-pub fn drop_capabilities(keep: CapMask) -> Result<(), HardenError> {
-    // Bounding first: PR_CAPBSET_DROP needs CAP_SETPCAP, which the capset
-    // below removes (unless kept).
-    caps::drop_bounding_set(keep).map_err(HardenError::Capabilities)?;
-    caps::clear_ambient().map_err(HardenError::Capabilities)?;
-    caps::restrict_sets(keep).map_err(HardenError::Capabilities)?;
-    let now = caps::get().map_err(HardenError::Capabilities)?;
-    if now.effective & !keep != 0 || now.permitted & !keep != 0 || now.inheritable != 0 {
-        return Err(HardenError::StillHeld(format!("{now:?}")));
-    }
-    Ok(())
+/// A thread that holds no capability has nothing to drop
+/// ([`caps::Dropped::NothingHeld`]); one that holds some but not
+/// `CAP_SETPCAP` is refused ([`caps::DropError::Partial`]).
+pub fn drop_capabilities(keep: CapMask) -> Result<caps::Dropped, HardenError> {
+    caps::drop_all_but(keep).map_err(HardenError::Capabilities)
 }
 
 /// Step 2: every thread holds no more than `keep` in its effective,
-/// permitted and bounding sets, and nothing ambient. Returns the count.
-pub fn verify_every_thread(keep: CapMask) -> Result<usize, HardenError> {
+/// permitted and inheritable sets, no more than `bounding` in its bounding
+/// set (`keep` once dropped; what an unprivileged start inherited
+/// otherwise), and nothing ambient. Returns the count.
+pub fn verify_every_thread(keep: CapMask, bounding: CapMask) -> Result<usize, HardenError> {
     let threads = process::thread_statuses().map_err(HardenError::Threads)?;
     for (tid, name, st) in &threads {
-        let extra = (st.cap_eff | st.cap_prm | st.cap_bnd | st.cap_inh | st.cap_amb) & !keep;
+        let extra = ((st.cap_eff | st.cap_prm | st.cap_inh | st.cap_amb) & !keep)
+            | (st.cap_bnd & !(bounding | keep));
         if extra != 0 || st.cap_amb != 0 {
             return Err(HardenError::ThreadKeepsCapabilities {
                 tid: *tid,

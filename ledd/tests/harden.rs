@@ -1,8 +1,14 @@
 //! ledd's hardening, proven by attacks: each test runs `harden()` in a fresh
-//! single-threaded process (root, like ledd) that first does what ledd does
-//! before hardening — a frame loop thread running against a simulated strip
-//! (memory), a listening Unix socket and an sd_notify datagram socket — and
-//! then attempts one forbidden (or one required) operation.
+//! single-threaded process that first does what ledd does before hardening
+//! — a frame loop thread running against a simulated strip (memory), a
+//! listening Unix socket and an sd_notify datagram socket — and then
+//! attempts one forbidden (or one required) operation.
+//!
+//! They run as root (like ledd on a Pi) and as an ordinary user (like ledd
+//! on the simulated strip): the seccomp filter and no_new_privs hold either
+//! way. The tests named `as_root_*` need root (capabilities to drop, files
+//! of other users); built by another user they are reported as ignored,
+//! with the reason (see `build/unprivileged.rs`).
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
@@ -73,13 +79,12 @@ fn require_root() {
     assert_eq!(
         tinsel_sandbox::ids::resuid().1,
         0,
-        "ledd's hardening tests run as root, like ledd"
+        "this test needs root: build and run the tests as root, or see README's Tests section"
     );
 }
 
 /// Frame loop started and dropped its capabilities, then `harden`.
 fn hardened() -> Result<FrameLoop, String> {
-    require_root();
     let frame_loop = start_frame_loop(true);
     harden::harden(&HardenOptions::default()).map_err(|e| e.to_string())?;
     Ok(frame_loop)
@@ -197,7 +202,12 @@ fn unlink_is_refused_not_fatal() {
 }
 
 #[test]
-fn root_without_capabilities_cannot_read_a_file_it_does_not_own() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: chowns a file to another user and checks what uid 0 without capabilities may read"
+)]
+fn as_root_root_without_capabilities_cannot_read_a_file_it_does_not_own() {
+    require_root();
     // DAC without CAP_DAC_OVERRIDE: a 0600 file owned by someone else.
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
@@ -206,7 +216,7 @@ fn root_without_capabilities_cannot_read_a_file_it_does_not_own() {
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let s = secret.clone();
     isolated(
-        "root_without_capabilities_cannot_read_a_file_it_does_not_own",
+        "as_root_root_without_capabilities_cannot_read_a_file_it_does_not_own",
         hardened_setup,
         || attack::read_file(s.to_str().unwrap()),
     )
@@ -214,9 +224,14 @@ fn root_without_capabilities_cannot_read_a_file_it_does_not_own() {
 }
 
 #[test]
-fn proc_status_of_every_thread_shows_the_hardening() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: checks that uid 0 ends with an empty bounding set"
+)]
+fn as_root_proc_status_of_every_thread_shows_the_hardening() {
+    require_root();
     isolated(
-        "proc_status_of_every_thread_shows_the_hardening",
+        "as_root_proc_status_of_every_thread_shows_the_hardening",
         hardened_setup,
         || {
             let threads = process::thread_statuses().unwrap();
@@ -240,10 +255,14 @@ fn proc_status_of_every_thread_shows_the_hardening() {
 }
 
 #[test]
-fn a_thread_that_kept_its_capabilities_stops_hardening() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: a thread must hold capabilities to keep them"
+)]
+fn as_root_a_thread_that_kept_its_capabilities_stops_hardening() {
     require_root();
     isolated(
-        "a_thread_that_kept_its_capabilities_stops_hardening",
+        "as_root_a_thread_that_kept_its_capabilities_stops_hardening",
         || {
             let frame_loop = start_frame_loop(false);
             let r = harden::harden(&HardenOptions::default())
@@ -289,6 +308,8 @@ fn the_runtime_ledd_needs_still_works() {
             false
         })
     });
+    // getresuid is not in ledd's allowlist: ask before hardening.
+    let own_uid = tinsel_sandbox::ids::resuid().1;
     let run = isolated(
         "the_runtime_ledd_needs_still_works",
         || {
@@ -308,7 +329,7 @@ fn the_runtime_ledd_needs_still_works() {
                 let l = tokio::net::UnixListener::from_std(listener).map_err(|_| 3)?;
                 let (mut conn, _) = l.accept().await.map_err(|_| 4)?;
                 let cred = conn.peer_cred().map_err(|_| 5)?;
-                if cred.uid() != 0 {
+                if cred.uid() != own_uid {
                     return Err(6);
                 }
                 let mut b = [0; 2];
@@ -347,7 +368,6 @@ thread_local! {
 
 #[test]
 fn seccomp_log_mode_logs_instead_of_killing() {
-    require_root();
     let run = isolated(
         "seccomp_log_mode_logs_instead_of_killing",
         || {
@@ -362,4 +382,90 @@ fn seccomp_log_mode_logs_instead_of_killing() {
         || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
     );
     assert_eq!(run.outcome, Outcome::Succeeded, "{}", run.output);
+}
+
+/// Started without capabilities (an ordinary user's ledd on the simulated
+/// strip; as root the test first becomes `nobody`, which clears them):
+/// hardening succeeds, leaves the bounding set alone (it cannot drop it)
+/// and still sets no_new_privs and seccomp on every thread.
+#[test]
+fn hardening_without_capabilities_still_sets_no_new_privs_and_seccomp() {
+    isolated(
+        "hardening_without_capabilities_still_sets_no_new_privs_and_seccomp",
+        || {
+            if tinsel_sandbox::ids::resuid().1 == 0 {
+                let nobody = tinsel_sandbox::ids::Identity::from_ids(65534, 65534);
+                tinsel_sandbox::ids::switch_to(&nobody).map_err(|e| e.to_string())?;
+            }
+            let report = hardened_report()?;
+            if !report.unprivileged || !report.to_string().contains("nothing to drop") {
+                return Err(format!("the report hides the unprivileged start: {report}"));
+            }
+            Ok(())
+        },
+        || {
+            let threads = process::thread_statuses().unwrap();
+            assert_eq!(threads.len(), 2, "main + frame loop: {threads:?}");
+            for (tid, name, st) in threads {
+                eprintln!("{tid} {name}: {st:?}");
+                assert_ne!(st.uid[1], 0, "{name}: not root");
+                assert_eq!(st.cap_eff, 0, "{name}: CapEff");
+                assert_eq!(st.cap_prm, 0, "{name}: CapPrm");
+                assert_eq!(st.cap_inh, 0, "{name}: CapInh");
+                assert_eq!(st.cap_amb, 0, "{name}: CapAmb");
+                assert_ne!(st.cap_bnd, 0, "{name}: CapBnd left as inherited");
+                assert_eq!(st.no_new_privs, 1, "{name}: NoNewPrivs (TSYNC)");
+                assert_eq!(st.seccomp, 2, "{name}: Seccomp (TSYNC)");
+            }
+            // And the filter is live: a new socket kills the process.
+            attack::socket(libc::AF_INET, libc::SOCK_STREAM)
+        },
+    )
+    .assert_killed_by_sigsys();
+}
+
+fn hardened_report() -> Result<harden::Report, String> {
+    let frame_loop = start_frame_loop(true);
+    let report = harden::harden(&HardenOptions::default()).map_err(|e| e.to_string())?;
+    std::mem::forget(frame_loop);
+    Ok(report)
+}
+
+/// Some capabilities but not `CAP_SETPCAP` (e.g. a file capability, or
+/// systemd's AmbientCapabilities=): the bounding set cannot be dropped, and
+/// hardening stops with a message that says so and what to change. As an
+/// ordinary user the capabilities come from a new user namespace.
+#[test]
+fn some_capabilities_without_setpcap_stop_hardening_with_the_fix() {
+    isolated(
+        "some_capabilities_without_setpcap_stop_hardening_with_the_fix",
+        || {
+            use tinsel_sandbox::caps;
+            if tinsel_sandbox::ids::resuid().1 != 0 {
+                // SAFETY: plain integer argument; the process is single-threaded.
+                if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+                    return Err(format!(
+                        "unshare(CLONE_NEWUSER): {}",
+                        std::io::Error::last_os_error()
+                    ));
+                }
+            }
+            let now = caps::get().map_err(|e| e.to_string())?;
+            let without = now.permitted & !(1 << caps::CAP_SETPCAP);
+            if without == 0 {
+                return Err(format!("no capabilities to start with: {now:?}"));
+            }
+            caps::set(caps::CapSets {
+                effective: without,
+                permitted: without,
+                inheritable: 0,
+            })
+            .map_err(|e| e.to_string())?;
+            harden::harden(&HardenOptions::default())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+        || Ok(()),
+    )
+    .assert_setup_failed("but not CAP_SETPCAP");
 }

@@ -16,11 +16,27 @@
 //! the uid change does not (the inheritable set), then set no_new_privs.
 //! Capability state is per thread: all of this must happen before any other
 //! thread exists.
+//!
+//! # Started without capabilities
+//!
+//! An ordinary user's process holds no capability: nothing to drop, and
+//! `PR_CAPBSET_DROP` would fail with `EPERM`. Its bounding set stays as
+//! inherited, which gives nothing: a process can only gain a capability
+//! from the bounding set through `execve` of a setuid or file-capability
+//! binary, and no_new_privs (set right after) turns that off.
+//! [`drop_all_but`] tells the three start states apart: holding nothing
+//! (done), holding `CAP_SETPCAP` (the strict drop above), and holding some
+//! capabilities but not `CAP_SETPCAP` (an error: the bounding set cannot be
+//! dropped, and the capabilities came from somewhere that should say so).
 
 use std::io;
 
 /// One capability set, as a 64-bit mask (bit n = capability n).
 pub type CapMask = u64;
+
+/// `CAP_SETPCAP` (include/uapi/linux/capability.h): needed to drop from the
+/// bounding set.
+pub const CAP_SETPCAP: u32 = 8;
 
 /// The effective, permitted and inheritable sets of the calling thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -235,6 +251,84 @@ pub fn set_no_new_privs() -> io::Result<()> {
 /// Whether no_new_privs is set on the calling thread.
 pub fn no_new_privs() -> io::Result<bool> {
     prctl(libc::PR_GET_NO_NEW_PRIVS, 0).map(|v| v == 1)
+}
+
+/// What [`drop_all_but`] found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// The process held capabilities including `CAP_SETPCAP` (root): the
+    /// bounding set, ambient, effective, permitted and inheritable sets now
+    /// hold no more than `keep`.
+    All,
+    /// The process held no capability at all (an ordinary user): nothing
+    /// was dropped, and the bounding set stays as inherited (`bounding`).
+    /// Harmless once no_new_privs is set; see the module docs.
+    NothingHeld {
+        /// The bounding set left in place.
+        bounding: CapMask,
+    },
+}
+
+/// Why [`drop_all_but`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DropError {
+    /// Some capabilities are held, but not `CAP_SETPCAP`, so the bounding
+    /// set cannot be dropped: neither root nor an ordinary process.
+    #[error(
+        "holding {} but not CAP_SETPCAP, so the capability bounding set cannot be dropped: start as root, or with no capabilities at all (remove file capabilities: setcap -r; under systemd, drop AmbientCapabilities= or add CAP_SETPCAP to CapabilityBoundingSet= and AmbientCapabilities=)",
+        describe(*held)
+    )]
+    Partial {
+        /// What the process held (effective | permitted | inheritable).
+        held: CapMask,
+    },
+    /// A system call failed.
+    #[error("{step} failed: {source}")]
+    Call {
+        /// Which step.
+        step: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Capabilities are still held after dropping them.
+    #[error("capabilities still held after dropping them: {0:?}")]
+    StillHeld(CapSets),
+}
+
+fn step(step: &'static str) -> impl FnOnce(io::Error) -> DropError {
+    move |source| DropError::Call { step, source }
+}
+
+/// Drop every capability of the calling thread except `keep`, in the order
+/// the module docs give (bounding set first), and verify with `capget`.
+///
+/// - Holding nothing (an ordinary user): returns [`Dropped::NothingHeld`]
+///   without touching the bounding set.
+/// - Holding `CAP_SETPCAP` (root): the strict drop; [`Dropped::All`].
+/// - Holding some capabilities without `CAP_SETPCAP` while the bounding set
+///   has more than `keep`: [`DropError::Partial`], before changing anything.
+pub fn drop_all_but(keep: CapMask) -> Result<Dropped, DropError> {
+    let now = get().map_err(step("capget"))?;
+    let held = now.effective | now.permitted | now.inheritable;
+    // The ambient set is a subset of permitted: empty when `held` is.
+    if held == 0 {
+        return Ok(Dropped::NothingHeld {
+            bounding: bounding_set().map_err(step("reading the bounding set"))?,
+        });
+    }
+    let bounding = bounding_set().map_err(step("reading the bounding set"))?;
+    if bounding & !keep != 0 && now.effective & (1 << CAP_SETPCAP) == 0 {
+        return Err(DropError::Partial { held });
+    }
+    drop_bounding_set(keep).map_err(step("dropping the bounding set (PR_CAPBSET_DROP)"))?;
+    clear_ambient().map_err(step("clearing the ambient set"))?;
+    restrict_sets(keep).map_err(step("capset"))?;
+    let after = get().map_err(step("capget"))?;
+    if after.effective & !keep != 0 || after.permitted & !keep != 0 || after.inheritable != 0 {
+        return Err(DropError::StillHeld(after));
+    }
+    Ok(Dropped::All)
 }
 
 /// A readable list of the capability numbers in `mask`, e.g. `"cap 12, cap 21"`.

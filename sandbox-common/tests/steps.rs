@@ -1,6 +1,10 @@
 //! Each confinement step on its own, proven by an attack in a fresh
-//! single-threaded process (see `tinsel_sandbox::harness`). These run as
-//! root (CI and the emulated Pi Zero do) and drop to uid/gid 65534.
+//! single-threaded process (see `tinsel_sandbox::harness`). Landlock,
+//! seccomp and no_new_privs need no privilege: those tests run as any user.
+//! The tests named `as_root_*` change uids or need capabilities and drop to
+//! uid/gid 65534; built by an ordinary user they are reported as ignored,
+//! with the reason (`build/unprivileged.rs`). CI and the emulated Pi Zero
+//! run them as root.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -77,10 +81,11 @@ fn s(p: &Path) -> &str {
 // ---- privileges ---------------------------------------------------------
 
 #[test]
-fn dropped_uid_cannot_return_to_root() {
+#[cfg_attr(tinsel_unprivileged, ignore = "needs root: drops to uid 65534")]
+fn as_root_dropped_uid_cannot_return_to_root() {
     require_root();
     harness::isolated(
-        "dropped_uid_cannot_return_to_root",
+        "as_root_dropped_uid_cannot_return_to_root",
         || ids::switch_to(&nobody()).map_err(|e| e.to_string()),
         || {
             // SAFETY: plain integer arguments.
@@ -94,10 +99,11 @@ fn dropped_uid_cannot_return_to_root() {
 }
 
 #[test]
-fn prove_irreversible_passes_after_the_drop() {
+#[cfg_attr(tinsel_unprivileged, ignore = "needs root: drops to uid 65534")]
+fn as_root_prove_irreversible_passes_after_the_drop() {
     require_root();
     isolated(
-        "prove_irreversible_passes_after_the_drop",
+        "as_root_prove_irreversible_passes_after_the_drop",
         || {
             ids::switch_to(&nobody()).map_err(|e| e.to_string())?;
             ids::prove_irreversible().map_err(|e| e.to_string())
@@ -132,12 +138,16 @@ fn nobody_resolves_by_name() {
 // ---- capabilities -------------------------------------------------------
 
 #[test]
-fn root_without_capabilities_cannot_bind_a_privileged_port() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: drops the capabilities of uid 0"
+)]
+fn as_root_root_without_capabilities_cannot_bind_a_privileged_port() {
     require_root();
     // uid stays 0: proves capabilities, not the uid, are what is dropped
     // (ledd stays root and relies on exactly this).
     isolated(
-        "root_without_capabilities_cannot_bind_a_privileged_port",
+        "as_root_root_without_capabilities_cannot_bind_a_privileged_port",
         || {
             ok(caps::drop_bounding_set(0), "bounding")?;
             ok(caps::clear_ambient(), "ambient")?;
@@ -159,10 +169,14 @@ fn root_without_capabilities_cannot_bind_a_privileged_port() {
 }
 
 #[test]
-fn capabilities_stay_cleared_after_the_uid_change() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: drops the bounding set and the uid"
+)]
+fn as_root_capabilities_stay_cleared_after_the_uid_change() {
     require_root();
     isolated(
-        "capabilities_stay_cleared_after_the_uid_change",
+        "as_root_capabilities_stay_cleared_after_the_uid_change",
         || {
             ok(caps::drop_bounding_set(0), "bounding")?;
             ids::switch_to(&nobody()).map_err(|e| e.to_string())?;
@@ -207,13 +221,14 @@ fn euid_of(exe: &Path) -> Result<(), i32> {
 }
 
 #[test]
-fn without_no_new_privs_a_setuid_binary_regains_root() {
+#[cfg_attr(tinsel_unprivileged, ignore = "needs root: makes a setuid-root binary")]
+fn as_root_without_no_new_privs_a_setuid_binary_regains_root() {
     // The control for the next test: the setuid copy really works.
     require_root();
     let f = fixture();
     let exe = setuid_id(&f.root);
     isolated(
-        "without_no_new_privs_a_setuid_binary_regains_root",
+        "as_root_without_no_new_privs_a_setuid_binary_regains_root",
         || ids::switch_to(&nobody()).map_err(|e| e.to_string()),
         || euid_of(&exe),
     )
@@ -221,12 +236,13 @@ fn without_no_new_privs_a_setuid_binary_regains_root() {
 }
 
 #[test]
-fn no_new_privs_stops_a_setuid_binary() {
+#[cfg_attr(tinsel_unprivileged, ignore = "needs root: makes a setuid-root binary")]
+fn as_root_no_new_privs_stops_a_setuid_binary() {
     require_root();
     let f = fixture();
     let exe = setuid_id(&f.root);
     isolated(
-        "no_new_privs_stops_a_setuid_binary",
+        "as_root_no_new_privs_stops_a_setuid_binary",
         || {
             ok(caps::set_no_new_privs(), "no_new_privs")?;
             ids::switch_to(&nobody()).map_err(|e| e.to_string())

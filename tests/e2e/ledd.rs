@@ -1,6 +1,11 @@
 //! ledd end to end: a real `ledd` on the simulated strip and a temporary
 //! socket, driven by the real `ledctl`, by peers running as other users
 //! (`setpriv`), and by hostile raw connections.
+//!
+//! ledd runs as whoever runs the tests. The tests named `as_root_*` need
+//! root (peers of other uids, ledd staying uid 0); built by an ordinary
+//! user they are reported as ignored, with the reason
+//! (`build/unprivileged.rs`).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -253,7 +258,11 @@ fn watch_streams_frames_as_text_when_not_a_terminal() {
 }
 
 #[test]
-fn a_hooks_peer_may_play_but_not_administer() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: runs ledctl as uid 65534 with setpriv"
+)]
+fn as_root_a_hooks_peer_may_play_but_not_administer() {
     let ledd = Ledd::start("");
     let out = ledd.ctl_as(HOOKS_UID, &["play", "fire"]);
     assert!(out.status.success(), "hooks may play: {}", stderr(&out));
@@ -294,7 +303,11 @@ fn a_hooks_peer_may_play_but_not_administer() {
 }
 
 #[test]
-fn an_unknown_peer_is_refused() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: runs ledctl as uid 12345 with setpriv"
+)]
+fn as_root_an_unknown_peer_is_refused() {
     let ledd = Ledd::start("");
     let out = ledd.ctl_as(STRANGER_UID, &["status"]);
     assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
@@ -418,9 +431,19 @@ fn hostile_input_leaves_ledd_serving_and_on_time() {
     // server would be late on most of them; this allows for a shared,
     // loaded CI machine (the 60 s flood benchmark gives the real figure).
     assert!(frames >= 60, "the loop kept running: {frames} frames");
+    // Being on time under load is what SCHED_FIFO buys, and only root gets
+    // it: an ordinary user's frame loop competes with everything else on a
+    // loaded machine, so there the bound is the loop's own "far behind"
+    // reset (it never bursts), not the real-time one.
+    let realtime = ledd.log().contains("frame loop runs SCHED_FIFO");
+    let allowed = if realtime {
+        3 + frames / 20
+    } else {
+        frames / 2
+    };
     assert!(
-        late <= 3 + frames / 20,
-        "{late} of {frames} frames late during the attack: {after}"
+        late <= allowed,
+        "{late} of {frames} frames late during the attack (real-time: {realtime}): {after}"
     );
 }
 
@@ -617,13 +640,34 @@ fn thread_statuses(pid: u32) -> Vec<ThreadStatus> {
     out
 }
 
-/// Every thread of `pid`: no capability in any set, no_new_privs, a
-/// seccomp filter. Returns the thread names.
+/// Whether these tests run as root (then ledd does too).
+fn as_root() -> bool {
+    own_uid() == 0
+}
+
+/// The effective uid of this test process.
+fn own_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok())
+        .expect("Uid: in /proc/self/status")
+}
+
+/// Every thread of `pid`: no capability in any set (the bounding set too
+/// when root: an ordinary user's ledd has none to drop), no_new_privs, a
+/// seccomp filter, the same uid as this test. Returns the thread names.
 fn assert_every_thread_hardened(pid: u32, seccomp: &str) -> Vec<String> {
     let threads = thread_statuses(pid);
     assert!(!threads.is_empty());
+    let sets: &[&str] = if as_root() {
+        &["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"]
+    } else {
+        &["CapEff", "CapPrm", "CapInh", "CapAmb"]
+    };
     for t in &threads {
-        for set in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
+        for &set in sets {
             assert_eq!(
                 t.fields.get(set).map(String::as_str),
                 Some("0000000000000000"),
@@ -644,9 +688,11 @@ fn assert_every_thread_hardened(pid: u32, seccomp: &str) -> Vec<String> {
             "thread {:?}",
             t.name
         );
-        // Still root: hardening drops capabilities, not the uid.
+        // Hardening drops capabilities, not the uid: root stays root.
         assert!(
-            t.fields.get("Uid").is_some_and(|u| u.starts_with("0\t")),
+            t.fields
+                .get("Uid")
+                .is_some_and(|u| u.starts_with(&format!("{}\t", own_uid()))),
             "{:?}",
             t.fields.get("Uid")
         );
@@ -655,13 +701,14 @@ fn assert_every_thread_hardened(pid: u32, seccomp: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_real_ledd_runs_hardened_and_still_does_everything() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: checks that ledd stays uid 0 with no capabilities"
+)]
+fn as_root_the_real_ledd_runs_hardened_and_still_does_everything() {
     assert!(
-        std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")),
-        "this test starts ledd as root, like systemd does"
+        as_root(),
+        "this test starts ledd as root, like systemd does: see README's Tests section"
     );
     let mut ledd = Ledd::start("");
     let pid = ledd.daemon.pid();
@@ -750,7 +797,11 @@ fn the_real_ledd_runs_hardened_and_still_does_everything() {
 /// not from NSS: a peer with 40 groups (more than the first buffer holds)
 /// is matched on any of them, primary or supplementary.
 #[test]
-fn a_peer_gets_its_role_from_a_supplementary_group() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: runs ledctl with other groups with setpriv"
+)]
+fn as_root_a_peer_gets_its_role_from_a_supplementary_group() {
     let ledd = Ledd::start("hooks_groups = [\"4242\"]\nadmin_groups = [\"4343\"]\n");
     let ctl_with_groups = |groups: &[u32], args: &[&str]| {
         let list: Vec<String> = groups.iter().map(u32::to_string).collect();

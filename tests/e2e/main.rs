@@ -9,4 +9,5 @@ mod first_hour;
 mod hardware;
 mod harness;
 mod ledd;
+mod unprivileged;
 mod webd;

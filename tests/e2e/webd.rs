@@ -882,7 +882,11 @@ fn proc_status(pid: u32) -> std::collections::HashMap<String, String> {
 }
 
 #[test]
-fn the_fully_sandboxed_webd_serves_reaches_ledd_and_reloads_its_certificate() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: webd starts as root and drops to nobody"
+)]
+fn as_root_the_fully_sandboxed_webd_serves_reaches_ledd_and_reloads_its_certificate() {
     assert!(
         !user_lines().is_empty(),
         "this test starts webd as root so that it drops to nobody: run the suite as root (CI does)"

@@ -1,8 +1,15 @@
 //! The real webd sandbox (`webd::sandbox::apply`), applied in a fresh
-//! single-threaded process started as root, then attacked: one forbidden
-//! operation per process (`tinsel_sandbox::harness`). Each must be denied
-//! with the expected errno (Landlock, DAC) or kill the process with SIGSYS
+//! single-threaded process, then attacked: one forbidden operation per
+//! process (`tinsel_sandbox::harness`). Each must be denied with the
+//! expected errno (Landlock, DAC) or kill the process with SIGSYS
 //! (seccomp); a test fails if any succeeds.
+//!
+//! Started as root (as CI does, and systemd on a Pi) the sandbox drops to
+//! uid 65534; started by an ordinary user it stays that user, and every
+//! other layer (no capabilities, no_new_privs, Landlock, seccomp) is the
+//! same, so these tests run either way. The one test named `as_root_*`
+//! needs root; built by an ordinary user it is reported as ignored, with
+//! the reason (`build/unprivileged.rs`).
 
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
@@ -29,12 +36,25 @@ struct Fixture {
     listener: TcpListener,
 }
 
+/// Whether the tests started as root (then the sandbox drops to 65534).
+fn as_root() -> bool {
+    tinsel_sandbox::ids::resuid().1 == 0
+}
+
+/// The uid and gid the sandboxed webd ends with: 65534 when started as
+/// root, else the user that started it.
+fn sandboxed_ids() -> (u32, u32) {
+    if as_root() {
+        (NOBODY, NOBODY)
+    } else {
+        (
+            tinsel_sandbox::ids::resuid().1,
+            tinsel_sandbox::ids::resgid().1,
+        )
+    }
+}
+
 fn fixture() -> Fixture {
-    assert_eq!(
-        tinsel_sandbox::ids::resuid().1,
-        0,
-        "the sandbox tests start as root and drop to 65534 (CI runs as root)"
-    );
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_owned();
     let mode =
@@ -113,6 +133,8 @@ fn assert_fs_denied(run: &Run) {
 #[test]
 fn proc_status_shows_every_layer() {
     let f = fixture();
+    // Asked before the sandbox: getresuid is not in webd's allowlist.
+    let ((uid, gid), root) = (sandboxed_ids(), as_root());
     let run = isolated(
         "proc_status_shows_every_layer",
         || {
@@ -130,13 +152,15 @@ fn proc_status_shows_every_layer() {
             let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
             let st = Status::read_from(&mut file).unwrap();
             eprintln!("{st:?}");
-            assert_eq!(st.uid, [NOBODY; 4], "uid");
-            assert_eq!(st.gid, [NOBODY; 4], "gid");
-            assert!(st.groups.is_empty(), "groups {:?}", st.groups);
+            assert_eq!(st.uid, [uid; 4], "uid");
+            assert_eq!(st.gid, [gid; 4], "gid");
+            if root {
+                assert!(st.groups.is_empty(), "groups {:?}", st.groups);
+                assert_eq!(st.cap_bnd, 0, "CapBnd");
+            }
             assert_eq!(st.cap_eff, 0, "CapEff");
             assert_eq!(st.cap_prm, 0, "CapPrm");
             assert_eq!(st.cap_inh, 0, "CapInh");
-            assert_eq!(st.cap_bnd, 0, "CapBnd");
             assert_eq!(st.cap_amb, 0, "CapAmb");
             assert_eq!(st.no_new_privs, 1, "NoNewPrivs");
             assert_eq!(st.seccomp, 2, "Seccomp");
@@ -153,6 +177,7 @@ thread_local! {
 #[test]
 fn the_report_says_which_layers_are_live() {
     let f = fixture();
+    let ((uid, _), root) = (sandboxed_ids(), as_root());
     isolated(
         "the_report_says_which_layers_are_live",
         || {
@@ -161,8 +186,8 @@ fn the_report_says_which_layers_are_live() {
             let report = sandbox::apply(&f.plan(&[])).map_err(|e| e.to_string())?;
             let text = report.to_string();
             eprintln!("{text}");
-            let ok = report.uid == NOBODY
-                && report.bounding_empty
+            let ok = report.uid == uid
+                && report.bounding_empty == root
                 && report.seccomp == Some(SeccompMode::Kill)
                 && report.steps.len() == 7
                 && text.contains("seccomp: allowlist")
@@ -182,6 +207,36 @@ fn the_report_says_which_layers_are_live() {
         || Ok(()),
     )
     .assert_succeeded();
+}
+
+/// Started without capabilities (an ordinary user; as root the test first
+/// becomes `nobody`): nothing to drop, and the report says so instead of
+/// warning about the bounding set it cannot drop.
+#[test]
+fn started_without_capabilities_the_report_says_nothing_was_dropped() {
+    let f = fixture();
+    isolated(
+        "started_without_capabilities_the_report_says_nothing_was_dropped",
+        || {
+            if as_root() {
+                tinsel_sandbox::ids::switch_to(&Identity::from_ids(NOBODY, NOBODY))
+                    .map_err(|e| e.to_string())?;
+            }
+            let report = sandbox::apply(&f.plan(&[])).map_err(|e| e.to_string())?;
+            let text = format!("{:?}", report.steps);
+            if report.started_without_capabilities
+                && text.contains("no capabilities held, nothing to drop")
+                && text.contains("bounding left as inherited (started without capabilities)")
+                && report.seccomp == Some(SeccompMode::Kill)
+            {
+                Ok(())
+            } else {
+                Err(format!("unexpected report: {text}"))
+            }
+        },
+        || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
+    )
+    .assert_killed_by_sigsys();
 }
 
 // ---- files ----------------------------------------------------------------
@@ -527,10 +582,18 @@ fn a_tokio_runtime_serves_tcp_after_the_sandbox() {
 // ---- failures that must stop webd ----------------------------------------
 
 #[test]
-fn root_without_a_user_is_refused() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: only root is refused without a user to drop to"
+)]
+fn as_root_root_without_a_user_is_refused() {
+    assert!(
+        as_root(),
+        "this test needs root: see README's Tests section"
+    );
     let f = fixture();
     isolated(
-        "root_without_a_user_is_refused",
+        "as_root_root_without_a_user_is_refused",
         || {
             let mut plan = f.plan(&[]);
             plan.user = None;

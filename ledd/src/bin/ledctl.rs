@@ -58,8 +58,10 @@ animation plays until something else is asked for.";
 #[derive(Debug, Parser)]
 #[command(name = "ledctl", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// ledd's socket.
-    #[arg(long, env = "LEDD_SOCKET", default_value = ledd::config::DEFAULT_SOCKET, value_name = "PATH")]
+    /// ledd's socket. The default is ledd's: /run/tinsel/ledd.sock for root,
+    /// $XDG_RUNTIME_DIR/tinsel/ledd.sock (or /tmp/tinsel-UID/ledd.sock) for
+    /// other users.
+    #[arg(long, env = "LEDD_SOCKET", default_value_os_t = ledd::config::default_socket(), value_name = "PATH")]
     socket: PathBuf,
     #[command(subcommand)]
     cmd: Cmd,

@@ -88,9 +88,12 @@ pub fn peer_groups(stream: &impl AsRawFd) -> io::Result<Vec<u32>> {
 }
 
 /// The role of a peer (`uid`, primary `gid`, supplementary `groups`) under
-/// `access`, or `None` when it may not connect. root is always admin.
+/// `access`, or `None` when it may not connect. root is always admin, and
+/// so is the user ledd itself runs as (an ordinary user running ledd on the
+/// simulated strip, then ledctl): that user could signal or ptrace ledd
+/// anyway, so the role gives it nothing new.
 pub fn role_of(access: &Access, uid: u32, gid: u32, groups: &[u32]) -> Option<Role> {
-    if uid == 0 || access.admin_uids.contains(&uid) {
+    if uid == 0 || uid == nix::unistd::geteuid().as_raw() || access.admin_uids.contains(&uid) {
         return Some(Role::Admin);
     }
     if in_groups(gid, groups, &access.admin_gids) {

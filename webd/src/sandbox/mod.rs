@@ -163,6 +163,9 @@ pub struct Report {
     pub gid: u32,
     /// Whether the capability bounding set ended empty.
     pub bounding_empty: bool,
+    /// Started by an ordinary user holding no capability: nothing to drop,
+    /// and the bounding set stays as inherited (inert under no_new_privs).
+    pub started_without_capabilities: bool,
     /// Landlock outcome (None before the step ran).
     pub landlock: Option<ll::Outcome>,
     /// seccomp mode, if installed.
@@ -291,10 +294,10 @@ pub fn drop_privileges(report: &mut Report, user: Option<&Identity>) -> Result<(
             ),
         );
     } else {
-        let holds_setpcap = caps::get()
-            .map(|c| c.effective & (1 << CAP_SETPCAP) != 0)
-            .unwrap_or(false);
-        if holds_setpcap {
+        let now = caps::get().map_err(SandboxError::Bounding)?;
+        let held = now.effective | now.permitted | now.inheritable;
+        report.started_without_capabilities = held == 0;
+        if now.effective & (1 << caps::CAP_SETPCAP) != 0 {
             caps::drop_bounding_set(0).map_err(SandboxError::Bounding)?;
         }
         let (uid, ..) = ids::resuid();
@@ -306,7 +309,14 @@ pub fn drop_privileges(report: &mut Report, user: Option<&Identity>) -> Result<(
         }
         report.step(
             "drop_privileges",
-            format!("not root (uid {uid}): nothing to drop"),
+            if held == 0 {
+                format!("not root (uid {uid}): no capabilities held, nothing to drop")
+            } else {
+                format!(
+                    "not root (uid {uid}): holds {}, cleared in the next step",
+                    caps::describe(held)
+                )
+            },
         );
     }
     let (uid, ..) = ids::resuid();
@@ -315,9 +325,6 @@ pub fn drop_privileges(report: &mut Report, user: Option<&Identity>) -> Result<(
     report.gid = gid;
     Ok(())
 }
-
-/// `CAP_SETPCAP` (include/uapi/linux/capability.h).
-const CAP_SETPCAP: u32 = 8;
 
 /// Step 3: effective, permitted and inheritable to zero; then verify all
 /// five sets. A non-empty bounding set left over by an unprivileged start
@@ -336,7 +343,11 @@ pub fn clear_capabilities(report: &mut Report) -> Result<(), SandboxError> {
     }
     let bounding = caps::bounding_set().map_err(|err| e("bounding", err))?;
     report.bounding_empty = bounding == 0;
-    if bounding != 0 {
+    if bounding != 0 && report.started_without_capabilities {
+        tracing::info!(
+            "sandbox: capability bounding set left as inherited: started without capabilities, so nothing can be dropped, and no_new_privs keeps anything from being gained through it"
+        );
+    } else if bounding != 0 {
         tracing::warn!(
             "sandbox: capability bounding set still holds {} (started unprivileged without CAP_SETPCAP; set CapabilityBoundingSet= in the unit)",
             caps::describe(bounding)
@@ -348,6 +359,8 @@ pub fn clear_capabilities(report: &mut Report) -> Result<(), SandboxError> {
             "effective/permitted/inheritable/ambient empty; bounding {}",
             if bounding == 0 {
                 "empty".to_owned()
+            } else if report.started_without_capabilities {
+                "left as inherited (started without capabilities)".to_owned()
             } else {
                 caps::describe(bounding)
             }
