@@ -202,7 +202,11 @@ fn hold(spec: &str) {
 ///
 /// Needs root: the hooks peers are other uids (`setpriv --reuid`).
 #[test]
-fn the_admin_gets_in_while_hooks_peers_hold_every_slot() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: its hooks peers run as other uids"
+)]
+fn as_root_the_admin_gets_in_while_hooks_peers_hold_every_slot() {
     if let Ok(spec) = std::env::var(HOLD_ENV) {
         return hold(&spec);
     }
@@ -210,7 +214,7 @@ fn the_admin_gets_in_while_hooks_peers_hold_every_slot() {
         is_root(),
         "this test needs root: its hooks peers run as other uids"
     );
-    let test = test_name!(the_admin_gets_in_while_hooks_peers_hold_every_slot);
+    let test = test_name!(as_root_the_admin_gets_in_while_hooks_peers_hold_every_slot);
     let ledd = Ledd::start();
 
     // Hooks uids, one after another, each asking for one connection more

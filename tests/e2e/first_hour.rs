@@ -149,7 +149,11 @@ fn self_signed(tls: &Path, group: &str) -> (String, Vec<u8>) {
 }
 
 #[test]
-fn reload_works_for_a_webd_started_as_root_after_following_the_docs() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: webd is started as root and drops to its user"
+)]
+fn as_root_reload_works_for_a_webd_started_as_root_after_following_the_docs() {
     require_root("starts webd as root so that it drops to nobody before reloading");
     let dir = tempfile::tempdir().expect("tempdir");
     chmod(dir.path(), 0o755);
@@ -229,7 +233,11 @@ fn reload_works_for_a_webd_started_as_root_after_following_the_docs() {
 }
 
 #[test]
-fn check_config_names_a_file_webds_user_could_not_reread_and_the_fix() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: webd checks files as the user it drops to"
+)]
+fn as_root_check_config_names_a_file_webds_user_could_not_reread_and_the_fix() {
     require_root("checks what webd's user (nobody) may read, which only root can set up");
     let dir = tempfile::tempdir().expect("tempdir");
     chmod(dir.path(), 0o755);
@@ -352,7 +360,11 @@ fn check_config_accepts_the_packaged_config_whose_key_is_a_systemd_credential() 
 }
 
 #[test]
-fn check_config_tries_ledd_as_webds_user_and_names_each_refusal() {
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: tries ledd's socket as nobody, which needs root to become"
+)]
+fn as_root_check_config_tries_ledd_as_webds_user_and_names_each_refusal() {
     require_root("tries ledd's socket as nobody, which needs root to become");
     let dir = tempfile::tempdir().expect("tempdir");
     chmod(dir.path(), 0o755);
