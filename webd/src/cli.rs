@@ -15,8 +15,9 @@ use crate::sandbox::Identity;
 
 use base64::Engine as _;
 
-use crate::config::{MIN_HMAC_SECRET_BYTES, to_hex};
-use crate::http::auth::token_hash;
+use crate::http::auth::{
+    BadTokenName, MIN_HMAC_SECRET_BYTES, check_token_name, to_hex, token_hash,
+};
 
 /// Random bytes in a token: 256 bits, beyond any guessing.
 pub const TOKEN_BYTES: usize = 32;
@@ -29,9 +30,9 @@ pub const KEY_FILE: &str = "privkey.pem";
 /// A one-shot command that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A token name that would not fit the config.
-    #[error("token name `{0}`: use 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'")]
-    BadName(String),
+    /// A token name that breaks the token-name rule.
+    #[error(transparent)]
+    BadName(#[from] BadTokenName),
     /// A hook name in `--hook` that is not one.
     #[error("hook name `{0}`: use 1 to 64 of a-z, 0-9, - and _, or *")]
     BadHook(String),
@@ -65,19 +66,10 @@ pub struct NewToken {
     pub config: String,
 }
 
-fn valid_token_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
 /// Makes a token named `name` for `hooks` (`*` for all). A signed token's
 /// secret is an HMAC key and has to be stored in the config itself.
 pub fn new_token(name: &str, hooks: &[String], signed: bool) -> Result<NewToken, CliError> {
-    if !valid_token_name(name) {
-        return Err(CliError::BadName(name.to_owned()));
-    }
+    check_token_name(name)?;
     for h in hooks {
         if h != "*" && !crate::config::valid_hook_name(h) {
             return Err(CliError::BadHook(h.clone()));
