@@ -10,7 +10,9 @@ use super::ConfigError;
 use super::hooks::Hook;
 use super::raw::RawToken;
 use super::validate::Validator;
-use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, parse_hex32};
+use crate::http::auth::{
+    MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, check_token_name, parse_hex32,
+};
 
 impl Validator<'_> {
     /// The tokens in file order; a name used twice is refused.
@@ -43,12 +45,7 @@ impl Validator<'_> {
         hooks: &BTreeMap<String, Hook>,
     ) -> Result<Token, ConfigError> {
         let key = |k: &str| format!("tokens[{i}].{k}");
-        if t.name.is_empty() || t.name.len() > 64 || !t.name.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(self.err(
-                key("name"),
-                "a token name is 1 to 64 printable ASCII characters without spaces",
-            ));
-        }
+        check_token_name(&t.name).map_err(|e| self.err(key("name"), e.to_string()))?;
         let secret = match (t.sha256, t.hmac_secret) {
             (Some(hex), None) => TokenSecret::Sha256(parse_hex32(hex.trim()).ok_or_else(|| {
                 self.err(
@@ -121,6 +118,60 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use crate::config::tests::{MINIMAL, parse};
+    use crate::http::auth::TOKEN_NAME_RULE;
+
+    /// `webd token new NAME` and the config's `[[tokens]] name` follow one
+    /// rule: every name one accepts the other accepts, and both refuse the
+    /// rest naming the rule.
+    #[test]
+    fn token_new_and_the_config_agree_on_every_name() {
+        let long = "x".repeat(64);
+        let too_long = "x".repeat(65);
+        let names = [
+            "a",
+            "ifttt",
+            "home-assistant",
+            "Home_Assistant.2",
+            "...",
+            long.as_str(),
+            too_long.as_str(),
+            "",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "a#b",
+            "a=b",
+            "ha@home",
+            "a:b",
+            "a/b",
+            "$(reboot)",
+            "a\tb",
+            "caf\u{e9}",
+        ];
+        for name in names {
+            let cli = crate::cli::new_token(name, &[], false);
+            // The config side gets the name however it must be escaped.
+            let quoted = serde_json::to_string(name).unwrap();
+            let line =
+                "sha256 = \"00000000000000000000000000000000000000000000000000000000000000aa\"";
+            let config = parse(&format!(
+                "{MINIMAL}\n[[tokens]]\nname = {quoted}\n{line}\nhooks = [\"*\"]\n"
+            ));
+            assert_eq!(
+                cli.is_ok(),
+                config.is_ok(),
+                "{name:?}: token new says {:?}, the config says {:?}",
+                cli.as_ref().err().map(ToString::to_string),
+                config.as_ref().err().map(ToString::to_string)
+            );
+            if let (Err(cli), Err(config)) = (cli, config) {
+                assert_eq!(config.key(), Some("tokens[0].name"), "{config}");
+                for err in [cli.to_string(), config.to_string()] {
+                    assert!(err.contains(TOKEN_NAME_RULE), "{name:?}: {err}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn duplicate_token_names_are_refused() {
