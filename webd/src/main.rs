@@ -212,7 +212,7 @@ fn run(cli: Cli) -> Exit {
                         hooks,
                         signed,
                     },
-            } => token_new(&name, &hooks, signed),
+            } => webd::cli::token::run(&name, &hooks, signed),
             Command::Cert {
                 command:
                     CertCommand::SelfSigned {
@@ -221,12 +221,12 @@ fn run(cli: Cli) -> Exit {
                         group,
                         force,
                     },
-            } => cert_self_signed(&out, &names, group.as_deref(), force),
+            } => webd::cli::cert::run(&out, &names, group.as_deref(), force),
             Command::ProbeLedd {
                 socket,
                 user,
                 group,
-            } => probe_ledd(&socket, user.as_deref(), group.as_deref()),
+            } => webd::cli::check::run_probe_ledd(&socket, user.as_deref(), group.as_deref()),
         };
     }
     if cli.example_config {
@@ -234,7 +234,7 @@ fn run(cli: Cli) -> Exit {
         return Exit::Ok;
     }
     if let Some(path) = cli.check_config {
-        return check_config(&path);
+        return webd::cli::check::run(&path);
     }
     let Some(path) = cli.config else {
         eprintln!("webd: nothing to do: give --config FILE (or see --help)");
@@ -278,14 +278,8 @@ fn sandbox(prepared: &webd::daemon::Prepared, seccomp_log: bool) -> Result<(), E
     if let Some(who) = &user
         && rustix::process::geteuid().is_root()
     {
-        for u in reload_blockers(config, who) {
-            tracing::warn!(
-                "{}",
-                u.explain(
-                    config.user.as_deref().unwrap_or("?"),
-                    &group_name(config, who)
-                )
-            );
+        for warning in webd::cli::check::reload_warnings(config, who) {
+            tracing::warn!("{warning}");
         }
     }
     let plan = webd::sandbox::Plan {
@@ -305,256 +299,4 @@ fn sandbox(prepared: &webd::daemon::Prepared, seccomp_log: bool) -> Result<(), E
         },
     };
     webd::sandbox::apply(&plan).map(drop).map_err(|e| fail(&e))
-}
-
-fn check_config(path: &std::path::Path) -> Exit {
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let config = match webd::config::Config::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("webd: {e}");
-            return webd::daemon::StartError::from(e).exit();
-        }
-    };
-    let who = match config.identity() {
-        Ok(who) => who,
-        Err(e) => {
-            eprintln!("webd: {e}");
-            return Exit::Config;
-        }
-    };
-    let resumption = match webd::tls::Resumption::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("webd: {e}");
-            return Exit::Internal;
-        }
-    };
-    let checked = if webd::tls::is_absent_credential(&config.tls.key) {
-        // The packaged unit hands the key in with LoadCredential=: it exists
-        // only inside webd.service. Check what can be checked here.
-        webd::tls::check_certificate(&config.tls.cert).map(|_| {
-            println!(
-                "{}: a systemd credential, present only inside the service: `systemctl restart webd` loads it, and `journalctl -u webd` says if it is wrong",
-                config.tls.key.display()
-            );
-        })
-    } else {
-        webd::tls::load(&config.tls, &resumption).map(drop)
-    };
-    if let Err(e) = checked {
-        eprintln!("webd: {e}");
-        return webd::daemon::StartError::from(e).exit();
-    }
-    println!(
-        "{}: OK ({} token(s), {} hook(s); certificate {})",
-        path.display(),
-        config.tokens.len(),
-        config.hooks.len(),
-        config.tls.cert.display()
-    );
-    if let Some(who) = &who {
-        let user = config.user.as_deref().unwrap_or("?");
-        for u in reload_blockers(&config, who) {
-            eprintln!(
-                "webd: warning: {}",
-                u.explain(user, &group_name(&config, who))
-            );
-        }
-    }
-    check_ledd(&config);
-    Exit::Ok
-}
-
-/// The files webd re-reads on SIGHUP that `who` could not.
-fn reload_blockers(
-    config: &webd::config::Config,
-    who: &webd::sandbox::Identity,
-) -> Vec<webd::cli::Unreadable> {
-    webd::cli::unreadable_on_reload(&[&config.path, &config.tls.cert, &config.tls.key], who)
-}
-
-/// webd's group by name for the fix in a warning, or its number.
-fn group_name(config: &webd::config::Config, who: &webd::sandbox::Identity) -> String {
-    config.group.clone().unwrap_or_else(|| who.gid.to_string())
-}
-
-/// Connects to ledd as webd will: as root with `user` set, in a child that
-/// becomes that user first (the switch cannot be undone here). Prints the
-/// role ledd gives, or why it refuses and the fix. Informational: ledd may
-/// simply not run yet.
-fn check_ledd(config: &webd::config::Config) {
-    let socket = &config.ledd_socket;
-    let as_user = config
-        .user
-        .as_ref()
-        .filter(|_| rustix::process::geteuid().is_root());
-    let result = match as_user {
-        Some(user) => {
-            let mut cmd = match std::env::current_exe() {
-                Ok(exe) => std::process::Command::new(exe),
-                Err(e) => {
-                    eprintln!("webd: warning: cannot run myself to try ledd's socket: {e}");
-                    return;
-                }
-            };
-            cmd.arg("probe-ledd")
-                .arg("--socket")
-                .arg(socket)
-                .arg("--user")
-                .arg(user);
-            if let Some(group) = &config.group {
-                cmd.arg("--group").arg(group);
-            }
-            match cmd.stderr(std::process::Stdio::inherit()).output() {
-                Ok(out) => {
-                    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-                    if out.status.success() {
-                        Ok(text)
-                    } else {
-                        Err(text)
-                    }
-                }
-                Err(e) => Err(format!("cannot run myself to try ledd's socket: {e}")),
-            }
-        }
-        None => webd::cli::probe_ledd_as(socket, None).map(|w| describe_welcome(&w)),
-    };
-    let who = match as_user {
-        Some(user) => format!("user {user}"),
-        None => format!("uid {}", rustix::process::getuid().as_raw()),
-    };
-    match result {
-        Ok(text) => println!("ledd: {}: as {who}: {text}", socket.display()),
-        Err(text) => eprintln!("webd: warning: ledd: as {who}: {text}"),
-    }
-}
-
-fn describe_welcome(w: &tinsel_proto::Welcome) -> String {
-    let mut text = format!("role {}, {} LEDs", w.role.name(), w.led_count);
-    if w.role == tinsel_proto::Role::Admin {
-        text.push_str(
-            " (webd needs only `hooks`: run it as its own user, listed in ledd's [access] hooks_users)",
-        );
-    }
-    text
-}
-
-/// `webd probe-ledd`: the child `--check-config` starts.
-fn probe_ledd(socket: &std::path::Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    let who = match user {
-        Some(user) => match webd::sandbox::Identity::from_names(user, group) {
-            Ok(who) => Some(who),
-            Err(e) => {
-                println!("{e}");
-                return Exit::Config;
-            }
-        },
-        None => None,
-    };
-    match webd::cli::probe_ledd_as(socket, who.as_ref()) {
-        Ok(w) => {
-            println!("{}", describe_welcome(&w));
-            Exit::Ok
-        }
-        Err(text) => {
-            println!("{text}");
-            Exit::Unavailable
-        }
-    }
-}
-
-fn token_new(name: &str, hooks: &[String], signed: bool) -> Exit {
-    match webd::cli::new_token(name, hooks, signed) {
-        Ok(t) => {
-            // The secret alone on stdout's first line, so scripts can take it.
-            println!("{}\n\n{}", t.secret, t.config);
-            if signed {
-                eprintln!(
-                    "webd: the first line is the signing key for \"{name}\"; the config must hold it too, so keep the config readable only by root and webd's group (webd re-reads it after dropping root): chown root:tinsel /etc/tinsel/webd.toml && chmod 0640 /etc/tinsel/webd.toml"
-                );
-            } else {
-                eprintln!(
-                    "webd: the first line is the token for \"{name}\", shown only now; add the [[tokens]] lines to the config (they hold only its SHA-256) and send SIGHUP"
-                );
-            }
-            Exit::Ok
-        }
-        Err(e) => {
-            eprintln!("webd: {e}");
-            Exit::Usage
-        }
-    }
-}
-
-fn cert_self_signed(
-    out: &std::path::Path,
-    names: &[String],
-    group: Option<&str>,
-    force: bool,
-) -> Exit {
-    let root = rustix::process::geteuid().is_root();
-    let (group, explicit) = match group {
-        Some(g) => (Some(g), true),
-        None if root => (Some(webd::cli::DEFAULT_KEY_GROUP), false),
-        None => (None, false),
-    };
-    let gid = match group.map(|g| (g, tinsel_sandbox::ids::group_id(g))) {
-        None => None,
-        Some((_, Ok(Some(gid)))) => Some(gid),
-        Some((g, Ok(None))) if explicit => {
-            eprintln!(
-                "webd: --group: no group named `{g}`: give webd's `group` from its config, or leave --group out"
-            );
-            return Exit::Usage;
-        }
-        Some((_, Ok(None))) => None,
-        Some((g, Err(e))) => {
-            eprintln!("webd: --group {g}: {e}");
-            return Exit::Usage;
-        }
-    };
-    match webd::cli::self_signed(out, names, force, gid) {
-        Ok((cert, key)) => {
-            // Absolute, so the lines mean the same pasted into a config in
-            // another directory (relative paths follow the config file).
-            let cert = std::path::absolute(&cert).unwrap_or(cert);
-            let key = std::path::absolute(&key).unwrap_or(key);
-            println!(
-                "[tls]\ncert = \"{}\"\nkey = \"{}\"",
-                cert.display(),
-                key.display()
-            );
-            eprintln!(
-                "webd: wrote a self-signed ECDSA P-256 certificate for {}; clients need it as their CA (curl --cacert {})",
-                names.join(", "),
-                cert.display()
-            );
-            match (gid, group) {
-                (Some(_), Some(g)) => eprintln!(
-                    "webd: the key is 0640, group {g}: webd (group = \"{g}\") can re-read it on SIGHUP after dropping root"
-                ),
-                _ if root => eprintln!(
-                    "webd: the key is 0600 root: a webd that drops to its user cannot re-read it on SIGHUP; pass --group with webd's group (or chown root:GROUP and chmod 0640 it)"
-                ),
-                _ => {}
-            }
-            Exit::Ok
-        }
-        Err(webd::cli::CliError::Exists(p)) => {
-            eprintln!(
-                "webd: {} already exists: pass --force to replace it",
-                p.display()
-            );
-            Exit::Usage
-        }
-        Err(e @ webd::cli::CliError::Write { .. }) => {
-            eprintln!("webd: {e}");
-            Exit::Permission
-        }
-        Err(e) => {
-            eprintln!("webd: {e}");
-            Exit::Internal
-        }
-    }
 }

@@ -18,7 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use super::limits::Client;
+use super::client::Client;
 use crate::config::BanPolicy;
 
 /// Clients tracked at most. Past this, new clients are not counted (the
@@ -96,7 +96,7 @@ pub fn ban_key(client: Client) -> BanKey {
 /// The network one client owns: an IPv4 address, or the /64 of an IPv6
 /// one (IPv4-mapped addresses are the IPv4 client).
 pub fn net_key(ip: IpAddr) -> IpAddr {
-    match crate::config::canonical(ip) {
+    match super::client::canonical(ip) {
         IpAddr::V6(v6) => {
             let bits = u128::from(v6) & (u128::MAX << 64);
             IpAddr::V6(Ipv6Addr::from(bits))

@@ -4,7 +4,8 @@
 //! - [`routes`]: the handlers and the order of a webhook's checks.
 //! - [`auth`]: tokens, signatures, replay rejection.
 //! - [`ban`]: per-client failure counting and bans, the global budget.
-//! - [`limits`]: client IP, security headers, request timeout, log limits.
+//! - [`client`]: who the client is (peer or trusted proxy's header), CIDRs.
+//! - [`limits`]: security headers, request timeout, log limits.
 //! - [`error`]: the JSON errors.
 //! - [`admission`]: which connections are kept when clients compete for
 //!   the connection slots.
@@ -12,6 +13,7 @@
 pub mod admission;
 pub mod auth;
 pub mod ban;
+pub mod client;
 pub mod error;
 pub mod limits;
 pub mod routes;
@@ -97,7 +99,7 @@ impl AppState {
 }
 
 /// The router. Tests drive it with `tower::ServiceExt::oneshot`, putting a
-/// [`limits::PeerAddr`] into each request's extensions as the connection
+/// [`client::PeerAddr`] into each request's extensions as the connection
 /// loop does.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -221,7 +223,7 @@ animation = "off"
         }
         let mut r = b.body(Body::from(body.to_owned())).unwrap();
         let addr = SocketAddr::new(from.parse().unwrap(), 40000);
-        r.extensions_mut().insert(limits::PeerAddr(addr));
+        r.extensions_mut().insert(client::PeerAddr(addr));
         r
     }
 
@@ -754,12 +756,12 @@ animation = "off"
         let f = fixture(false);
         let mut r = Request::get("/healthz").body(Body::empty()).unwrap();
         r.extensions_mut()
-            .insert(limits::PeerAddr("127.0.0.1:1".parse().unwrap()));
+            .insert(client::PeerAddr("127.0.0.1:1".parse().unwrap()));
         let (s, j, _) = send(&f, r).await;
         assert_eq!((s, j["status"].as_str()), (StatusCode::OK, Some("ok")));
         let mut r = Request::get("/hooks/rainbow").body(Body::empty()).unwrap();
         r.extensions_mut()
-            .insert(limits::PeerAddr("127.0.0.1:1".parse().unwrap()));
+            .insert(client::PeerAddr("127.0.0.1:1".parse().unwrap()));
         let (s, _, _) = send(&f, r).await;
         assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     }

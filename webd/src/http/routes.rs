@@ -28,8 +28,8 @@ use tinsel_proto::{PlaySeconds, Speed};
 use super::AppState;
 use super::auth::{self, SIGNATURE_HEADER, SignError, TIMESTAMP_HEADER};
 use super::ban::{Recorded, Verdict};
+use super::client::{Client, PeerAddr, client_ip};
 use super::error::{ApiError, json_response};
-use super::limits::{Client, PeerAddr, client_ip};
 use crate::config::{Action, ColorChoice, Config, Hook, Token, valid_hook_name};
 
 /// `GET /healthz`: 200 while webd serves. Says nothing about ledd, the

@@ -24,7 +24,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 use super::admission::{Admission, Allowance, ConnId, Refused};
-use super::limits::{LogLimiter, PeerAddr};
+use super::client::PeerAddr;
+use super::limits::LogLimiter;
 use super::{AppState, app};
 use crate::config::{Config, Limits};
 
@@ -288,7 +289,7 @@ async fn accept_loop(
             }
         };
         let live = state.live();
-        let ip = crate::config::canonical(peer.ip());
+        let ip = super::client::canonical(peer.ip());
         let (slot, evicted) = match gate.admit(ip, &live.config) {
             Ok(admitted) => admitted,
             Err(why) => {

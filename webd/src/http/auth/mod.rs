@@ -6,6 +6,17 @@
 //! taken does not tell which one nearly matched. Hashing the presented
 //! token first means the comparison runs over a fixed 32 bytes whatever its
 //! length.
+//!
+//! - `mod.rs` (this file): checking bearer tokens and signed requests, and
+//!   the replay cache.
+//! - [`token`]: the token types the config holds, the token-name rule, hex.
+
+pub mod token;
+
+pub use token::{
+    BadTokenName, MAX_TOKEN_NAME_LEN, MIN_HMAC_SECRET_BYTES, Scope, TOKEN_NAME_RULE, Token,
+    TokenSecret, check_token_name, parse_hex32, to_hex,
+};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,8 +24,6 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::config::{Token, TokenSecret};
 
 /// The header with the request's Unix time, for signed requests.
 pub const TIMESTAMP_HEADER: &str = "x-tinsel-timestamp";
@@ -72,7 +81,7 @@ pub enum SignError {
 /// `X-Tinsel-Signature` value.
 pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     let tag = mac(secret, timestamp, body)
-        .map(|m| crate::config::to_hex(&m.finalize().into_bytes()))
+        .map(|m| to_hex(&m.finalize().into_bytes()))
         .unwrap_or_default();
     format!("sha256={tag}")
 }
@@ -89,15 +98,7 @@ fn mac(secret: &[u8], timestamp: &str, body: &[u8]) -> Option<Hmac<Sha256>> {
 }
 
 fn parse_signature(header: &str) -> Option<[u8; 32]> {
-    let hex = header.trim().strip_prefix("sha256=")?;
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    parse_hex32(header.trim().strip_prefix("sha256=")?)
 }
 
 /// Checks a signed request; `now_unix` is the server's Unix time. Does not
@@ -157,7 +158,6 @@ impl ReplayCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Scope;
 
     fn tokens() -> Vec<Token> {
         vec![

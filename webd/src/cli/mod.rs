@@ -1,0 +1,51 @@
+//! The one-shot commands: `webd token new NAME`, `webd cert self-signed
+//! --out DIR`, and `webd --check-config FILE` (with the `webd probe-ledd`
+//! child it starts). They print or write and exit; nothing here runs in
+//! the daemon. `main.rs` parses the command line and calls the `run`
+//! function of the matching file:
+//!
+//! - [`token`]: `token new`, a random token and its `[[tokens]]` lines.
+//! - [`cert`]: `cert self-signed`, a certificate and key for a first test.
+//! - [`check`]: `--check-config`: the certificate and key, whether webd's
+//!   user can re-read its files on reload, and which role ledd gives it.
+
+pub mod cert;
+pub mod check;
+pub mod token;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use self::cert::{CERT_FILE, DEFAULT_KEY_GROUP, GROUP_KEY_MODE, KEY_FILE, self_signed};
+pub use self::check::{PROBE_TIMEOUT, Unreadable, probe_ledd_as, unreadable_on_reload};
+pub use self::token::{NewToken, TOKEN_BYTES, new_token};
+use crate::http::auth::BadTokenName;
+
+/// A one-shot command that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A token name that breaks the token-name rule.
+    #[error(transparent)]
+    BadName(#[from] BadTokenName),
+    /// A hook name in `--hook` that is not one.
+    #[error("hook name `{0}`: use 1 to 64 of a-z, 0-9, - and _, or *")]
+    BadHook(String),
+    /// No randomness.
+    #[error("cannot get random bytes from the OS: {0}")]
+    Random(getrandom::Error),
+    /// rcgen failed.
+    #[error("cannot create the certificate: {0}")]
+    Cert(#[from] rcgen::Error),
+    /// A file could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The files exist already.
+    #[error("{} already exists: pass --force to replace it", .0.display())]
+    Exists(PathBuf),
+}

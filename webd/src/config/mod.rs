@@ -1,0 +1,203 @@
+//! The config file: TOML parsed into raw types that refuse unknown keys,
+//! then validated into [`Config`], which cannot hold an invalid value.
+//!
+//! Every error names the file and the key, and says what to do. Relative
+//! paths (`ledd_socket`, `tls.cert`, `tls.key`) are taken relative to the
+//! config file's directory, so a config and its certificate can travel
+//! together.
+//!
+//! - `mod.rs` (this file): the validated [`Config`], [`Config::load`] and
+//!   [`Config::parse`], what a reload cannot change, and the example.
+//! - `raw.rs`: the serde types, as written in the file, with the defaults.
+//! - `validate.rs`: the validation driver and its helpers; each section's
+//!   checks are in its own file: `listen.rs` (`listen`,
+//!   `trusted_proxies`), `names.rs` (`user`, `group`, and resolving them),
+//!   `tls.rs`, `limits.rs`, `ban.rs`, `hooks.rs`, `tokens.rs`.
+//! - `error.rs`: [`ConfigError`] and the multi-line TOML error display.
+//! - `example.toml`: the commented example `webd --example-config` prints.
+//!
+//! The token types and the CIDR type live next to their users,
+//! [`crate::http::auth`] and [`crate::http::client`], and are re-exported
+//! here.
+
+mod ban;
+mod error;
+mod hooks;
+mod limits;
+mod listen;
+mod names;
+mod raw;
+mod tls;
+mod tokens;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use self::ban::BanPolicy;
+pub use self::error::ConfigError;
+pub use self::hooks::{Action, ColorChoice, Hook, valid_hook_name};
+pub use self::limits::{
+    DEFAULT_CONNECTIONS_PER_CLIENT, DEFAULT_HANDSHAKES_PER_CLIENT, Limits, MAX_BODY_BYTES,
+    MAX_CONNECTIONS, MAX_HEADER_TIMEOUT_SECS,
+};
+pub use self::listen::DEFAULT_LISTEN;
+pub use self::tls::TlsPaths;
+pub use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, to_hex};
+pub use crate::http::client::{IpNet, canonical};
+
+use self::error::toml_error;
+use self::raw::RawConfig;
+use self::validate::Validator;
+
+/// The example config printed by `webd --example-config`: every key, with
+/// the defaults of `[limits]` and `[ban]`. A test parses it, so it never
+/// goes stale.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The TCP address to bind when not socket-activated.
+    pub listen: SocketAddr,
+    /// ledd's Unix socket.
+    pub ledd_socket: PathBuf,
+    /// The user to drop to when started as root.
+    pub user: Option<String>,
+    /// The group to drop to when started as root.
+    pub group: Option<String>,
+    /// Peers whose `X-Forwarded-For`/`CF-Connecting-IP` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The certificate chain and key files.
+    pub tls: TlsPaths,
+    /// Sizes and timeouts.
+    pub limits: Limits,
+    /// Failure counting and bans.
+    pub ban: BanPolicy,
+    /// The tokens, in file order.
+    pub tokens: Vec<Token>,
+    /// The hooks by name.
+    pub hooks: BTreeMap<String, Hook>,
+    /// Whether Landlock may be missing (`sandbox.landlock`).
+    pub landlock: crate::sandbox::LandlockPolicy,
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text` as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: toml_error(&e),
+        })?;
+        Validator { path }.config(raw)
+    }
+
+    /// Whether `new` changes something that only a restart applies.
+    pub fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.listen != new.listen {
+            keys.push("listen");
+        }
+        if self.ledd_socket != new.ledd_socket {
+            keys.push("ledd_socket");
+        }
+        if self.user != new.user {
+            keys.push("user");
+        }
+        if self.group != new.group {
+            keys.push("group");
+        }
+        if self.limits.max_connections != new.limits.max_connections {
+            keys.push("limits.max_connections");
+        }
+        keys
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::time::Duration;
+
+    use tinsel_proto::Rgb;
+
+    use super::*;
+
+    /// Parses `text` as `/etc/webd/webd.toml`.
+    pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/webd/webd.toml"))
+    }
+
+    /// The smallest valid config.
+    pub(crate) const MINIMAL: &str = r#"
+ledd_socket = "ledd.sock"
+[tls]
+cert = "cert.pem"
+key = "/abs/key.pem"
+"#;
+
+    #[test]
+    fn example_config_is_valid() {
+        let c = parse(EXAMPLE).unwrap();
+        assert_eq!(c.tokens.len(), 2);
+        assert_eq!(c.hooks.len(), 5);
+        assert_eq!(c.hooks["off"].action, Action::Off);
+        assert!(c.tokens[1].scope.allows("off"));
+        assert!(!c.tokens[1].scope.allows("fire"));
+        assert!(c.hooks["color"].request_colors.allows(Rgb::new(255, 0, 0)));
+        assert!(!c.hooks["color"].request_colors.allows(Rgb::new(1, 2, 3)));
+        assert_eq!(c.limits.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.ban.max_failures, 5);
+    }
+
+    /// The config the package installs (`/etc/tinsel/webd.toml`), with the
+    /// token its postinst appends (`webd token new owner`).
+    #[test]
+    fn the_packaged_config_is_valid() {
+        const PACKAGED: &str = include_str!("../../../packaging/webd.toml");
+        let c = parse(PACKAGED).unwrap();
+        assert!(c.tokens.is_empty());
+        assert_eq!(c.hooks["off"].action, Action::Off);
+        let owner = crate::cli::new_token("owner", &[], false).unwrap();
+        let c = parse(&format!("{PACKAGED}\n{}", owner.config)).unwrap();
+        assert_eq!(c.tokens[0].name, "owner");
+        assert_eq!(c.tokens[0].scope, Scope::All);
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.ledd_socket, Path::new("/etc/webd/ledd.sock"));
+        assert_eq!(c.tls.cert, Path::new("/etc/webd/cert.pem"));
+        assert_eq!(c.tls.key, Path::new("/abs/key.pem"));
+        assert_eq!(c.listen, DEFAULT_LISTEN.parse().unwrap());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name_and_the_file() {
+        let err = parse(&format!("{MINIMAL}\nlisten_port = 3")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/etc/webd/webd.toml"), "{msg}");
+        // toml puts top-level keys after [tls] into the table.
+        assert!(msg.contains("listen_port"), "{msg}");
+    }
+
+    #[test]
+    fn restart_only_changes_are_named() {
+        let a = parse(MINIMAL).unwrap();
+        let b = parse(&format!("listen = \"127.0.0.1:1\"\n{MINIMAL}")).unwrap();
+        assert_eq!(a.restart_only_changes(&b), vec!["listen"]);
+        assert!(a.restart_only_changes(&a).is_empty());
+    }
+}

@@ -1,0 +1,77 @@
+//! `user` and `group`: the names webd drops to when started as root. At
+//! parse time only their syntax is checked (the config may be checked on
+//! another machine); [`Config::identity`] resolves them with
+//! `tinsel_sandbox::ids`, the one user and group resolver of the
+//! workspace, naming the key when one does not exist.
+
+use tinsel_sandbox::ids::{IdError, Identity};
+
+use super::validate::Validator;
+use super::{Config, ConfigError};
+
+impl Validator<'_> {
+    /// Refuses a `user` or `group` that no system could have: empty, or
+    /// holding a character that ends a passwd/group field or line.
+    pub(super) fn names(&self, user: Option<&str>, group: Option<&str>) -> Result<(), ConfigError> {
+        for (key, v) in [("user", user), ("group", group)] {
+            if let Some(v) = v
+                && (v.is_empty() || v.contains(['\0', ':', '\n']))
+            {
+                return Err(self.err(key, format!("`{v}` is not a user or group name")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Resolves `user` and `group` to the ids webd drops to when started
+    /// as root (`None` when `user` is unset). A name that does not exist is
+    /// a config error naming the key, caught by `--check-config` rather
+    /// than by the sandbox step at start.
+    pub fn identity(&self) -> Result<Option<Identity>, ConfigError> {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        Identity::from_names(user, self.group.as_deref())
+            .map(Some)
+            .map_err(|e| match e {
+                IdError::NoSuchUser(name) => self.invalid(
+                    "user",
+                    format!("no user named `{name}` on this system: create it (the package's sysusers file makes tinsel-web) or name an existing one"),
+                ),
+                IdError::NoSuchGroup(name) => self.invalid(
+                    "group",
+                    format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
+                ),
+                other => self.invalid("user", other.to_string()),
+            })
+    }
+
+    fn invalid(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.clone(),
+            key: key.to_owned(),
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::{MINIMAL, parse};
+
+    #[test]
+    fn users_and_groups_that_do_not_exist_name_their_key() {
+        let with = |lines: &str| parse(&format!("{lines}{MINIMAL}")).unwrap().identity();
+        let err = with("user = \"no-such-user-tinsel\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("user"), "{err}");
+        assert!(err.to_string().contains("no-such-user-tinsel"), "{err}");
+        assert!(err.to_string().contains("/etc/webd/webd.toml"), "{err}");
+        let err = with("user = \"root\"\ngroup = \"no-such-group-tinsel\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("group"), "{err}");
+        assert!(err.to_string().contains("no-such-group-tinsel"), "{err}");
+        assert!(with("").unwrap().is_none());
+        assert_eq!(with("user = \"root\"\n").unwrap().map(|i| i.uid), Some(0));
+    }
+}

@@ -1,0 +1,169 @@
+//! The validation driver: [`Validator`] and its shared helpers (errors
+//! naming the key, paths relative to the config file, ranges), and
+//! [`Validator::config`], which checks the sections in a fixed order. The
+//! checks of each section live in that section's file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::raw::RawConfig;
+use super::{Config, ConfigError};
+
+/// Turns the raw sections into validated ones; every error names the file
+/// and the key. Each section's checks are in that section's file.
+pub(super) struct Validator<'a> {
+    pub(super) path: &'a Path,
+}
+
+impl Validator<'_> {
+    pub(super) fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `p`, relative paths taken from the config file's directory.
+    pub(super) fn relative(&self, p: PathBuf) -> PathBuf {
+        if p.is_absolute() {
+            return p;
+        }
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
+            _ => p,
+        }
+    }
+
+    /// `v` if within `min..=max`, else an error naming `key` and the range.
+    pub(super) fn range<T: PartialOrd + fmt::Display + Copy>(
+        &self,
+        key: &str,
+        v: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        if v < min || v > max {
+            return Err(self.err(key, format!("{v} is out of range: use {min} to {max}")));
+        }
+        Ok(v)
+    }
+
+    /// Validates every section, in file order: the first bad key is the
+    /// one reported.
+    pub(super) fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let listen = self.listen(raw.listen.as_deref())?;
+        if raw.ledd_socket.as_os_str().is_empty() {
+            return Err(self.err("ledd_socket", "is empty: give the path of ledd's socket"));
+        }
+        self.names(raw.user.as_deref(), raw.group.as_deref())?;
+        let trusted_proxies = self.trusted_proxies(&raw.trusted_proxies)?;
+        let tls = self.tls(raw.tls);
+        let limits = self.limits(&raw.limits)?;
+        let ban = self.ban(&raw.ban)?;
+        let landlock = match raw.sandbox.landlock.as_deref() {
+            None => crate::sandbox::LandlockPolicy::BestEffort,
+            Some(text) => crate::sandbox::parse_landlock_policy(text)
+                .map_err(|message| self.err("sandbox.landlock", message))?,
+        };
+        let hooks = self.hooks(raw.hooks)?;
+        let tokens = self.tokens(raw.tokens, &hooks)?;
+        Ok(Config {
+            path: self.path.to_owned(),
+            listen,
+            ledd_socket: self.relative(raw.ledd_socket),
+            user: raw.user,
+            group: raw.group,
+            trusted_proxies,
+            tls,
+            limits,
+            ban,
+            tokens,
+            hooks,
+            landlock,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::{MINIMAL, parse};
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("listen = \"8443\"\n", "listen"),
+            (
+                "trusted_proxies = [\"10.0.0.0/33\"]\n",
+                "trusted_proxies[0]",
+            ),
+            (
+                "[limits]\nheader_timeout_secs = 6\n",
+                "limits.header_timeout_secs",
+            ),
+            ("[limits]\nmax_body_bytes = 5000\n", "limits.max_body_bytes"),
+            ("[hooks.x]\nanimation = \"disco\"\n", "hooks.x.animation"),
+            (
+                "[hooks.x]\nanimation = \"solid\"\ncolor = \"mauve\"\n",
+                "hooks.x.color",
+            ),
+            (
+                "[hooks.x]\nanimation = \"solid\"\nspeed = 5\n",
+                "hooks.x.speed",
+            ),
+            (
+                "[hooks.x]\nanimation = \"solid\"\nrequest_colors = [\"red\", \"plaid\"]\n",
+                "hooks.x.request_colors[1]",
+            ),
+            ("[hooks.X]\nanimation = \"solid\"\n", "hooks.X"),
+            // Parameters the animation does not use: ledd would refuse them.
+            (
+                "[hooks.x]\nanimation = \"rainbow\"\ncolor = \"red\"\n",
+                "hooks.x.color",
+            ),
+            (
+                "[hooks.x]\nanimation = \"solid\"\nspeed = 200\n",
+                "hooks.x.speed",
+            ),
+            (
+                "[hooks.x]\nanimation = \"fire\"\nrequest_colors = [\"red\"]\n",
+                "hooks.x.request_colors",
+            ),
+            (
+                "[hooks.x]\nanimation = \"gradient\"\nrequest_speed = true\n",
+                "hooks.x.request_speed",
+            ),
+            (
+                "[hooks.x]\nanimation = \"off\"\ncolor = \"red\"\n",
+                "hooks.x.animation",
+            ),
+            (
+                "[[tokens]]\nname = \"a\"\nsha256 = \"abc\"\nhooks = [\"*\"]\n",
+                "tokens[0].sha256",
+            ),
+            (
+                "[[tokens]]\nname = \"a\"\nhmac_secret = \"c2hvcnQ\"\nhooks = [\"*\"]\n",
+                "tokens[0].hmac_secret",
+            ),
+            (
+                "[[tokens]]\nname = \"a\"\nhooks = [\"*\"]\n",
+                "tokens[0].sha256",
+            ),
+            (
+                "[[tokens]]\nname = \"a\"\nsha256 = \"00000000000000000000000000000000000000000000000000000000000000aa\"\nhooks = [\"nope\"]\n",
+                "tokens[0].hooks[0]",
+            ),
+        ];
+        for (extra, key) in cases {
+            // Top-level keys must come before the [tls] table.
+            let text = if extra.starts_with('[') {
+                format!("{MINIMAL}\n{extra}")
+            } else {
+                format!("{extra}{MINIMAL}")
+            };
+            let err = parse(&text).expect_err(extra);
+            assert_eq!(err.key(), Some(key), "{err}");
+            assert!(err.to_string().contains("/etc/webd/webd.toml"), "{err}");
+        }
+    }
+}
