@@ -225,7 +225,8 @@ pub fn drop_thread_capabilities(keep: CapMask) -> Result<caps::Dropped, HardenEr
 }
 
 /// Step 1 (for the calling thread): bounding set, ambient, then
-/// effective/permitted/inheritable down to `keep`, verified with `capget`.
+/// effective/permitted/inheritable down to `keep`, verified with `capget`
+/// and the thread's own `/proc/self/task/<tid>/status`.
 /// A thread that holds no capability has nothing to drop
 /// ([`caps::Dropped::NothingHeld`]); one that holds some but not
 /// `CAP_SETPCAP` is refused ([`caps::DropError::Partial`]).

@@ -1,10 +1,24 @@
-//! Capabilities and no_new_privs.
+//! Capabilities and no_new_privs of the calling thread: the effective,
+//! permitted, inheritable, ambient and bounding sets, the fail-closed drop
+//! both daemons use, and the check of `/proc` that proves it.
 //!
-//! JUSTIFICATION for raw `libc` instead of the `caps` crate: `caps` knows a
-//! fixed list of capabilities (the ones its release knew), so on a newer
-//! kernel it would leave the newest ones in the bounding set. Here the
-//! bounding set is dropped by probing `PR_CAPBSET_READ` up to the first
-//! `EINVAL`, which covers every capability the running kernel has.
+//! # The system calls come from `rustix::thread`
+//!
+//! `rustix` keeps a capability set as a 64-bit mask that retains bits it
+//! has no name for (`CapabilitySet::from_bits_retain`), and its
+//! `PR_CAPBSET_READ`/`PR_CAPBSET_DROP`/`PR_CAP_AMBIENT` wrappers take any
+//! single bit. So every capability the running kernel has is covered,
+//! including ones newer than the crate, with no `unsafe` here. (The `caps`
+//! crate was not used: its `Capability` enum stops at
+//! `CAP_CHECKPOINT_RESTORE` (40), its bounding-set `clear`/`read` walk only
+//! that list and read an error as "not held", and its `capget` result drops
+//! unnamed bits; on a kernel with capability 41 it would leave 41 in the
+//! bounding set and not see it.)
+//!
+//! How far the kernel's list goes is asked of the kernel: `PR_CAPBSET_READ`
+//! answers `EINVAL` past its last capability (the number
+//! `/proc/sys/kernel/cap_last_cap` shows, 40 since Linux 5.9), so the walk
+//! needs no `/proc` and no table.
 //!
 //! # Ordering (why the bounding set goes first)
 //!
@@ -15,7 +29,7 @@
 //! and clear ambient **while still root**, then change ids, then clear what
 //! the uid change does not (the inheritable set), then set no_new_privs.
 //! Capability state is per thread: all of this must happen before any other
-//! thread exists.
+//! thread exists, or each thread must drop its own.
 //!
 //! # Started without capabilities
 //!
@@ -28,8 +42,20 @@
 //! (done), holding `CAP_SETPCAP` (the strict drop above), and holding some
 //! capabilities but not `CAP_SETPCAP` (an error: the bounding set cannot be
 //! dropped, and the capabilities came from somewhere that should say so).
+//!
+//! # Proof
+//!
+//! After the drop, [`drop_all_but`] reads the calling thread's
+//! `/proc/self/task/<tid>/status` (not `/proc/self/status`, which shows the
+//! main thread: the frame loop drops its own capabilities while the main
+//! thread still holds them) and fails, naming the capability and the set,
+//! if any bit is left that should not be.
 
 use std::io;
+
+use rustix::thread::{self as rt, CapabilitySet, CapabilitySets};
+
+use crate::process::Status;
 
 /// One capability set, as a 64-bit mask (bit n = capability n).
 pub type CapMask = u64;
@@ -49,114 +75,100 @@ pub struct CapSets {
     pub inheritable: CapMask,
 }
 
-// _LINUX_CAPABILITY_VERSION_3 (include/uapi/linux/capability.h): two 32-bit words per set.
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+/// The names of capabilities 0..=40, in order (include/uapi/linux/capability.h,
+/// Linux 5.9+). Only for messages: nothing here stops at the end of this list.
+const NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
+/// The highest capability number a 64-bit set can hold.
+const LAST_BIT: u32 = 63;
 
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-fn split(mask: CapMask) -> (u32, u32) {
-    (mask as u32, (mask >> 32) as u32)
-}
-
-fn join(lo: u32, hi: u32) -> CapMask {
-    u64::from(lo) | (u64::from(hi) << 32)
+/// The single-bit set for capability `cap` (0..=63), named or not.
+fn bit(cap: u32) -> CapabilitySet {
+    CapabilitySet::from_bits_retain(1 << cap)
 }
 
 /// Read the calling thread's effective, permitted and inheritable sets (`capget`).
 pub fn get() -> io::Result<CapSets> {
-    let mut header = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget with version 3 writes exactly two `CapData` structs,
-    // which `data` provides; both pointers are to live locals.
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let s = rt::capabilities(None)?;
     Ok(CapSets {
-        effective: join(data[0].effective, data[1].effective),
-        permitted: join(data[0].permitted, data[1].permitted),
-        inheritable: join(data[0].inheritable, data[1].inheritable),
+        effective: s.effective.bits(),
+        permitted: s.permitted.bits(),
+        inheritable: s.inheritable.bits(),
     })
 }
 
 /// Set the calling thread's effective, permitted and inheritable sets (`capset`).
 pub fn set(sets: CapSets) -> io::Result<()> {
-    let mut header = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let (e0, e1) = split(sets.effective);
-    let (p0, p1) = split(sets.permitted);
-    let (i0, i1) = split(sets.inheritable);
-    let data = [
-        CapData {
-            effective: e0,
-            permitted: p0,
-            inheritable: i0,
+    rt::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: CapabilitySet::from_bits_retain(sets.effective),
+            permitted: CapabilitySet::from_bits_retain(sets.permitted),
+            inheritable: CapabilitySet::from_bits_retain(sets.inheritable),
         },
-        CapData {
-            effective: e1,
-            permitted: p1,
-            inheritable: i1,
-        },
-    ];
-    // SAFETY: capset with version 3 reads exactly two `CapData` structs from
-    // `data`; both pointers are to live locals.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    )?;
     Ok(())
-}
-
-fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int> {
-    // SAFETY: every option used in this module takes integer arguments only
-    // (no pointers), so any value is memory-safe.
-    let rc = unsafe {
-        libc::prctl(
-            option,
-            arg2,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
 }
 
 /// Whether capability `cap` is in the calling thread's bounding set;
 /// `None` when the kernel does not know `cap`.
 pub fn in_bounding_set(cap: u32) -> io::Result<Option<bool>> {
-    match prctl(libc::PR_CAPBSET_READ, cap.into()) {
-        Ok(v) => Ok(Some(v == 1)),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
-        Err(e) => Err(e),
+    if cap > LAST_BIT {
+        return Ok(None);
+    }
+    match rt::capability_is_in_bounding_set(bit(cap)) {
+        Ok(held) => Ok(Some(held)),
+        Err(rustix::io::Errno::INVAL) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// The bounding set as a mask, probing every capability the kernel knows.
 pub fn bounding_set() -> io::Result<CapMask> {
     let mut mask = 0;
-    for cap in 0..64 {
+    for cap in 0..=LAST_BIT {
         match in_bounding_set(cap)? {
             Some(true) => mask |= 1 << cap,
             Some(false) => {}
@@ -169,14 +181,12 @@ pub fn bounding_set() -> io::Result<CapMask> {
 /// Drop every capability not in `keep` from the bounding set. Needs
 /// `CAP_SETPCAP`: call while still root, before changing uid.
 pub fn drop_bounding_set(keep: CapMask) -> io::Result<()> {
-    for cap in 0..64u32 {
+    for cap in 0..=LAST_BIT {
         match in_bounding_set(cap)? {
             None => break,
             Some(false) => {}
             Some(true) if keep & (1 << cap) != 0 => {}
-            Some(true) => {
-                prctl(libc::PR_CAPBSET_DROP, cap.into())?;
-            }
+            Some(true) => rt::remove_capability_from_bounding_set(bit(cap))?,
         }
     }
     Ok(())
@@ -184,46 +194,19 @@ pub fn drop_bounding_set(keep: CapMask) -> io::Result<()> {
 
 /// Clear the ambient set (`PR_CAP_AMBIENT_CLEAR_ALL`; needs no privilege).
 pub fn clear_ambient() -> io::Result<()> {
-    // SAFETY: PR_CAP_AMBIENT takes integer arguments only.
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    rt::clear_ambient_capability_set()?;
     Ok(())
 }
 
 /// Whether the ambient set is empty: `PR_CAP_AMBIENT_IS_SET` for every
 /// capability the kernel knows.
 pub fn ambient_is_empty() -> io::Result<bool> {
-    for cap in 0..64u32 {
-        // SAFETY: PR_CAP_AMBIENT takes integer arguments only.
-        let rc = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_IS_SET as libc::c_ulong,
-                libc::c_ulong::from(cap),
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-            )
-        };
-        match rc {
-            0 => {}
-            1 => return Ok(false),
-            _ => {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINVAL) {
-                    break;
-                }
-                return Err(e);
-            }
+    for cap in 0..=LAST_BIT {
+        match rt::capability_is_in_ambient_set(bit(cap)) {
+            Ok(false) => {}
+            Ok(true) => return Ok(false),
+            Err(rustix::io::Errno::INVAL) => break,
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(true)
@@ -245,12 +228,13 @@ pub fn restrict_sets(keep: CapMask) -> io::Result<()> {
 /// without CAP_SYS_ADMIN. Irreversible, inherited by children and by threads
 /// created afterwards.
 pub fn set_no_new_privs() -> io::Result<()> {
-    prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map(|_| ())
+    rt::set_no_new_privs(true)?;
+    Ok(())
 }
 
 /// Whether no_new_privs is set on the calling thread.
 pub fn no_new_privs() -> io::Result<bool> {
-    prctl(libc::PR_GET_NO_NEW_PRIVS, 0).map(|v| v == 1)
+    Ok(rt::no_new_privs()?)
 }
 
 /// What [`drop_all_but`] found and did.
@@ -291,17 +275,68 @@ pub enum DropError {
         #[source]
         source: io::Error,
     },
-    /// Capabilities are still held after dropping them.
-    #[error("capabilities still held after dropping them: {0:?}")]
+    /// Capabilities are still held after dropping them (`capget`).
+    #[error(
+        "capabilities still held after dropping them: {0:?}; the kernel refused part of the drop: check for a security module or seccomp filter acting on capset"
+    )]
     StillHeld(CapSets),
+    /// The thread's status file shows a capability left after the drop.
+    #[error(
+        "{} still in {set} after the drop ({path}): refusing to run with it; check for a security module or seccomp filter acting on capset and prctl",
+        describe(*caps)
+    )]
+    Left {
+        /// The status line: `CapEff`, `CapPrm`, `CapInh`, `CapAmb` or `CapBnd`.
+        set: &'static str,
+        /// The capabilities left in it.
+        caps: CapMask,
+        /// The status file read.
+        path: String,
+    },
 }
 
 fn step(step: &'static str) -> impl FnOnce(io::Error) -> DropError {
     move |source| DropError::Call { step, source }
 }
 
+/// The first set in `st` that holds more than it should: more than `keep`
+/// in effective and permitted, anything inheritable or ambient, and more
+/// than `bounding` in the bounding set (`None`: the bounding set is not
+/// checked). Returns the status line's name and the extra bits.
+pub fn leftover(
+    st: &Status,
+    keep: CapMask,
+    bounding: Option<CapMask>,
+) -> Option<(&'static str, CapMask)> {
+    [
+        ("CapEff", st.cap_eff & !keep),
+        ("CapPrm", st.cap_prm & !keep),
+        ("CapInh", st.cap_inh),
+        ("CapAmb", st.cap_amb),
+        ("CapBnd", bounding.map_or(0, |b| st.cap_bnd & !b)),
+    ]
+    .into_iter()
+    .find(|(_, extra)| *extra != 0)
+}
+
+/// Read the calling thread's status (`/proc/self/task/<tid>/status`) and
+/// fail, naming the capability and the set, if any set holds more than
+/// [`leftover`] allows.
+pub fn verify_thread(keep: CapMask, bounding: Option<CapMask>) -> Result<(), DropError> {
+    let path = format!("/proc/self/task/{}/status", rt::gettid().as_raw_nonzero());
+    let text = std::fs::read_to_string(&path).map_err(|source| DropError::Call {
+        step: "reading the thread's status to verify the drop (is /proc mounted?)",
+        source,
+    })?;
+    match leftover(&Status::parse(&text), keep, bounding) {
+        None => Ok(()),
+        Some((set, caps)) => Err(DropError::Left { set, caps, path }),
+    }
+}
+
 /// Drop every capability of the calling thread except `keep`, in the order
-/// the module docs give (bounding set first), and verify with `capget`.
+/// the module docs give (bounding set first), and verify with `capget` and
+/// the thread's `/proc` status.
 ///
 /// - Holding nothing (an ordinary user): returns [`Dropped::NothingHeld`]
 ///   without touching the bounding set.
@@ -313,6 +348,7 @@ pub fn drop_all_but(keep: CapMask) -> Result<Dropped, DropError> {
     let held = now.effective | now.permitted | now.inheritable;
     // The ambient set is a subset of permitted: empty when `held` is.
     if held == 0 {
+        verify_thread(0, None)?;
         return Ok(Dropped::NothingHeld {
             bounding: bounding_set().map_err(step("reading the bounding set"))?,
         });
@@ -328,17 +364,181 @@ pub fn drop_all_but(keep: CapMask) -> Result<Dropped, DropError> {
     if after.effective & !keep != 0 || after.permitted & !keep != 0 || after.inheritable != 0 {
         return Err(DropError::StillHeld(after));
     }
+    verify_thread(keep, Some(keep))?;
     Ok(Dropped::All)
 }
 
-/// A readable list of the capability numbers in `mask`, e.g. `"cap 12, cap 21"`.
+/// The name of capability `cap` (`"CAP_SYS_RAWIO"`), if it has one here.
+pub fn name(cap: u32) -> Option<&'static str> {
+    NAMES.get(usize::try_from(cap).ok()?).copied()
+}
+
+/// A readable list of the capabilities in `mask`, e.g.
+/// `"CAP_NET_ADMIN (12), CAP_SYS_ADMIN (21)"`; a capability newer than the
+/// names here reads `"capability 41"`.
 pub fn describe(mask: CapMask) -> String {
     if mask == 0 {
         return "none".to_owned();
     }
-    (0..64)
+    (0..=LAST_BIT)
         .filter(|c| mask & (1 << c) != 0)
-        .map(|c| format!("cap {c}"))
+        .map(|c| match name(c) {
+            Some(n) => format!("{n} ({c})"),
+            None => format!("capability {c}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_kernel_header() {
+        assert_eq!(name(CAP_SETPCAP), Some("CAP_SETPCAP"));
+        assert_eq!(name(17), Some("CAP_SYS_RAWIO"));
+        assert_eq!(name(40), Some("CAP_CHECKPOINT_RESTORE"));
+        assert_eq!(name(41), None);
+        assert_eq!(describe(0), "none");
+        assert_eq!(
+            describe((1 << 12) | (1 << 41)),
+            "CAP_NET_ADMIN (12), capability 41"
+        );
+    }
+
+    #[test]
+    fn the_bounding_set_walk_reaches_the_kernels_last_capability() {
+        // Whatever this kernel has, the walk sees it: PR_CAPBSET_READ answers
+        // for exactly 0..=cap_last_cap.
+        let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .expect("/proc/sys/kernel/cap_last_cap")
+            .trim()
+            .parse()
+            .expect("a number");
+        assert!(in_bounding_set(last).unwrap().is_some(), "cap {last}");
+        assert_eq!(in_bounding_set(last + 1).unwrap(), None, "cap {}", last + 1);
+        assert_eq!(in_bounding_set(64).unwrap(), None);
+    }
+
+    #[test]
+    fn a_leftover_bit_is_named_with_its_set() {
+        let clean = Status {
+            cap_bnd: 1 << 10,
+            ..Status::default()
+        };
+        assert_eq!(leftover(&clean, 1 << 10, Some(1 << 10)), None);
+        // An unprivileged start leaves the bounding set unchecked.
+        let inherited = Status {
+            cap_bnd: u64::MAX,
+            ..Status::default()
+        };
+        assert_eq!(leftover(&inherited, 0, None), None);
+        assert_eq!(leftover(&inherited, 0, Some(0)), Some(("CapBnd", u64::MAX)));
+        for (st, set) in [
+            (
+                Status {
+                    cap_eff: 1 << 17,
+                    ..Status::default()
+                },
+                "CapEff",
+            ),
+            (
+                Status {
+                    cap_prm: 1 << 17,
+                    ..Status::default()
+                },
+                "CapPrm",
+            ),
+            (
+                Status {
+                    cap_inh: 1 << 17,
+                    ..Status::default()
+                },
+                "CapInh",
+            ),
+            (
+                Status {
+                    cap_amb: 1 << 17,
+                    ..Status::default()
+                },
+                "CapAmb",
+            ),
+            (
+                Status {
+                    cap_bnd: 1 << 17,
+                    ..Status::default()
+                },
+                "CapBnd",
+            ),
+        ] {
+            let (found, caps) = leftover(&st, 0, Some(0)).expect(set);
+            assert_eq!((found, caps), (set, 1 << 17));
+            let e = DropError::Left {
+                set: found,
+                caps,
+                path: "/proc/self/task/1/status".into(),
+            };
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("CAP_SYS_RAWIO (17) still in {set} after the drop")),
+                "{e}"
+            );
+        }
+        // A capability newer than the names here is found and reported too.
+        let newer = Status {
+            cap_bnd: 1 << 41,
+            ..Status::default()
+        };
+        assert_eq!(leftover(&newer, 0, Some(0)), Some(("CapBnd", 1 << 41)));
+        // Kept capabilities are allowed in E/P/bounding, never inheritable.
+        let kept = Status {
+            cap_eff: 1 << 10,
+            cap_prm: 1 << 10,
+            cap_inh: 1 << 10,
+            ..Status::default()
+        };
+        assert_eq!(
+            leftover(&kept, 1 << 10, Some(1 << 10)),
+            Some(("CapInh", 1 << 10))
+        );
+    }
+
+    /// The drop on one thread is verified against that thread's status, not
+    /// the main thread's: here the test's main thread keeps root's
+    /// capabilities while a second thread drops its own.
+    #[test]
+    #[cfg_attr(
+        tinsel_unprivileged,
+        ignore = "needs root: a thread must hold capabilities to drop them"
+    )]
+    fn as_root_a_thread_drops_and_verifies_its_own_capabilities() {
+        assert_ne!(get().unwrap().effective, 0, "this test needs root");
+        let keep = 1 << 10; // CAP_NET_BIND_SERVICE
+        let dropped = std::thread::spawn(move || {
+            let r = drop_all_but(keep).map_err(|e| e.to_string());
+            let st = Status::parse(
+                &std::fs::read_to_string(format!(
+                    "/proc/self/task/{}/status",
+                    rt::gettid().as_raw_nonzero()
+                ))
+                .unwrap(),
+            );
+            (r, st)
+        })
+        .join()
+        .unwrap();
+        let (r, st) = dropped;
+        assert_eq!(r.unwrap(), Dropped::All);
+        assert_eq!(
+            (st.cap_eff, st.cap_prm, st.cap_inh, st.cap_amb, st.cap_bnd),
+            (keep, keep, 0, 0, keep)
+        );
+        let main = Status::current().unwrap();
+        assert_ne!(main.cap_eff & !keep, 0, "the main thread keeps its own");
+        assert!(
+            verify_thread(keep, Some(keep)).is_err(),
+            "and they are seen"
+        );
+    }
 }
