@@ -1,6 +1,7 @@
 //! User and group names (`socket_group`, `[access]`) resolved to ids.
 //!
-//! Until ledd hardens, names go through the system's NSS. From
+//! Until ledd hardens, names go through the system's NSS with
+//! `tinsel_sandbox::ids`, the workspace's user and group resolver. From
 //! then on (SIGHUP reloads) they are read from `/etc/passwd` and
 //! `/etc/group` by the small reader below, never through NSS: NSS may open
 //! `AF_UNIX` sockets (glibc's nscd client, `libnss_systemd`'s userdb,
@@ -9,7 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use nix::unistd::{Group, User};
+use tinsel_sandbox::ids::{self, Identity};
 
 use super::ConfigError;
 use super::validate::Validator;
@@ -57,7 +58,9 @@ fn resolve_user(name: &str) -> Option<u32> {
     if files_only() {
         return id_in_file(PASSWD, name);
     }
-    User::from_name(name).ok().flatten().map(|u| u.uid.as_raw())
+    // `ids` has no uid-only lookup; the user's groups it also resolves are
+    // not used.
+    Identity::from_names(name, None).ok().map(|who| who.uid)
 }
 
 /// A group given by name or by numeric id.
@@ -68,10 +71,7 @@ pub(super) fn resolve_group(name: &str) -> Option<u32> {
     if files_only() {
         return id_in_file(GROUP, name);
     }
-    Group::from_name(name)
-        .ok()
-        .flatten()
-        .map(|g| g.gid.as_raw())
+    ids::group_id(name).ok().flatten()
 }
 
 /// The end of a "no such user/group" message.
