@@ -1,5 +1,6 @@
-//! Strip types: how many channels an LED has, how its colour reaches the
-//! wire, and what it draws.
+//! Strip types and backends, and their names in the config: which LED
+//! part is on the strip (how many channels an LED has, how its colour
+//! reaches the wire, and what it draws) and which [`Backend`] drives it.
 //!
 //! WS2812B and WS2811 take three bytes per LED in a part-specific channel
 //! order. SK6812 RGBW parts add a white LED in the same package: the common
@@ -31,6 +32,11 @@ impl StripKind {
             StripKind::Ws2812b | StripKind::Ws2811 => 3,
             StripKind::Sk6812Rgbw => 4,
         }
+    }
+
+    /// The kind named `name` in the config (`strip.type`), if any.
+    pub fn parse(name: &str) -> Option<StripKind> {
+        StripKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// The config name.
@@ -72,6 +78,37 @@ impl StripKind {
 impl fmt::Display for StripKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Which LED backend drives the strip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The simulated strip: pixels go nowhere but to `ledctl watch`.
+    Sim,
+    /// WS2812 through PWM/DMA (rs_ws281x).
+    Ws281x,
+    /// WS2812 through the SPI controller (rppal).
+    Spi,
+}
+
+impl Backend {
+    /// Every backend, for parsing and help.
+    pub const ALL: [Backend; 3] = [Backend::Sim, Backend::Ws281x, Backend::Spi];
+
+    /// The backend named `name` in the config (`strip.backend`) or on the
+    /// command line (`--backend`), if any.
+    pub fn parse(name: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The name used in the config and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+            Backend::Ws281x => "ws281x",
+            Backend::Spi => "spi",
+        }
     }
 }
 
@@ -118,6 +155,18 @@ mod tests {
             * StripKind::Sk6812Rgbw.milliamps_per_channel()
             / 255;
         assert_eq!(rgbw_ma, 20);
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for k in StripKind::ALL {
+            assert_eq!(StripKind::parse(k.name()), Some(k));
+        }
+        for b in Backend::ALL {
+            assert_eq!(Backend::parse(b.name()), Some(b));
+        }
+        assert_eq!(StripKind::parse("WS2812B"), None, "names are exact");
+        assert_eq!(Backend::parse("dmx"), None);
     }
 
     #[test]

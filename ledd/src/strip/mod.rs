@@ -12,14 +12,43 @@
 //!
 //! A strip is opened on the frame loop thread and never leaves it: the
 //! rs_ws281x controller is not `Send`, so the trait does not require it.
+//!
+//! The strip's settings are defined here and in the submodules
+//! ([`StripConfig`], [`kind::Backend`], [`kind::StripKind`],
+//! [`order::ChannelOrder`], [`ws281x::Ws281xOptions`]); [`crate::config`]
+//! checks the file's values into them and re-exports them.
 
 pub mod kind;
+pub mod order;
 pub mod sim;
 pub mod spi;
 pub mod spi_wire;
 pub mod ws281x;
 
-use crate::config::{Backend, StripConfig};
+use self::kind::{Backend, StripKind};
+use self::order::ChannelOrder;
+use self::spi_wire::SpiEncoding;
+use self::ws281x::Ws281xOptions;
+
+/// The strip's settings, checked (the config's `[strip]`, `[ws281x]` and
+/// `[spi]` sections).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StripConfig {
+    /// The backend.
+    pub backend: Backend,
+    /// The number of LEDs (the config allows 1 to 1000).
+    pub count: u16,
+    /// The channel order on the wire.
+    pub order: ChannelOrder,
+    /// Frames per second, at most what the wire allows for the count.
+    pub fps: u16,
+    /// The LED part.
+    pub kind: StripKind,
+    /// PWM/DMA settings, used by the `ws281x` backend.
+    pub ws281x: Ws281xOptions,
+    /// How the `spi` backend encodes bits.
+    pub spi: SpiEncoding,
+}
 
 /// A strip that could not be opened or written.
 #[derive(Debug, thiserror::Error)]

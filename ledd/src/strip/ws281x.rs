@@ -41,6 +41,20 @@ pub const DEFAULT_DMA: u8 = 10;
 /// GPIO pins the library can drive, and through which peripheral.
 pub const PINS: [(u8, &str); 4] = [(18, "PWM0"), (12, "PWM0"), (21, "PCM"), (10, "SPI")];
 
+/// The `[ws281x]` config section, checked: how the PWM/DMA backend is
+/// wired, whatever the strip's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ws281xOptions {
+    /// GPIO pin (BCM numbering).
+    pub pin: u8,
+    /// DMA channel.
+    pub dma: u8,
+    /// Bit rate in Hz.
+    pub freq_hz: u32,
+    /// Whether an inverting level shifter sits between the Pi and the strip.
+    pub invert: bool,
+}
+
 /// How the PWM/DMA backend is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ws281xConfig {

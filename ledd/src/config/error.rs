@@ -1,0 +1,123 @@
+//! The config's error type, [`Origin`] (which file, for messages), and how
+//! a TOML parser error is shown: the problem and its line and column first,
+//! then the offending line with a caret under the spot.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A configuration that could not be read or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file could be changed by someone other than root.
+    #[error(
+        "config file {path} is owned by uid {uid} with mode {mode:o}: ledd runs as root and trusts only a file owned by root and not writable by group or others (chown root {path} && chmod go-w {path})"
+    )]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is not valid TOML or has an unknown key or a wrong type.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file.
+        origin: Origin,
+        /// The parser's message, which names the key and the line.
+        message: String,
+    },
+    /// A value is out of range or names nothing.
+    #[error("{origin}: `{key}` = {value} is refused: {reason}")]
+    Invalid {
+        /// Where the value came from.
+        origin: Origin,
+        /// The key, dotted (`strip.count`).
+        key: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why, and what to use instead.
+        reason: String,
+    },
+}
+
+/// Where a configuration came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A file.
+    File(PathBuf),
+    /// No file: the built-in defaults and the command line.
+    Defaults,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "config file {}", p.display()),
+            Origin::Defaults => f.write_str("command line"),
+        }
+    }
+}
+
+/// A TOML error as `what is wrong (line L, column C)` on the first line,
+/// then the parser's excerpt: the offending line with a caret under the
+/// spot. (Squashed onto one line, the caret would point at nothing.)
+pub(super) fn toml_error(e: &toml::de::Error) -> String {
+    let shown = e.to_string();
+    let mut lines = shown.lines();
+    let at = lines
+        .next()
+        .and_then(|l| l.strip_prefix("TOML parse error at "))
+        .map(|pos| format!(" ({pos})"))
+        .unwrap_or_default();
+    let excerpt: Vec<&str> = lines
+        .take_while(|l| {
+            l.split_once('|')
+                .is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    let message = e.message().trim().replace('\n', "; ");
+    if excerpt.is_empty() {
+        format!("{message}{at}")
+    } else {
+        format!("{message}{at}\n{}", excerpt.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::load_text;
+
+    #[test]
+    fn toml_errors_keep_the_line_and_a_caret_under_the_spot() {
+        let msg = load_text("[strip]\ncount = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<&str> = msg.lines().collect();
+        assert!(
+            lines[0].starts_with("config file /etc/test.toml: "),
+            "{msg}"
+        );
+        assert!(lines[0].contains("line 2, column 9"), "{msg}");
+        let source = lines
+            .iter()
+            .position(|l| l.ends_with("| count = \"many\""))
+            .unwrap_or_else(|| panic!("no source line in:\n{msg}"));
+        let caret = lines.get(source + 1).copied().unwrap_or_default();
+        assert_eq!(
+            caret.find('^'),
+            lines[source].find("\"many"),
+            "the caret must sit under the value:\n{msg}"
+        );
+    }
+}
