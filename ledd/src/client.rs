@@ -7,6 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tinsel_proto::handshake::{self, HandshakeError};
 use tinsel_proto::{
     ErrorReply, FrameError, FrameReader, MAX_WIRE_LEN, Request, Response, VERSION, Welcome,
     encode_into,
@@ -39,6 +40,26 @@ pub enum ClientError {
     /// ledd answered something else than expected.
     #[error("unexpected answer from ledd: {0}")]
     Unexpected(String),
+    /// ledd welcomed the client but speaks another protocol version.
+    #[error("{0}")]
+    Version(HandshakeError),
+}
+
+impl From<HandshakeError> for ClientError {
+    /// An error reply stays [`ClientError::Refused`] (ledd's code decides
+    /// the exit code), anything else is [`ClientError::Unexpected`], as
+    /// for every other request.
+    fn from(e: HandshakeError) -> ClientError {
+        match e {
+            HandshakeError::NoRole(message) => ClientError::Refused(ErrorReply {
+                code: tinsel_proto::ErrorCode::NotAllowed,
+                message,
+            }),
+            HandshakeError::Refused(reply) => ClientError::Refused(reply),
+            HandshakeError::Unexpected(other) => ClientError::Unexpected(format!("{other:?}")),
+            version @ HandshakeError::Version { .. } => ClientError::Version(version),
+        }
+    }
 }
 
 /// A connection to ledd after the handshake.
@@ -75,13 +96,9 @@ impl Client {
                 animations: tinsel_proto::AnimationSet::default(),
             },
         };
-        match c.request(&Request::Hello { version: VERSION })? {
-            Response::Welcome(w) => {
-                c.welcome = w;
-                Ok(c)
-            }
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
-        }
+        let reply = c.request(&handshake::hello())?;
+        c.welcome = handshake::check_welcome(reply, VERSION)?;
+        Ok(c)
     }
 
     /// Sends `req` without reading.
