@@ -2,9 +2,11 @@
 //! SIGINT stop, SIGHUP reloads the config. What "stop" and "reload" do is
 //! each daemon's own; this module only turns the three into one stream.
 //!
-//! The handlers are tokio's (a self-pipe written by an async-signal-safe
-//! handler, read by the runtime), so they need no thread of their own and
-//! no syscall that the seccomp allowlists do not already grant a runtime.
+//! The handlers are tokio's, read by the daemon's own runtime: they need
+//! no thread of their own. Both daemons install them once the runtime runs,
+//! after their sandbox is in place, so the allowlists must keep what
+//! tokio's signal driver uses (`rt_sigaction`, and the `socketpair` of
+//! [`crate::syscalls::unix_socketpair`]).
 
 use std::io;
 

@@ -1,7 +1,7 @@
 //! The config's error type. How a TOML parser error is shown (the problem
 //! and its line and column first, then the offending line with a caret
-//! under the spot) is [`tinsel_sandbox::config_error::toml_error`], shared
-//! with ledd.
+//! under the spot) is [`tinsel_sandbox::config_error::toml_error`], written
+//! once for both daemons.
 
 use std::path::PathBuf;
 
@@ -48,7 +48,7 @@ impl ConfigError {
     }
 }
 
-/// How a TOML parser error is shown: shared with ledd.
+/// How a TOML parser error is shown, as in every tinsel config error.
 pub(super) use tinsel_sandbox::config_error::toml_error;
 
 #[cfg(test)]
