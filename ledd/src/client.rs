@@ -7,6 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tinsel_proto::handshake::{self, HandshakeError};
 use tinsel_proto::{
     ErrorReply, FrameError, FrameReader, MAX_WIRE_LEN, Request, Response, VERSION, Welcome,
     encode_into,
@@ -39,6 +40,26 @@ pub enum ClientError {
     /// ledd answered something else than expected.
     #[error("unexpected answer from ledd: {0}")]
     Unexpected(String),
+    /// ledd welcomed the client but speaks another protocol version.
+    #[error("{0}")]
+    Version(HandshakeError),
+}
+
+impl From<HandshakeError> for ClientError {
+    /// An error reply stays [`ClientError::Refused`] (ledd's code decides
+    /// the exit code), anything else is [`ClientError::Unexpected`], as
+    /// for every other request.
+    fn from(e: HandshakeError) -> ClientError {
+        match e {
+            HandshakeError::NoRole(message) => ClientError::Refused(ErrorReply {
+                code: tinsel_proto::ErrorCode::NotAllowed,
+                message,
+            }),
+            HandshakeError::Refused(reply) => ClientError::Refused(reply),
+            HandshakeError::Unexpected(other) => ClientError::Unexpected(format!("{other:?}")),
+            version @ HandshakeError::Version { .. } => ClientError::Version(version),
+        }
+    }
 }
 
 /// A connection to ledd after the handshake.
@@ -75,13 +96,9 @@ impl Client {
                 animations: tinsel_proto::AnimationSet::default(),
             },
         };
-        match c.request(&Request::Hello { version: VERSION })? {
-            Response::Welcome(w) => {
-                c.welcome = w;
-                Ok(c)
-            }
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
-        }
+        let reply = c.request(&handshake::hello())?;
+        c.welcome = handshake::check_welcome(reply, VERSION)?;
+        Ok(c)
     }
 
     /// Sends `req` without reading.
@@ -140,5 +157,68 @@ pub fn check_user_socket(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         _ => crate::config::check_user_socket_dir(dir, euid)
             .map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    /// Runs a one-connection server at a temp path that reads the Hello
+    /// and answers `reply`; returns what [`Client::connect`] made of it.
+    fn connect_to_one_reply(reply: Response) -> Result<Client, ClientError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledd.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = FrameReader::new();
+            loop {
+                if let Some(Request::Hello { .. }) = reader.next_frame::<Request>().unwrap() {
+                    break;
+                }
+                let n = stream.read(reader.spare()).unwrap();
+                assert_ne!(n, 0, "the client hung up before Hello");
+                reader.filled(n);
+            }
+            stream
+                .write_all(&tinsel_proto::encode(&reply).unwrap())
+                .unwrap();
+        });
+        let client = Client::connect(&path, Duration::from_secs(5));
+        server.join().unwrap();
+        client
+    }
+
+    fn welcome(version: u16) -> Welcome {
+        Welcome {
+            version,
+            role: tinsel_proto::Role::Admin,
+            led_count: 8,
+            animations: tinsel_proto::AnimationSet::default(),
+        }
+    }
+
+    #[test]
+    fn a_welcome_of_this_version_connects() {
+        let client = connect_to_one_reply(Response::Welcome(welcome(VERSION))).unwrap();
+        assert_eq!(client.welcome, welcome(VERSION));
+    }
+
+    #[test]
+    fn a_welcome_of_another_version_is_refused_naming_both() {
+        let theirs = VERSION + 1;
+        let err = connect_to_one_reply(Response::Welcome(welcome(theirs))).unwrap_err();
+        assert!(matches!(err, ClientError::Version(_)), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("version {theirs}")), "{msg}");
+        assert!(msg.contains(&format!("client {VERSION}")), "{msg}");
+    }
+
+    #[test]
+    fn a_handshake_answered_with_something_else_is_unexpected() {
+        let err = connect_to_one_reply(Response::Ok).unwrap_err();
+        assert!(matches!(err, ClientError::Unexpected(_)), "{err:?}");
     }
 }

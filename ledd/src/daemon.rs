@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tokio::signal::unix::{SignalKind, signal};
+use tinsel_sandbox::log::{self, Targets};
+use tinsel_sandbox::signals::{Signal, Signals};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -118,23 +119,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> Exit {
             };
         }
     };
-    init_logging(args.verbose);
+    log::init(args.verbose, Targets::Hidden);
     run(&args)
-}
-
-fn init_logging(verbose: bool) {
-    use std::io::IsTerminal;
-    let level = if verbose {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::INFO
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(level)
-        .with_target(false)
-        .init();
 }
 
 /// Runs ledd with parsed arguments.
@@ -287,12 +273,10 @@ pub fn run(args: &Args) -> Exit {
 /// The hardening for this config's strip backend and the `--seccomp-log`
 /// flag.
 fn hardening_for(config: &Config, seccomp_log: bool) -> HardenOptions {
-    let mode = if seccomp_log {
-        SeccompMode::Log
-    } else {
-        SeccompMode::Kill
-    };
-    harden::options_for(config.strip.backend, mode)
+    harden::options_for(
+        config.strip.backend,
+        SeccompMode::from_log_flag(seccomp_log),
+    )
 }
 
 /// Makes sure the directory for ledd's own socket exists. For an ordinary
@@ -398,14 +382,10 @@ fn serve(
                 return Exit::Internal;
             }
         };
-        let (mut term, mut int, mut hup) = match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) {
-            (Ok(t), Ok(i), Ok(h)) => (t, i, h),
-            _ => {
-                error!("cannot install signal handlers");
+        let mut signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                error!("cannot install signal handlers: {e}");
                 return Exit::Internal;
             }
         };
@@ -422,10 +402,12 @@ fn serve(
         info!("ready");
         let mut current = config;
         loop {
-            tokio::select! {
-                _ = term.recv() => { info!("SIGTERM: stopping"); break; }
-                _ = int.recv() => { info!("SIGINT: stopping"); break; }
-                _ = hup.recv() => {
+            match signals.recv().await {
+                stop @ (Signal::Terminate | Signal::Interrupt) => {
+                    info!("{}: stopping", stop.name());
+                    break;
+                }
+                Signal::Hangup => {
                     notify::notify(notifier, "RELOADING=1");
                     current = reload(current, args, &state, &sender);
                     notify::notify(notifier, "READY=1");

@@ -49,16 +49,7 @@ use tinsel_sandbox::process;
 use tinsel_sandbox::seccomp::{self, Action, Filter, InstallError, Rule};
 use tinsel_sandbox::syscalls as groups;
 
-/// What happens on a syscall outside ledd's allowlist.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SeccompMode {
-    /// Kill the process (SIGSYS). Production.
-    #[default]
-    Kill,
-    /// Log to the audit log and allow (`--seccomp-log`, to find a missing
-    /// syscall). Not a sandbox.
-    Log,
-}
+pub use tinsel_sandbox::mode::SeccompMode;
 
 /// How to harden.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

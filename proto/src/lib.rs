@@ -7,11 +7,15 @@
 //! Everything that decodes is bounded: frames are at most [`MAX_FRAME_LEN`]
 //! bytes, parameters are types that cannot hold out-of-range values, and
 //! animations are named by an enum, never by text.
+//!
+//! [`handshake`] is the client's check of ledd's answer to `Hello`, shared
+//! by `ledctl` and webd.
 
 #![forbid(unsafe_code)]
 
 mod animation;
 mod frame;
+pub mod handshake;
 mod message;
 mod params;
 

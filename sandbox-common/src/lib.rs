@@ -12,18 +12,27 @@
 //!   it" from "a filter blocked it";
 //! - [`syscalls`]: allowlist groups the daemons compose;
 //! - [`support`]: what the running kernel supports (`webd check`);
-//! - [`harness`]: run a sandbox and one attack in a fresh process, for tests.
+//! - [`harness`]: run a sandbox and one attack in a fresh process, for tests;
+//! - [`mode`]: the seccomp mode, kill or `--seccomp-log`;
+//! - [`exit`], [`log`], [`signals`], [`config_error`]: what both daemons'
+//!   `main` needs besides the sandbox: the exit codes, the log set-up,
+//!   SIGTERM/SIGINT/SIGHUP, and how a TOML error is shown.
 //!
 //! Every step is a small function; the daemons compose them in order
 //! (webd: `webd::sandbox::apply`, ledd: `ledd::harden::harden`).
 
 pub mod arch;
 pub mod caps;
+pub mod config_error;
+pub mod exit;
 pub mod harness;
 pub mod ids;
 pub mod landlock;
+pub mod log;
+pub mod mode;
 pub mod process;
 pub mod seccomp;
+pub mod signals;
 pub mod support;
 pub mod syscalls;
 

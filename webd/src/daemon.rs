@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::signal::unix::{SignalKind, signal};
+use tinsel_sandbox::signals::{Signal, Signals};
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
@@ -220,14 +220,10 @@ async fn serve(p: Prepared) -> Exit {
             }
         }
     }
-    let (mut hup, mut term, mut int) = match (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(h), Ok(t), Ok(i)) => (h, t, i),
-        _ => {
-            tracing::error!("cannot install signal handlers");
+    let mut signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
             return Exit::Internal;
         }
     };
@@ -258,12 +254,9 @@ async fn serve(p: Prepared) -> Exit {
     );
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(server::serve(listeners, state.clone(), stop_rx));
-    loop {
-        tokio::select! {
-            _ = hup.recv() => reload(&state, &p.resumption),
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
+    // SIGHUP reloads; SIGTERM and SIGINT end the loop.
+    while signals.recv().await == Signal::Hangup {
+        reload(&state, &p.resumption);
     }
     tracing::info!("stopping: no new connections, finishing open ones");
     let _ = stop_tx.send(true);

@@ -23,9 +23,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tinsel_proto::{
-    ErrorCode, ErrorReply, FrameReader, MAX_WIRE_LEN, Request, Response, Role, Welcome,
-};
+use tinsel_proto::handshake::{self, HandshakeError};
+use tinsel_proto::{ErrorReply, FrameReader, MAX_WIRE_LEN, Request, Response, Welcome};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
@@ -85,12 +84,14 @@ impl Unreachable {
     fn from_link(e: LinkError) -> Unreachable {
         match e {
             LinkError::Io(e) => Unreachable::from_io(&e),
-            LinkError::Refused(r) if r.code == ErrorCode::NotAllowed => {
-                Unreachable::NoRole(r.message)
+            LinkError::Handshake(HandshakeError::NoRole(message)) => Unreachable::NoRole(message),
+            LinkError::Handshake(HandshakeError::Refused(r)) => Unreachable::Refused(r),
+            LinkError::Handshake(HandshakeError::Version { ours, theirs }) => {
+                Unreachable::Version { ours, theirs }
             }
-            LinkError::Refused(r) => Unreachable::Refused(r),
-            LinkError::Version { ours, theirs } => Unreachable::Version { ours, theirs },
-            e @ (LinkError::Frame(_) | LinkError::Closed | LinkError::Unexpected) => {
+            e @ (LinkError::Frame(_)
+            | LinkError::Closed
+            | LinkError::Handshake(HandshakeError::Unexpected(_))) => {
                 Unreachable::Protocol(e.to_string())
             }
         }
@@ -440,12 +441,8 @@ enum LinkError {
     Frame(#[from] tinsel_proto::FrameError),
     #[error("ledd closed the connection")]
     Closed,
-    #[error("ledd refused the handshake: {0}")]
-    Refused(ErrorReply),
-    #[error("ledd speaks protocol version {theirs}, webd {ours}: install matching versions")]
-    Version { ours: u16, theirs: u16 },
-    #[error("ledd answered the handshake with something else")]
-    Unexpected,
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
 }
 
 async fn handshake(socket: &std::path::Path) -> Result<(Conn, Welcome), LinkError> {
@@ -454,29 +451,13 @@ async fn handshake(socket: &std::path::Path) -> Result<(Conn, Welcome), LinkErro
         stream,
         reader: Box::new(FrameReader::new()),
     };
-    let reply = exchange(
-        &mut conn,
-        &Request::Hello {
-            version: tinsel_proto::VERSION,
-        },
-    )
-    .await?;
+    let reply = exchange(&mut conn, &handshake::hello()).await?;
     Ok((conn, welcome(reply)?))
 }
 
 /// ledd's answer to `Hello`, checked.
 fn welcome(reply: Response) -> Result<Welcome, LinkError> {
-    match reply {
-        Response::Welcome(w) if w.version != tinsel_proto::VERSION => Err(LinkError::Version {
-            ours: tinsel_proto::VERSION,
-            theirs: w.version,
-        }),
-        Response::Welcome(w) => match w.role {
-            Role::Hooks | Role::Admin => Ok(w),
-        },
-        Response::Error(e) => Err(LinkError::Refused(e)),
-        _ => Err(LinkError::Unexpected),
-    }
+    Ok(handshake::check_welcome(reply, tinsel_proto::VERSION)?)
 }
 
 /// Connects to `socket` and says `Hello`, blocking, each step within
@@ -494,10 +475,7 @@ pub fn probe(socket: &Path, limit: Duration) -> Result<Welcome, Unreachable> {
     stream.set_read_timeout(Some(limit)).map_err(io)?;
     stream.set_write_timeout(Some(limit)).map_err(io)?;
     let mut buf = [0u8; MAX_WIRE_LEN];
-    let hello = Request::Hello {
-        version: tinsel_proto::VERSION,
-    };
-    let n = tinsel_proto::encode_into(&hello, &mut buf)
+    let n = tinsel_proto::encode_into(&handshake::hello(), &mut buf)
         .map_err(|e| Unreachable::from_link(e.into()))?;
     if let Err(e) = stream.write_all(&buf[..n]) {
         // As in `exchange`: a refusal may already be waiting.
@@ -550,7 +528,7 @@ pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tinsel_proto::{AnimationSet, ErrorCode};
+    use tinsel_proto::{AnimationSet, ErrorCode, Role};
     use tokio::io::AsyncReadExt;
     use tokio::net::UnixListener;
 

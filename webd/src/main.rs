@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tinsel_sandbox::log::{self, Targets};
 use webd::exit::Exit;
 
 const AFTER_HELP: &str = "\
@@ -176,22 +177,8 @@ fn main() -> ExitCode {
             .into();
         }
     };
-    init_logging(cli.verbose);
+    log::init(cli.verbose, Targets::Shown);
     run(cli).into()
-}
-
-fn init_logging(verbose: bool) {
-    use std::io::IsTerminal as _;
-    let level = if verbose {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::INFO
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
 }
 
 fn run(cli: Cli) -> Exit {
@@ -292,11 +279,7 @@ fn sandbox(prepared: &webd::daemon::Prepared, seccomp_log: bool) -> Result<(), E
         ),
         ledd_socket: config.ledd_socket.clone(),
         landlock: config.landlock,
-        seccomp: if seccomp_log {
-            webd::sandbox::SeccompMode::Log
-        } else {
-            webd::sandbox::SeccompMode::Kill
-        },
+        seccomp: webd::sandbox::SeccompMode::from_log_flag(seccomp_log),
     };
     webd::sandbox::apply(&plan).map(drop).map_err(|e| fail(&e))
 }

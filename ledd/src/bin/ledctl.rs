@@ -271,7 +271,9 @@ fn exit_for(e: &ClientError) -> Exit {
             }
             _ => Exit::Refused,
         },
-        ClientError::Frame(_) | ClientError::Unexpected(_) => Exit::Protocol,
+        ClientError::Frame(_) | ClientError::Unexpected(_) | ClientError::Version(_) => {
+            Exit::Protocol
+        }
     }
 }
 

@@ -43,18 +43,7 @@ use tinsel_sandbox::process::{self, CloseMethod};
 use tinsel_sandbox::seccomp::{self, Action, InstallError};
 pub use tinsel_sandbox::support::KernelSupport;
 
-/// What happens on a syscall outside the allowlist.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SeccompMode {
-    /// Kill the process with SIGSYS (`SECCOMP_RET_KILL_PROCESS`). Production.
-    #[default]
-    Kill,
-    /// Allow and log it to the kernel audit log (`SECCOMP_RET_LOG`):
-    /// `--seccomp-log`, to find a syscall missing from the list
-    /// (`journalctl -k | grep 'type=1326'`, or `ausearch -m SECCOMP`).
-    /// Not a sandbox.
-    Log,
-}
+pub use tinsel_sandbox::mode::SeccompMode;
 
 /// Parses `sandbox.landlock` values: `"best-effort"` or `"required"`.
 pub fn parse_landlock_policy(s: &str) -> Result<LandlockPolicy, String> {
