@@ -14,7 +14,7 @@
 //! the kernel offers them).
 //!
 //! One job per file:
-//! - `mod.rs`: [`EngineHandle`] (start, send, stop) and the public types.
+//! - `mod.rs`: [`EngineHandle`] (start, sender, stop) and the public types.
 //! - `queue.rs`: [`Command`], the bounded queue and the latest-wins slot for
 //!   Play/Off, behind [`Sender::send`].
 //! - `pipeline.rs`: [`Pipeline`]: scenes, timed plays, render, crossfade.
@@ -152,11 +152,8 @@ impl EngineHandle {
         })
     }
 
-    /// Queues a command without waiting (see [`Sender::send`]).
-    pub fn send(&self, cmd: Command) -> Result<(), Busy> {
-        self.tx.as_ref().ok_or(Busy)?.send(cmd)
-    }
-    /// A sender for the server's tasks; `None` once stopped.
+    /// A sender for the server's tasks ([`Sender::send`] is the one way
+    /// to send a command); `None` once stopped.
     pub fn sender(&self) -> Option<Sender> {
         self.tx.clone()
     }
@@ -205,7 +202,8 @@ mod tests {
         config.strip.count = 30;
         config.strip.fps = 100;
         let engine = EngineHandle::start(&config, None).unwrap();
-        engine
+        let sender = engine.sender().unwrap();
+        sender
             .send(Command::Play {
                 animation: Animation::Solid,
                 params: red(),
@@ -214,7 +212,7 @@ mod tests {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(600));
         let (tx, rx) = oneshot::channel();
-        engine.send(Command::Status(tx)).unwrap();
+        sender.send(Command::Status(tx)).unwrap();
         let status = rx.blocking_recv().unwrap();
         assert_eq!(status.led_count, 30);
         assert_eq!(status.target_fps, 100);
