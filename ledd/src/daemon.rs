@@ -446,7 +446,7 @@ fn reload(old: Config, args: &Args, state: &State, engine: &crate::engine::Sende
         );
     }
     let live = LiveSettings::of(&new);
-    if crate::engine::send(engine, Command::Reconfigure(Box::new(live))).is_err() {
+    if engine.send(Command::Reconfigure(Box::new(live))).is_err() {
         warn!("SIGHUP: the frame loop is busy; keeping the running config");
         return old;
     }

@@ -272,7 +272,7 @@ impl Conn<'_> {
             Request::SetBrightness(b) => self.command(Command::SetBrightness(b)).await,
             Request::Status => {
                 let (tx, rx) = oneshot::channel();
-                if engine::send(&self.state.engine, Command::Status(tx)).is_err() {
+                if self.state.engine.send(Command::Status(tx)).is_err() {
                     return self
                         .reply_error(ErrorCode::Busy, "the frame loop is busy: try again")
                         .await;
@@ -302,7 +302,7 @@ impl Conn<'_> {
     }
 
     async fn command(&mut self, cmd: Command) -> Result<(), End> {
-        match engine::send(&self.state.engine, cmd) {
+        match self.state.engine.send(cmd) {
             Ok(()) => self.send(&Response::Ok).await,
             Err(_) => {
                 self.reply_error(ErrorCode::Busy, "the frame loop is busy: try again")
