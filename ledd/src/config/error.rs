@@ -69,31 +69,6 @@ impl fmt::Display for Origin {
     }
 }
 
-/// A TOML error as `what is wrong (line L, column C)` on the first line,
-/// then the parser's excerpt: the offending line with a caret under the
-/// spot. (Squashed onto one line, the caret would point at nothing.)
-pub(super) fn toml_error(e: &toml::de::Error) -> String {
-    let shown = e.to_string();
-    let mut lines = shown.lines();
-    let at = lines
-        .next()
-        .and_then(|l| l.strip_prefix("TOML parse error at "))
-        .map(|pos| format!(" ({pos})"))
-        .unwrap_or_default();
-    let excerpt: Vec<&str> = lines
-        .take_while(|l| {
-            l.split_once('|')
-                .is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit()))
-        })
-        .collect();
-    let message = e.message().trim().replace('\n', "; ");
-    if excerpt.is_empty() {
-        format!("{message}{at}")
-    } else {
-        format!("{message}{at}\n{}", excerpt.join("\n"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::config::tests::load_text;

@@ -57,8 +57,8 @@ pub use crate::strip::kind::{Backend, StripKind};
 pub use crate::strip::order::ChannelOrder;
 pub use crate::strip::ws281x::Ws281xOptions;
 
-use self::error::toml_error;
 use self::validate::Validator;
+use tinsel_sandbox::config_error::toml_error;
 
 /// A fully commented config file with every key at its default, printed
 /// by `ledd --example-config`. A test parses it, so it never goes stale.
