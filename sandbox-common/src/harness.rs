@@ -22,6 +22,15 @@
 //! This works under `cargo nextest` (process per test) and plain `cargo
 //! test` (threads), and in the emulated Pi Zero. The `armed` marker tells a
 //! SIGSYS from the attack apart from a SIGSYS while sandboxing.
+//!
+//! Tests are declared with [`attack!`](crate::attack): the test's name is
+//! written once, as the function's identifier, and the harness derives the
+//! libtest name (`module::name`) from it, so a test can live in a module
+//! per sandbox step. The [`attack`] module holds the forbidden operations,
+//! [`Sleeper`] a process to signal or trace that is never the test runner.
+//!
+//! Only for tests: the crate builds this module with its `harness` feature,
+//! which only dev-dependencies enable, so the daemons never contain it.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -102,6 +111,163 @@ impl Report {
                 self.output
             ),
         }
+    }
+}
+
+/// Declares attack tests, each written once by its identifier:
+///
+/// ```ignore
+/// tinsel_sandbox::attack! {
+///     /// What is attacked and what must happen.
+///     fn reading_etc_shadow_is_denied(t) {
+///         t.run(|| apply(&plan), || attack::read_file("/etc/shadow"))
+///             .assert_denied(&[libc::EACCES]);
+///     }
+///
+///     /// Tests that need root name the reason; they must be called
+///     /// `as_root_*`, and a build by another user reports them ignored.
+///     as_root("needs root: drops to uid 65534")
+///     fn as_root_dropped_uid_cannot_return_to_root(t) { /* ... */ }
+/// }
+/// ```
+///
+/// Each expands to a `#[test] fn` whose body gets `t`, an [`Attack`]
+/// that knows the test's libtest name (from `module_path!()` and
+/// `stringify!`), so [`Attack::run`] re-executes exactly this test.
+/// `as_root("needs root: why")` adds `#[cfg_attr(tinsel_unprivileged,
+/// ignore = "needs root: why")]` (see `build/unprivileged.rs`; the reason
+/// is written whole, since libtest shows only a literal) and fails the
+/// test, naming the fix, when it runs without root.
+#[macro_export]
+macro_rules! attack {
+    () => {};
+    (
+        $(#[$meta:meta])*
+        as_root($why:literal)
+        fn $name:ident($t:ident) $body:block
+        $($rest:tt)*
+    ) => {
+        $(#[$meta])*
+        #[test]
+        #[cfg_attr(tinsel_unprivileged, ignore = $why)]
+        fn $name() {
+            #[allow(unused_variables)]
+            let $t = $crate::harness::Attack::as_root(module_path!(), stringify!($name), $why);
+            $body
+        }
+        $crate::attack! { $($rest)* }
+    };
+    (
+        $(#[$meta:meta])*
+        fn $name:ident($t:ident) $body:block
+        $($rest:tt)*
+    ) => {
+        $(#[$meta])*
+        #[test]
+        fn $name() {
+            #[allow(unused_variables)]
+            let $t = $crate::harness::Attack::new(module_path!(), stringify!($name));
+            $body
+        }
+        $crate::attack! { $($rest)* }
+    };
+}
+
+/// One attack test, by the name libtest knows it by. Made by [`attack!`](crate::attack).
+#[derive(Clone, Debug)]
+pub struct Attack {
+    name: String,
+}
+
+impl Attack {
+    /// The test `function` in the module `module_path` (`module_path!()`
+    /// of the test: its first segment, the test crate, is not part of the
+    /// libtest name).
+    pub fn new(module_path: &str, function: &str) -> Attack {
+        let name = match module_path.split_once("::") {
+            Some((_crate, module)) => format!("{module}::{function}"),
+            None => function.to_owned(),
+        };
+        Attack { name }
+    }
+
+    /// [`Attack::new`] for a test that needs root: it must be named
+    /// `as_root_*`, and fails with the fix when run by another user.
+    /// `why` is the reason shown when it is ignored: `"needs root: ..."`.
+    #[track_caller]
+    pub fn as_root(module_path: &str, function: &str, why: &str) -> Attack {
+        assert!(
+            function.starts_with("as_root_"),
+            "{function}: a test that needs root is named as_root_* (build/unprivileged.rs)"
+        );
+        assert!(
+            why.starts_with("needs root: "),
+            "{function}: write the reason as \"needs root: why\", not {why:?}"
+        );
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        assert_eq!(
+            uid, 0,
+            "{function} needs root: run the tests as root, or build them as an ordinary user so it is reported as ignored (build/unprivileged.rs)"
+        );
+        Attack::new(module_path, function)
+    }
+
+    /// The libtest name, e.g. `landlock_fs::reading_etc_passwd_is_denied`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this is the re-executed child (where the attack runs), not
+    /// the original test process.
+    pub fn in_child(&self) -> bool {
+        std::env::var(CHILD_ENV).as_deref() == Ok(self.name.as_str())
+    }
+
+    /// [`isolated`] for this test: `setup` (the sandbox) then `attack`, in a
+    /// fresh single-threaded process.
+    pub fn run<S, A>(&self, setup: S, attack: A) -> Report
+    where
+        S: FnOnce() -> Result<(), String>,
+        A: FnOnce() -> Result<(), i32>,
+    {
+        isolated(&self.name, setup, attack)
+    }
+}
+
+/// A `sleep 30` process: a target to signal or trace that is never the
+/// test runner (an attack that got through must not stop the harness).
+/// Killed and reaped when dropped.
+#[derive(Debug)]
+pub struct Sleeper(std::process::Child);
+
+impl Sleeper {
+    /// Starts it.
+    #[track_caller]
+    pub fn start() -> Sleeper {
+        let child = Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start `sleep 30` as an attack target");
+        Sleeper(child)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> libc::pid_t {
+        libc::pid_t::try_from(self.0.id()).expect("pid fits pid_t")
+    }
+
+    /// Whether it is still running (no signal reached it).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -322,8 +488,37 @@ pub mod attack {
     use std::ffi::CString;
     use std::os::fd::RawFd;
 
-    fn errno() -> i32 {
+    /// The calling thread's `errno`.
+    pub fn errno() -> i32 {
         std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    }
+
+    /// `fork()`; the child `_exit`s at once. `Ok` if a child was made.
+    pub fn fork() -> Result<(), i32> {
+        // SAFETY: if fork is allowed, the child only calls _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: immediate exit of the forked child.
+            unsafe { libc::_exit(0) };
+        }
+        if pid < 0 { Err(errno()) } else { Ok(()) }
+    }
+
+    /// Whether `fd` is an open descriptor (`fcntl(F_GETFD)`): `Ok` if it
+    /// is, `Err(EBADF)` if it was closed.
+    pub fn fd_is_open(fd: RawFd) -> Result<(), i32> {
+        // SAFETY: F_GETFD on a descriptor number; no memory involved.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            Err(errno())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `setresuid(0, 0, 0)`: back to root.
+    pub fn setresuid_root() -> Result<(), i32> {
+        // SAFETY: integer arguments.
+        check(unsafe { libc::setresuid(0, 0, 0) }.into())
     }
 
     fn check(rc: libc::c_long) -> Result<(), i32> {

@@ -12,13 +12,15 @@
 //!   it" from "a filter blocked it";
 //! - [`syscalls`]: allowlist groups the daemons compose;
 //! - [`support`]: what the running kernel supports (`webd check`);
-//! - [`harness`]: run a sandbox and one attack in a fresh process, for tests.
+//! - `harness` (feature `harness`, enabled only by dev-dependencies): run a
+//!   sandbox and one attack in a fresh process, for tests.
 //!
 //! Every step is a small function; the daemons compose them in order
 //! (webd: `webd::sandbox::apply`, ledd: `ledd::harden::harden`).
 
 pub mod arch;
 pub mod caps;
+#[cfg(feature = "harness")]
 pub mod harness;
 pub mod ids;
 pub mod landlock;
