@@ -1,6 +1,7 @@
 //! Each confinement step on its own, proven by an attack in a fresh
 //! single-threaded process (see `tinsel_sandbox::harness`), one module per
-//! step in the order of docs/sandbox.md's table. Landlock,
+//! step in the order of docs/sandbox.md's table (one file, longer than
+//! most, so the steps read in order around one fixture). Landlock,
 //! seccomp and no_new_privs need no privilege: those tests run as any user.
 //! The tests named `as_root_*` change uids or need capabilities and drop to
 //! uid/gid 65534; built by an ordinary user they are reported as ignored,

@@ -6,7 +6,8 @@
 //! The plan attacked is the daemon's own: `webd::sandbox::daemon_plan`
 //! built from a config file, as `main` builds it, then `webd::sandbox::apply`.
 //! The tests are grouped by the step of `apply` they attack, in its order
-//! (docs/sandbox.md's table).
+//! (docs/sandbox.md's table). One file, longer than most: one module per
+//! step around one fixture, so the steps read in order.
 //!
 //! Started as root (as CI does, and systemd on a Pi) the sandbox drops to
 //! the configured user `nobody`; started by an ordinary user it stays that
