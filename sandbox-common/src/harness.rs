@@ -22,6 +22,15 @@
 //! This works under `cargo nextest` (process per test) and plain `cargo
 //! test` (threads), and in the emulated Pi Zero. The `armed` marker tells a
 //! SIGSYS from the attack apart from a SIGSYS while sandboxing.
+//!
+//! Tests are declared with [`attack!`](crate::attack): the test's name is
+//! written once, as the function's identifier, and the harness derives the
+//! libtest name (`module::name`) from it, so a test can live in a module
+//! per sandbox step. The [`attack`] module holds the forbidden operations,
+//! [`Sleeper`] a process to signal or trace that is never the test runner.
+//!
+//! Only for tests: the crate builds this module with its `harness` feature,
+//! which only dev-dependencies enable, so the daemons never contain it.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -102,6 +111,163 @@ impl Report {
                 self.output
             ),
         }
+    }
+}
+
+/// Declares attack tests, each written once by its identifier:
+///
+/// ```ignore
+/// tinsel_sandbox::attack! {
+///     /// What is attacked and what must happen.
+///     fn reading_etc_shadow_is_denied(t) {
+///         t.run(|| apply(&plan), || attack::read_file("/etc/shadow"))
+///             .assert_denied(&[libc::EACCES]);
+///     }
+///
+///     /// Tests that need root name the reason; they must be called
+///     /// `as_root_*`, and a build by another user reports them ignored.
+///     as_root("needs root: drops to uid 65534")
+///     fn as_root_dropped_uid_cannot_return_to_root(t) { /* ... */ }
+/// }
+/// ```
+///
+/// Each expands to a `#[test] fn` whose body gets `t`, an [`Attack`]
+/// that knows the test's libtest name (from `module_path!()` and
+/// `stringify!`), so [`Attack::run`] re-executes exactly this test.
+/// `as_root("needs root: why")` adds `#[cfg_attr(tinsel_unprivileged,
+/// ignore = "needs root: why")]` (see `build/unprivileged.rs`; the reason
+/// is written whole, since libtest shows only a literal) and fails the
+/// test, naming the fix, when it runs without root.
+#[macro_export]
+macro_rules! attack {
+    () => {};
+    (
+        $(#[$meta:meta])*
+        as_root($why:literal)
+        fn $name:ident($t:ident) $body:block
+        $($rest:tt)*
+    ) => {
+        $(#[$meta])*
+        #[test]
+        #[cfg_attr(tinsel_unprivileged, ignore = $why)]
+        fn $name() {
+            #[allow(unused_variables)]
+            let $t = $crate::harness::Attack::as_root(module_path!(), stringify!($name), $why);
+            $body
+        }
+        $crate::attack! { $($rest)* }
+    };
+    (
+        $(#[$meta:meta])*
+        fn $name:ident($t:ident) $body:block
+        $($rest:tt)*
+    ) => {
+        $(#[$meta])*
+        #[test]
+        fn $name() {
+            #[allow(unused_variables)]
+            let $t = $crate::harness::Attack::new(module_path!(), stringify!($name));
+            $body
+        }
+        $crate::attack! { $($rest)* }
+    };
+}
+
+/// One attack test, by the name libtest knows it by. Made by [`attack!`](crate::attack).
+#[derive(Clone, Debug)]
+pub struct Attack {
+    name: String,
+}
+
+impl Attack {
+    /// The test `function` in the module `module_path` (`module_path!()`
+    /// of the test: its first segment, the test crate, is not part of the
+    /// libtest name).
+    pub fn new(module_path: &str, function: &str) -> Attack {
+        let name = match module_path.split_once("::") {
+            Some((_crate, module)) => format!("{module}::{function}"),
+            None => function.to_owned(),
+        };
+        Attack { name }
+    }
+
+    /// [`Attack::new`] for a test that needs root: it must be named
+    /// `as_root_*`, and fails with the fix when run by another user.
+    /// `why` is the reason shown when it is ignored: `"needs root: ..."`.
+    #[track_caller]
+    pub fn as_root(module_path: &str, function: &str, why: &str) -> Attack {
+        assert!(
+            function.starts_with("as_root_"),
+            "{function}: a test that needs root is named as_root_* (build/unprivileged.rs)"
+        );
+        assert!(
+            why.starts_with("needs root: "),
+            "{function}: write the reason as \"needs root: why\", not {why:?}"
+        );
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        assert_eq!(
+            uid, 0,
+            "{function} needs root: run the tests as root, or build them as an ordinary user so it is reported as ignored (build/unprivileged.rs)"
+        );
+        Attack::new(module_path, function)
+    }
+
+    /// The libtest name, e.g. `landlock_fs::reading_etc_passwd_is_denied`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this is the re-executed child (where the attack runs), not
+    /// the original test process.
+    pub fn in_child(&self) -> bool {
+        std::env::var(CHILD_ENV).as_deref() == Ok(self.name.as_str())
+    }
+
+    /// [`isolated`] for this test: `setup` (the sandbox) then `attack`, in a
+    /// fresh single-threaded process.
+    pub fn run<S, A>(&self, setup: S, attack: A) -> Report
+    where
+        S: FnOnce() -> Result<(), String>,
+        A: FnOnce() -> Result<(), i32>,
+    {
+        isolated(&self.name, setup, attack)
+    }
+}
+
+/// A `sleep 30` process: a target to signal or trace that is never the
+/// test runner (an attack that got through must not stop the harness).
+/// Killed and reaped when dropped.
+#[derive(Debug)]
+pub struct Sleeper(std::process::Child);
+
+impl Sleeper {
+    /// Starts it.
+    #[track_caller]
+    pub fn start() -> Sleeper {
+        let child = Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start `sleep 30` as an attack target");
+        Sleeper(child)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> libc::pid_t {
+        libc::pid_t::try_from(self.0.id()).expect("pid fits pid_t")
+    }
+
+    /// Whether it is still running (no signal reached it).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -318,171 +484,4 @@ fn read_with_timeout(fd: libc::c_int, timeout: Duration) -> String {
 
 /// The forbidden operations, as small functions returning `Err(errno)` when
 /// refused. Shared by webd's and ledd's tests.
-pub mod attack {
-    use std::ffi::CString;
-    use std::os::fd::RawFd;
-
-    fn errno() -> i32 {
-        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
-    }
-
-    fn check(rc: libc::c_long) -> Result<(), i32> {
-        if rc < 0 { Err(errno()) } else { Ok(()) }
-    }
-
-    /// Open `path` for reading and read from it.
-    pub fn read_file(path: &str) -> Result<(), i32> {
-        std::fs::read(path)
-            .map(|_| ())
-            .map_err(|e| e.raw_os_error().unwrap_or(-1))
-    }
-
-    /// Create and write a new file `path`.
-    pub fn write_file(path: &str) -> Result<(), i32> {
-        std::fs::write(path, b"pwned").map_err(|e| e.raw_os_error().unwrap_or(-1))
-    }
-
-    /// `execve(path, [path], [])`. Returns only on failure.
-    pub fn exec(path: &str) -> Result<(), i32> {
-        let c = CString::new(path).map_err(|_| libc::EINVAL)?;
-        let argv = [c.as_ptr(), std::ptr::null()];
-        let envp = [std::ptr::null::<libc::c_char>()];
-        // SAFETY: argv and envp are NULL-terminated arrays of valid C strings
-        // that outlive the call.
-        unsafe { libc::execve(c.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-        Err(errno())
-    }
-
-    /// `socket(domain, ty, 0)`; closes it again on success.
-    pub fn socket(domain: i32, ty: i32) -> Result<(), i32> {
-        socket_fd(domain, ty).map(|fd| {
-            // SAFETY: closing the descriptor we just created.
-            unsafe { libc::close(fd) };
-        })
-    }
-
-    /// `socket(domain, ty, 0)`, returning the descriptor.
-    pub fn socket_fd(domain: i32, ty: i32) -> Result<RawFd, i32> {
-        // SAFETY: integer arguments.
-        let fd = unsafe { libc::socket(domain, ty, 0) };
-        if fd < 0 { Err(errno()) } else { Ok(fd) }
-    }
-
-    /// `connect(fd, 127.0.0.1:port)`.
-    pub fn connect_tcp_v4(fd: RawFd, port: u16) -> Result<(), i32> {
-        let addr = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: port.to_be(),
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        // SAFETY: `addr` is a live sockaddr_in of the stated size.
-        let rc = unsafe {
-            libc::connect(
-                fd,
-                (&addr as *const libc::sockaddr_in).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        };
-        check(rc.into())
-    }
-
-    /// Connect a new AF_UNIX stream socket to `path`.
-    pub fn connect_unix(path: &std::path::Path) -> Result<(), i32> {
-        std::os::unix::net::UnixStream::connect(path)
-            .map(|_| ())
-            .map_err(|e| e.raw_os_error().unwrap_or(-1))
-    }
-
-    /// `ptrace(PTRACE_ATTACH, pid)`.
-    pub fn ptrace_attach(pid: libc::pid_t) -> Result<(), i32> {
-        // SAFETY: PTRACE_ATTACH takes no pointers.
-        let rc = unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0usize, 0usize) };
-        check(rc)
-    }
-
-    /// `setuid(uid)`.
-    pub fn setuid(uid: libc::uid_t) -> Result<(), i32> {
-        // SAFETY: integer argument.
-        check(unsafe { libc::setuid(uid) }.into())
-    }
-
-    /// Mount a tmpfs on `target`.
-    pub fn mount_tmpfs(target: &str) -> Result<(), i32> {
-        let t = CString::new(target).map_err(|_| libc::EINVAL)?;
-        let fs = c"tmpfs";
-        // SAFETY: valid C strings; NULL data is allowed for tmpfs.
-        let rc = unsafe { libc::mount(fs.as_ptr(), t.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
-        check(rc.into())
-    }
-
-    /// `unshare(flags)`.
-    pub fn unshare(flags: i32) -> Result<(), i32> {
-        // SAFETY: integer argument.
-        check(unsafe { libc::unshare(flags) }.into())
-    }
-
-    /// `kill(pid, sig)`.
-    pub fn kill(pid: libc::pid_t, sig: i32) -> Result<(), i32> {
-        // SAFETY: integer arguments.
-        check(unsafe { libc::kill(pid, sig) }.into())
-    }
-
-    /// `tgkill(pid, pid, sig)` (a signal to another process's main thread).
-    pub fn tgkill(pid: libc::pid_t, sig: i32) -> Result<(), i32> {
-        // SAFETY: integer arguments.
-        check(unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, sig) })
-    }
-
-    /// An anonymous mapping that is writable and executable at once.
-    pub fn mmap_write_exec() -> Result<(), i32> {
-        // SAFETY: an anonymous private mapping at a kernel-chosen address
-        // touches no existing memory.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            Err(errno())
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Map a page read-write, then `mprotect` it to write+exec.
-    pub fn mprotect_write_exec() -> Result<(), i32> {
-        // SAFETY: as in `mmap_write_exec`.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(errno());
-        }
-        // SAFETY: `p` is the page mapped just above, owned by nobody else.
-        check(
-            unsafe {
-                libc::mprotect(
-                    p,
-                    4096,
-                    libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
-                )
-            }
-            .into(),
-        )
-    }
-}
+pub mod attack;

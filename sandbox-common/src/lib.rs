@@ -12,7 +12,8 @@
 //!   it" from "a filter blocked it";
 //! - [`syscalls`]: allowlist groups the daemons compose;
 //! - [`support`]: what the running kernel supports (`webd check`);
-//! - [`harness`]: run a sandbox and one attack in a fresh process, for tests;
+//! - `harness` (feature `harness`, enabled only by dev-dependencies): run a
+//!   sandbox and one attack in a fresh process, for tests;
 //! - [`mode`]: the seccomp mode, kill or `--seccomp-log`;
 //! - [`exit`], [`log`], [`signals`], [`config_error`]: what both daemons'
 //!   `main` needs besides the sandbox: the exit codes, the log set-up,
@@ -25,6 +26,7 @@ pub mod arch;
 pub mod caps;
 pub mod config_error;
 pub mod exit;
+#[cfg(feature = "harness")]
 pub mod harness;
 pub mod ids;
 pub mod landlock;

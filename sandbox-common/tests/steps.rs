@@ -1,5 +1,7 @@
 //! Each confinement step on its own, proven by an attack in a fresh
-//! single-threaded process (see `tinsel_sandbox::harness`). Landlock,
+//! single-threaded process (see `tinsel_sandbox::harness`), one module per
+//! step in the order of docs/sandbox.md's table (one file, longer than
+//! most, so the steps read in order around one fixture). Landlock,
 //! seccomp and no_new_privs need no privilege: those tests run as any user.
 //! The tests named `as_root_*` change uids or need capabilities and drop to
 //! uid/gid 65534; built by an ordinary user they are reported as ignored,
@@ -9,27 +11,19 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use tinsel_sandbox::harness::{attack, isolated};
+use tinsel_sandbox::caps;
+use tinsel_sandbox::harness::{self, Sleeper, attack};
 use tinsel_sandbox::ids::{self, Identity};
 use tinsel_sandbox::landlock::{self as ll, LandlockPolicy, Probe};
 use tinsel_sandbox::libc;
 use tinsel_sandbox::process::{self, Status};
 use tinsel_sandbox::seccomp::{self, Action, Filter};
 use tinsel_sandbox::syscalls as groups;
-use tinsel_sandbox::{caps, harness};
 
 const NOBODY: u32 = 65534;
 
 fn nobody() -> Identity {
     Identity::from_ids(NOBODY, NOBODY)
-}
-
-fn require_root() {
-    assert_eq!(
-        ids::resuid().1,
-        0,
-        "these tests drop privileges and must run as root (CI does)"
-    );
 }
 
 fn ok(r: std::io::Result<()>, what: &str) -> Result<(), String> {
@@ -78,209 +72,194 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-// ---- privileges ---------------------------------------------------------
+/// Step `drop_privileges`: the uid/gid change and its proof.
+mod privileges {
+    use super::*;
 
-#[test]
-#[cfg_attr(tinsel_unprivileged, ignore = "needs root: drops to uid 65534")]
-fn as_root_dropped_uid_cannot_return_to_root() {
-    require_root();
-    harness::isolated(
-        "as_root_dropped_uid_cannot_return_to_root",
-        || ids::switch_to(&nobody()).map_err(|e| e.to_string()),
-        || {
-            // SAFETY: plain integer arguments.
-            if unsafe { libc::setresuid(0, 0, 0) } == 0 {
-                return Ok(());
-            }
-            Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(-1))
-        },
-    )
-    .assert_denied(&[libc::EPERM]);
-}
+    tinsel_sandbox::attack! {
+        as_root("needs root: drops to uid 65534")
+        fn as_root_dropped_uid_cannot_return_to_root(t) {
+            t.run(
+                || ids::switch_to(&nobody()).map_err(|e| e.to_string()),
+                attack::setresuid_root,
+            )
+            .assert_denied(&[libc::EPERM]);
+        }
 
-#[test]
-#[cfg_attr(tinsel_unprivileged, ignore = "needs root: drops to uid 65534")]
-fn as_root_prove_irreversible_passes_after_the_drop() {
-    require_root();
-    isolated(
-        "as_root_prove_irreversible_passes_after_the_drop",
-        || {
-            ids::switch_to(&nobody()).map_err(|e| e.to_string())?;
-            ids::prove_irreversible().map_err(|e| e.to_string())
-        },
-        || {
-            assert_eq!(ids::resuid(), (NOBODY, NOBODY, NOBODY));
-            assert_eq!(ids::resgid(), (NOBODY, NOBODY, NOBODY));
-            Ok(())
-        },
-    )
-    .assert_succeeded();
-}
+        as_root("needs root: drops to uid 65534")
+        fn as_root_prove_irreversible_passes_after_the_drop(t) {
+            t.run(
+                || {
+                    ids::switch_to(&nobody()).map_err(|e| e.to_string())?;
+                    ids::prove_irreversible().map_err(|e| e.to_string())
+                },
+                || {
+                    assert_eq!(ids::resuid(), (NOBODY, NOBODY, NOBODY));
+                    assert_eq!(ids::resgid(), (NOBODY, NOBODY, NOBODY));
+                    Ok(())
+                },
+            )
+            .assert_succeeded();
+        }
+    }
 
-#[test]
-fn switching_to_root_is_refused() {
-    assert!(matches!(
-        ids::switch_to(&Identity::from_ids(0, 0)),
-        Err(ids::IdError::TargetIsRoot)
-    ));
-}
+    #[test]
+    fn switching_to_root_is_refused() {
+        assert!(matches!(
+            ids::switch_to(&Identity::from_ids(0, 0)),
+            Err(ids::IdError::TargetIsRoot)
+        ));
+    }
 
-#[test]
-fn nobody_resolves_by_name() {
-    let id = Identity::from_names("nobody", None).unwrap();
-    assert_eq!(id.uid, NOBODY);
-    assert!(matches!(
-        Identity::from_names("no-such-user-tinsel", None),
-        Err(ids::IdError::NoSuchUser(_))
-    ));
-}
-
-// ---- capabilities -------------------------------------------------------
-
-#[test]
-#[cfg_attr(
-    tinsel_unprivileged,
-    ignore = "needs root: drops the capabilities of uid 0"
-)]
-fn as_root_root_without_capabilities_cannot_bind_a_privileged_port() {
-    require_root();
-    // uid stays 0: proves capabilities, not the uid, are what is dropped
-    // (ledd stays root and relies on exactly this).
-    isolated(
-        "as_root_root_without_capabilities_cannot_bind_a_privileged_port",
-        || {
-            ok(caps::drop_bounding_set(0), "bounding")?;
-            ok(caps::clear_ambient(), "ambient")?;
-            ok(caps::restrict_sets(0), "capset")
-        },
-        || {
-            let st = Status::current().unwrap();
-            assert_eq!(st.uid[1], 0, "still root");
-            assert_eq!(
-                (st.cap_eff, st.cap_prm, st.cap_inh, st.cap_bnd, st.cap_amb),
-                (0, 0, 0, 0, 0)
-            );
-            std::net::TcpListener::bind("127.0.0.1:81")
-                .map(|_| ())
-                .map_err(|e| e.raw_os_error().unwrap_or(-1))
-        },
-    )
-    .assert_denied(&[libc::EACCES]);
-}
-
-#[test]
-#[cfg_attr(
-    tinsel_unprivileged,
-    ignore = "needs root: drops the bounding set and the uid"
-)]
-fn as_root_capabilities_stay_cleared_after_the_uid_change() {
-    require_root();
-    isolated(
-        "as_root_capabilities_stay_cleared_after_the_uid_change",
-        || {
-            ok(caps::drop_bounding_set(0), "bounding")?;
-            ids::switch_to(&nobody()).map_err(|e| e.to_string())?;
-            ok(caps::restrict_sets(0), "capset")
-        },
-        || {
-            assert_eq!(caps::get().unwrap(), caps::CapSets::default());
-            assert_eq!(caps::bounding_set().unwrap(), 0);
-            assert!(caps::ambient_is_empty().unwrap());
-            // Raising anything back must fail.
-            caps::set(caps::CapSets {
-                effective: 1,
-                permitted: 1,
-                inheritable: 0,
-            })
-            .map_err(|e| e.raw_os_error().unwrap_or(-1))
-        },
-    )
-    .assert_denied(&[libc::EPERM]);
-}
-
-/// A setuid-root copy of `id` in a temporary directory (nothing system-wide).
-fn setuid_id(dir: &Path) -> PathBuf {
-    let target = dir.join("setuid-id");
-    std::fs::copy("/usr/bin/id", &target).unwrap();
-    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    target
-}
-
-fn euid_of(exe: &Path) -> Result<(), i32> {
-    let out = std::process::Command::new(exe)
-        .arg("-u")
-        .output()
-        .map_err(|e| e.raw_os_error().unwrap_or(-1))?;
-    let euid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    // "attack succeeded" means: the setuid bit made us root again.
-    if euid == "0" {
-        Ok(())
-    } else {
-        Err(1000 + euid.parse::<i32>().unwrap_or(0) % 1000)
+    #[test]
+    fn nobody_resolves_by_name() {
+        let id = Identity::from_names("nobody", None).unwrap();
+        assert_eq!(id.uid, NOBODY);
+        assert!(matches!(
+            Identity::from_names("no-such-user-tinsel", None),
+            Err(ids::IdError::NoSuchUser(_))
+        ));
     }
 }
 
-#[test]
-#[cfg_attr(tinsel_unprivileged, ignore = "needs root: makes a setuid-root binary")]
-fn as_root_without_no_new_privs_a_setuid_binary_regains_root() {
-    // The control for the next test: the setuid copy really works.
-    require_root();
-    let f = fixture();
-    let exe = setuid_id(&f.root);
-    isolated(
-        "as_root_without_no_new_privs_a_setuid_binary_regains_root",
-        || ids::switch_to(&nobody()).map_err(|e| e.to_string()),
-        || euid_of(&exe),
-    )
-    .assert_succeeded();
+/// Step `clear_capabilities` (and the bounding set of `drop_privileges`).
+mod capabilities {
+    use super::*;
+
+    tinsel_sandbox::attack! {
+        /// uid stays 0: proves capabilities, not the uid, are what is
+        /// dropped (ledd stays root and relies on exactly this).
+        as_root("needs root: drops the capabilities of uid 0")
+        fn as_root_root_without_capabilities_cannot_bind_a_privileged_port(t) {
+            t.run(
+                || {
+                    ok(caps::drop_bounding_set(0), "bounding")?;
+                    ok(caps::clear_ambient(), "ambient")?;
+                    ok(caps::restrict_sets(0), "capset")
+                },
+                || {
+                    let st = Status::current().unwrap();
+                    assert_eq!(st.uid[1], 0, "still root");
+                    assert_eq!(
+                        (st.cap_eff, st.cap_prm, st.cap_inh, st.cap_bnd, st.cap_amb),
+                        (0, 0, 0, 0, 0)
+                    );
+                    std::net::TcpListener::bind("127.0.0.1:81")
+                        .map(|_| ())
+                        .map_err(|e| e.raw_os_error().unwrap_or(-1))
+                },
+            )
+            .assert_denied(&[libc::EACCES]);
+        }
+
+        as_root("needs root: drops the bounding set and the uid")
+        fn as_root_capabilities_stay_cleared_after_the_uid_change(t) {
+            t.run(
+                || {
+                    ok(caps::drop_bounding_set(0), "bounding")?;
+                    ids::switch_to(&nobody()).map_err(|e| e.to_string())?;
+                    ok(caps::restrict_sets(0), "capset")
+                },
+                || {
+                    assert_eq!(caps::get().unwrap(), caps::CapSets::default());
+                    assert_eq!(caps::bounding_set().unwrap(), 0);
+                    assert!(caps::ambient_is_empty().unwrap());
+                    // Raising anything back must fail.
+                    caps::set(caps::CapSets {
+                        effective: 1,
+                        permitted: 1,
+                        inheritable: 0,
+                    })
+                    .map_err(|e| e.raw_os_error().unwrap_or(-1))
+                },
+            )
+            .assert_denied(&[libc::EPERM]);
+        }
+    }
 }
 
-#[test]
-#[cfg_attr(tinsel_unprivileged, ignore = "needs root: makes a setuid-root binary")]
-fn as_root_no_new_privs_stops_a_setuid_binary() {
-    require_root();
-    let f = fixture();
-    let exe = setuid_id(&f.root);
-    isolated(
-        "as_root_no_new_privs_stops_a_setuid_binary",
-        || {
-            ok(caps::set_no_new_privs(), "no_new_privs")?;
-            ids::switch_to(&nobody()).map_err(|e| e.to_string())
-        },
-        || euid_of(&exe),
-    )
-    // id printed 65534: errno-like code 1000 + 65534 % 1000.
-    .assert_denied(&[1000 + (NOBODY as i32 % 1000)]);
+/// Step `set_no_new_privs`: a setuid-root binary, with and without it.
+mod no_new_privs {
+    use super::*;
+
+    /// A setuid-root copy of `id` in a temporary directory (nothing system-wide).
+    fn setuid_id(dir: &Path) -> PathBuf {
+        let target = dir.join("setuid-id");
+        std::fs::copy("/usr/bin/id", &target).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        target
+    }
+
+    fn euid_of(exe: &Path) -> Result<(), i32> {
+        let out = std::process::Command::new(exe)
+            .arg("-u")
+            .output()
+            .map_err(|e| e.raw_os_error().unwrap_or(-1))?;
+        let euid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        // "attack succeeded" means: the setuid bit made us root again.
+        if euid == "0" {
+            Ok(())
+        } else {
+            Err(1000 + euid.parse::<i32>().unwrap_or(0) % 1000)
+        }
+    }
+
+    tinsel_sandbox::attack! {
+        /// The control for the next test: the setuid copy really works.
+        as_root("needs root: makes a setuid-root binary")
+        fn as_root_without_no_new_privs_a_setuid_binary_regains_root(t) {
+            let f = fixture();
+            let exe = setuid_id(&f.root);
+            t.run(
+                || ids::switch_to(&nobody()).map_err(|e| e.to_string()),
+                || euid_of(&exe),
+            )
+            .assert_succeeded();
+        }
+
+        as_root("needs root: makes a setuid-root binary")
+        fn as_root_no_new_privs_stops_a_setuid_binary(t) {
+            let f = fixture();
+            let exe = setuid_id(&f.root);
+            t.run(
+                || {
+                    ok(caps::set_no_new_privs(), "no_new_privs")?;
+                    ids::switch_to(&nobody()).map_err(|e| e.to_string())
+                },
+                || euid_of(&exe),
+            )
+            // id printed 65534: errno-like code 1000 + 65534 % 1000.
+            .assert_denied(&[1000 + (NOBODY as i32 % 1000)]);
+        }
+    }
 }
 
-// ---- file descriptors ---------------------------------------------------
+/// Step `close_inherited_fds`.
+mod close_inherited_fds {
+    use super::*;
 
-#[test]
-fn inherited_descriptors_are_closed_except_the_kept_ones() {
-    let f = fixture();
-    isolated(
-        "inherited_descriptors_are_closed_except_the_kept_ones",
-        || Ok(()),
-        || {
-            use std::os::fd::IntoRawFd;
-            let leaked = std::fs::File::open(&f.config).unwrap().into_raw_fd();
-            let kept = std::fs::File::open(&f.config).unwrap().into_raw_fd();
-            process::close_inherited_fds(&[kept]).unwrap();
-            let open = process::open_fds().unwrap();
-            assert!(open.contains(&kept), "kept fd {kept} closed: {open:?}");
-            assert!(
-                open.iter().all(|&fd| fd <= 2 || fd == kept),
-                "extra fds open: {open:?}"
-            );
-            // SAFETY: F_GETFD on a descriptor number; no memory involved.
-            if unsafe { libc::fcntl(leaked, libc::F_GETFD) } == -1 {
-                Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(-1))
-            } else {
-                Ok(())
-            }
-        },
-    )
-    .assert_denied(&[libc::EBADF]);
+    tinsel_sandbox::attack! {
+        fn inherited_descriptors_are_closed_except_the_kept_ones(t) {
+            let f = fixture();
+            t.run(
+                || Ok(()),
+                || {
+                    use std::os::fd::IntoRawFd;
+                    let leaked = std::fs::File::open(&f.config).unwrap().into_raw_fd();
+                    let kept = std::fs::File::open(&f.config).unwrap().into_raw_fd();
+                    process::close_inherited_fds(&[kept]).unwrap();
+                    let open = process::open_fds().unwrap();
+                    assert!(open.contains(&kept), "kept fd {kept} closed: {open:?}");
+                    assert!(
+                        open.iter().all(|&fd| fd <= 2 || fd == kept),
+                        "extra fds open: {open:?}"
+                    );
+                    attack::fd_is_open(leaked)
+                },
+            )
+            .assert_denied(&[libc::EBADF]);
+        }
+    }
 }
 
 // ---- Landlock -----------------------------------------------------------
@@ -309,435 +288,410 @@ fn kernel_abi() -> i32 {
     }
 }
 
-#[test]
-fn landlock_allows_the_config_file() {
-    let f = fixture();
-    isolated(
-        "landlock_allows_the_config_file",
-        || landlocked(&f),
-        || attack::read_file(s(&f.config)),
-    )
-    .assert_succeeded();
-}
+/// Step `restrict_filesystem_and_network`, filesystem rules (ABI 1–5).
+mod landlock_fs {
+    use super::*;
 
-#[test]
-fn landlock_denies_reading_outside_the_allowed_paths() {
-    let f = fixture();
-    isolated(
-        "landlock_denies_reading_outside_the_allowed_paths",
-        || landlocked(&f),
-        || attack::read_file(s(&f.secret)),
-    )
-    .assert_denied(&[libc::EACCES]);
-}
+    tinsel_sandbox::attack! {
+        fn landlock_allows_the_config_file(t) {
+            let f = fixture();
+            t.run(|| landlocked(&f), || attack::read_file(s(&f.config)))
+                .assert_succeeded();
+        }
 
-#[test]
-fn landlock_denies_etc_passwd_even_to_root() {
-    let f = fixture();
-    isolated(
-        "landlock_denies_etc_passwd_even_to_root",
-        || landlocked(&f),
-        || attack::read_file("/etc/passwd"),
-    )
-    .assert_denied(&[libc::EACCES]);
-}
+        fn landlock_denies_reading_outside_the_allowed_paths(t) {
+            let f = fixture();
+            t.run(|| landlocked(&f), || attack::read_file(s(&f.secret)))
+                .assert_denied(&[libc::EACCES]);
+        }
 
-#[test]
-fn landlock_denies_writing_the_allowed_config() {
-    let f = fixture();
-    let target = f.config.clone();
-    isolated(
-        "landlock_denies_writing_the_allowed_config",
-        || landlocked(&f),
-        || {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&target)
-                .map(|_| ())
-                .map_err(|e| e.raw_os_error().unwrap_or(-1))
-        },
-    )
-    .assert_denied(&[libc::EACCES]);
-}
+        fn landlock_denies_etc_passwd_even_to_root(t) {
+            let f = fixture();
+            t.run(|| landlocked(&f), || attack::read_file("/etc/passwd"))
+                .assert_denied(&[libc::EACCES]);
+        }
 
-#[test]
-fn landlock_denies_creating_files_under_tmp() {
-    let f = fixture();
-    isolated(
-        "landlock_denies_creating_files_under_tmp",
-        || landlocked(&f),
-        || attack::write_file(&format!("/tmp/tinsel-landlock-{}", std::process::id())),
-    )
-    .assert_denied(&[libc::EACCES]);
-}
+        fn landlock_denies_writing_the_allowed_config(t) {
+            let f = fixture();
+            let target = f.config.clone();
+            t.run(
+                || landlocked(&f),
+                || {
+                    std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&target)
+                        .map(|_| ())
+                        .map_err(|e| e.raw_os_error().unwrap_or(-1))
+                },
+            )
+            .assert_denied(&[libc::EACCES]);
+        }
 
-#[test]
-fn landlock_does_not_mediate_connecting_to_a_pathname_unix_socket() {
-    // The documented fact webd relies on to reach ledd with no rule for it.
-    let f = fixture();
-    let abi = kernel_abi();
-    assert!(
-        abi < 9,
-        "ABI {abi} mediates Unix connect (RESOLVE_UNIX): add a rule for ledd's socket"
-    );
-    isolated(
-        "landlock_does_not_mediate_connecting_to_a_pathname_unix_socket",
-        || landlocked(&f),
-        || attack::connect_unix(&f.socket),
-    )
-    .assert_succeeded();
-}
+        fn landlock_denies_creating_files_under_tmp(t) {
+            let f = fixture();
+            t.run(
+                || landlocked(&f),
+                || attack::write_file(&format!("/tmp/tinsel-landlock-{}", std::process::id())),
+            )
+            .assert_denied(&[libc::EACCES]);
+        }
+    }
 
-#[test]
-fn landlock_denies_tcp_connect_to_a_loopback_listener() {
-    let f = fixture();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let report = isolated(
-        "landlock_denies_tcp_connect_to_a_loopback_listener",
-        || landlocked(&f),
-        || {
-            let fd = attack::socket_fd(libc::AF_INET, libc::SOCK_STREAM)?;
-            attack::connect_tcp_v4(fd, port)
-        },
-    );
-    if kernel_abi() >= ll::TCP_ABI {
-        report.assert_denied(&[libc::EACCES]);
-    } else {
-        // ABI < 4 has no TCP rules: the report must say so (see
-        // webd's tests), and seccomp's socket() rule carries the weight.
-        report.assert_succeeded();
+    #[test]
+    fn landlock_missing_path_is_an_error_not_a_skipped_rule() {
+        let f = fixture();
+        let rules = ll::Rules {
+            read_only: vec![f.root.join("does-not-exist")],
+            deny_tcp: true,
+            scope: true,
+        };
+        // Fails before restricting anything, so it can run in-process.
+        let err = ll::restrict(&rules, LandlockPolicy::BestEffort, ll::probe()).unwrap_err();
+        assert!(matches!(err, ll::LandlockError::Path { .. }), "{err}");
     }
 }
 
-#[test]
-fn landlock_denies_tcp_bind() {
-    let f = fixture();
-    let report = isolated(
-        "landlock_denies_tcp_bind",
-        || landlocked(&f),
-        || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .map(|_| ())
-                .map_err(|e| e.raw_os_error().unwrap_or(-1))
-        },
-    );
-    if kernel_abi() >= ll::TCP_ABI {
-        report.assert_denied(&[libc::EACCES]);
-    } else {
-        report.assert_succeeded();
-    }
-}
+/// Step `restrict_filesystem_and_network`, network: TCP rules (ABI ≥ 4)
+/// and what Landlock does not mediate (pathname Unix sockets).
+mod landlock_net {
+    use super::*;
 
-#[test]
-fn landlock_scopes_signals_to_the_sandbox() {
-    let f = fixture();
-    let mut sleeper = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    let pid = sleeper.id() as libc::pid_t;
-    let report = isolated(
-        "landlock_scopes_signals_to_the_sandbox",
-        || landlocked(&f),
-        || attack::kill(pid, libc::SIGTERM),
-    );
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
-    if kernel_abi() >= ll::SCOPE_ABI {
-        report.assert_denied(&[libc::EPERM]);
-    } else {
-        report.assert_succeeded();
-    }
-}
+    tinsel_sandbox::attack! {
+        /// The documented fact webd relies on to reach ledd with no rule for it.
+        fn landlock_does_not_mediate_connecting_to_a_pathname_unix_socket(t) {
+            let f = fixture();
+            let abi = kernel_abi();
+            assert!(
+                abi < 9,
+                "ABI {abi} mediates Unix connect (RESOLVE_UNIX): add a rule for ledd's socket"
+            );
+            t.run(|| landlocked(&f), || attack::connect_unix(&f.socket))
+                .assert_succeeded();
+        }
 
-#[test]
-fn landlock_scopes_abstract_unix_sockets() {
-    let f = fixture();
-    use std::os::linux::net::SocketAddrExt;
-    let name = format!("tinsel-test-{}", std::process::id());
-    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-    let _listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
-    let report = isolated(
-        "landlock_scopes_abstract_unix_sockets",
-        || landlocked(&f),
-        || {
-            std::os::unix::net::UnixStream::connect_addr(&addr)
-                .map(|_| ())
-                .map_err(|e| e.raw_os_error().unwrap_or(-1))
-        },
-    );
-    if kernel_abi() >= ll::SCOPE_ABI {
-        report.assert_denied(&[libc::EPERM]);
-    } else {
-        report.assert_succeeded();
-    }
-}
-
-#[test]
-fn landlock_missing_path_is_an_error_not_a_skipped_rule() {
-    let f = fixture();
-    let rules = ll::Rules {
-        read_only: vec![f.root.join("does-not-exist")],
-        deny_tcp: true,
-        scope: true,
-    };
-    // Fails before restricting anything, so it can run in-process.
-    let err = ll::restrict(&rules, LandlockPolicy::BestEffort, ll::probe()).unwrap_err();
-    assert!(matches!(err, ll::LandlockError::Path { .. }), "{err}");
-}
-
-// ---- Landlock fallbacks (simulated kernels) -----------------------------
-// These fail or return before any Landlock syscall, so they run in-process.
-
-fn no_paths() -> ll::Rules {
-    ll::Rules {
-        read_only: vec![],
-        deny_tcp: true,
-        scope: true,
-    }
-}
-
-#[test]
-fn kernel_without_landlock_is_reported_in_best_effort() {
-    for probe in [Probe::NotBuilt, Probe::NotEnabled] {
-        let out = ll::restrict(&no_paths(), LandlockPolicy::BestEffort, probe).unwrap();
-        assert_eq!(out, ll::Outcome::Unavailable(probe));
-        assert!(!out.is_full());
-        assert!(out.to_string().contains("unavailable"), "{out}");
-    }
-}
-
-#[test]
-fn kernel_without_landlock_is_fatal_when_required() {
-    for probe in [Probe::NotBuilt, Probe::NotEnabled] {
-        let err = ll::restrict(&no_paths(), LandlockPolicy::Required, probe).unwrap_err();
-        assert!(matches!(err, ll::LandlockError::Missing(_)), "{err}");
-        assert!(err.to_string().contains("required"), "{err}");
-    }
-}
-
-#[test]
-fn a_blocked_landlock_call_is_always_fatal() {
-    for policy in [LandlockPolicy::BestEffort, LandlockPolicy::Required] {
-        let err = ll::restrict(&no_paths(), policy, Probe::Blocked(libc::EPERM)).unwrap_err();
-        assert!(matches!(err, ll::LandlockError::Blocked(_)), "{err}");
-        assert!(err.to_string().contains("seccomp"), "{err}");
-    }
-}
-
-#[test]
-fn an_old_landlock_abi_is_partial_and_fatal_when_required() {
-    for abi in [1, 2, 3, 4, 5] {
-        let err = ll::restrict(&no_paths(), LandlockPolicy::Required, Probe::Abi(abi)).unwrap_err();
-        assert!(
-            matches!(err, ll::LandlockError::Partial { .. }),
-            "ABI {abi}: {err}"
-        );
-    }
-}
-
-#[test]
-fn the_probe_on_this_machine_sees_landlock() {
-    // This machine's kernel has Landlock; if this fails, the enforced-path
-    // tests above did not test what they claim.
-    assert!(kernel_abi() >= 1);
-}
-
-#[test]
-fn landlock_required_on_this_kernel_is_fully_enforced() {
-    let f = fixture();
-    let report = isolated(
-        "landlock_required_on_this_kernel_is_fully_enforced",
-        || {
-            let out = ll::restrict(&landlock_rules(&f), LandlockPolicy::Required, ll::probe())
-                .map_err(|e| e.to_string())?;
-            if out.is_full() {
-                Ok(())
+        fn landlock_denies_tcp_connect_to_a_loopback_listener(t) {
+            let f = fixture();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let report = t.run(
+                || landlocked(&f),
+                || {
+                    let fd = attack::socket_fd(libc::AF_INET, libc::SOCK_STREAM)?;
+                    attack::connect_tcp_v4(fd, port)
+                },
+            );
+            if kernel_abi() >= ll::TCP_ABI {
+                report.assert_denied(&[libc::EACCES]);
             } else {
-                Err(format!("not full: {out}"))
+                // ABI < 4 has no TCP rules: the report must say so (see
+                // webd's tests), and seccomp's socket() rule carries the weight.
+                report.assert_succeeded();
             }
-        },
-        || attack::read_file("/etc/passwd"),
-    );
-    if kernel_abi() >= ll::TARGET_ABI_NUMBER {
-        report.assert_denied(&[libc::EACCES]);
-    } else {
-        report.assert_setup_failed("required");
-    }
-}
+        }
 
-// ---- seccomp ------------------------------------------------------------
-
-fn small_filter(default: Action) -> Filter {
-    let mut v = Vec::new();
-    v.extend(groups::memory());
-    v.extend(groups::threads());
-    v.extend(groups::signals(std::process::id()));
-    v.extend(groups::time());
-    v.extend(groups::io(&groups::BASE_IOCTLS));
-    v.extend(groups::process_info(&groups::BASE_PRCTLS));
-    v.extend(groups::read_files());
-    v.extend(groups::socket_io());
-    v.extend(groups::unix_client());
-    Filter::new(v, default)
-}
-
-fn seccomped(default: Action) -> Result<(), String> {
-    ok(caps::set_no_new_privs(), "no_new_privs")?;
-    seccomp::install(&small_filter(default))
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-#[test]
-fn seccomp_allows_unix_sockets() {
-    isolated(
-        "seccomp_allows_unix_sockets",
-        || seccomped(Action::KillProcess),
-        || attack::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC),
-    )
-    .assert_succeeded();
-}
-
-#[test]
-fn seccomp_kills_inet_sockets() {
-    isolated(
-        "seccomp_kills_inet_sockets",
-        || seccomped(Action::KillProcess),
-        || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
-    )
-    .assert_killed_by_sigsys();
-}
-
-#[test]
-fn seccomp_log_mode_logs_instead_of_killing() {
-    isolated(
-        "seccomp_log_mode_logs_instead_of_killing",
-        || seccomped(Action::Log),
-        || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
-    )
-    .assert_succeeded();
-}
-
-#[test]
-fn seccomp_needs_no_new_privs_first() {
-    isolated(
-        "seccomp_needs_no_new_privs_first",
-        || {
-            seccomp::install(&small_filter(Action::KillProcess))
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        },
-        || Ok(()),
-    )
-    .assert_setup_failed("no_new_privs");
-}
-
-#[test]
-fn seccomp_covers_threads_started_before_it() {
-    // TSYNC: a thread that exists before the filter is filtered too. The
-    // setup itself dies, so the outcome is a SIGSYS before "armed".
-    let report = isolated(
-        "seccomp_covers_threads_started_before_it",
-        || {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
-            let handle = std::thread::spawn(move || {
-                rx.recv().unwrap();
-                let _ = attack::socket(libc::AF_INET, libc::SOCK_STREAM);
-            });
-            seccomped(Action::KillProcess)?;
-            tx.send(()).unwrap();
-            let _ = handle.join();
-            Err("the older thread's socket(AF_INET) was not killed".into())
-        },
-        || Ok(()),
-    );
-    assert_eq!(
-        report.outcome,
-        harness::Outcome::Crashed("killed by signal 31 before the sandbox was armed".into()),
-        "{}",
-        report.output
-    );
-}
-
-#[test]
-fn seccomp_threads_can_still_be_spawned() {
-    isolated(
-        "seccomp_threads_can_still_be_spawned",
-        || seccomped(Action::KillProcess),
-        || {
-            let h = std::thread::Builder::new()
-                .name("after".into())
-                .spawn(|| 7)
-                .map_err(|e| e.raw_os_error().unwrap_or(-1))?;
-            assert_eq!(h.join().unwrap(), 7);
-            Ok(())
-        },
-    )
-    .assert_succeeded();
-}
-
-#[test]
-fn seccomp_kills_fork() {
-    isolated(
-        "seccomp_kills_fork",
-        || seccomped(Action::KillProcess),
-        || {
-            // SAFETY: if fork were allowed, the child would _exit at once.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                // SAFETY: immediate exit of the forked child.
-                unsafe { libc::_exit(0) };
-            }
-            if pid < 0 {
-                Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(-1))
+        fn landlock_denies_tcp_bind(t) {
+            let f = fixture();
+            let report = t.run(
+                || landlocked(&f),
+                || {
+                    std::net::TcpListener::bind("127.0.0.1:0")
+                        .map(|_| ())
+                        .map_err(|e| e.raw_os_error().unwrap_or(-1))
+                },
+            );
+            if kernel_abi() >= ll::TCP_ABI {
+                report.assert_denied(&[libc::EACCES]);
             } else {
-                Ok(())
+                report.assert_succeeded();
             }
-        },
-    )
-    .assert_killed_by_sigsys();
-}
-
-#[test]
-fn seccomp_kills_write_exec_mappings() {
-    isolated(
-        "seccomp_kills_write_exec_mappings",
-        || seccomped(Action::KillProcess),
-        attack::mmap_write_exec,
-    )
-    .assert_killed_by_sigsys();
-}
-
-#[test]
-fn seccomp_kills_opening_for_write() {
-    let path = format!("/tmp/tinsel-seccomp-{}", std::process::id());
-    isolated(
-        "seccomp_kills_opening_for_write",
-        || seccomped(Action::KillProcess),
-        || attack::write_file(&path),
-    )
-    .assert_killed_by_sigsys();
-}
-
-#[test]
-fn seccomp_kills_unix_datagram_sockets_for_clients() {
-    isolated(
-        "seccomp_kills_unix_datagram_sockets_for_clients",
-        || seccomped(Action::KillProcess),
-        || attack::socket(libc::AF_UNIX, libc::SOCK_DGRAM),
-    )
-    .assert_killed_by_sigsys();
-}
-
-#[test]
-fn kernel_support_table_names_every_layer() {
-    let k = tinsel_sandbox::support::probe();
-    let t = k.to_string();
-    for word in ["no_new_privs", "landlock", "seccomp", "close_range"] {
-        assert!(t.contains(word), "{t}");
+        }
     }
-    assert!(k.seccomp_kill_process, "{t}");
-    assert!(k.no_new_privs, "{t}");
+}
+
+/// Step `restrict_filesystem_and_network`, scopes (ABI ≥ 6): signals and
+/// abstract Unix sockets stay inside the sandbox.
+mod landlock_scopes {
+    use super::*;
+
+    tinsel_sandbox::attack! {
+        fn landlock_scopes_signals_to_the_sandbox(t) {
+            let f = fixture();
+            let sleeper = Sleeper::start();
+            let pid = sleeper.pid();
+            let report = t.run(|| landlocked(&f), || attack::kill(pid, libc::SIGTERM));
+            drop(sleeper);
+            if kernel_abi() >= ll::SCOPE_ABI {
+                report.assert_denied(&[libc::EPERM]);
+            } else {
+                report.assert_succeeded();
+            }
+        }
+
+        fn landlock_scopes_abstract_unix_sockets(t) {
+            let f = fixture();
+            use std::os::linux::net::SocketAddrExt;
+            let name = format!("tinsel-test-{}", std::process::id());
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+            let _listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+            let report = t.run(
+                || landlocked(&f),
+                || {
+                    std::os::unix::net::UnixStream::connect_addr(&addr)
+                        .map(|_| ())
+                        .map_err(|e| e.raw_os_error().unwrap_or(-1))
+                },
+            );
+            if kernel_abi() >= ll::SCOPE_ABI {
+                report.assert_denied(&[libc::EPERM]);
+            } else {
+                report.assert_succeeded();
+            }
+        }
+    }
+}
+
+/// Step `restrict_filesystem_and_network` on kernels without Landlock, with
+/// an old ABI, or with the call blocked. The simulated ones fail or return
+/// before any Landlock syscall, so they run in-process.
+mod landlock_fallbacks {
+    use super::*;
+
+    fn no_paths() -> ll::Rules {
+        ll::Rules {
+            read_only: vec![],
+            deny_tcp: true,
+            scope: true,
+        }
+    }
+
+    #[test]
+    fn kernel_without_landlock_is_reported_in_best_effort() {
+        for probe in [Probe::NotBuilt, Probe::NotEnabled] {
+            let out = ll::restrict(&no_paths(), LandlockPolicy::BestEffort, probe).unwrap();
+            assert_eq!(out, ll::Outcome::Unavailable(probe));
+            assert!(!out.is_full());
+            assert!(out.to_string().contains("unavailable"), "{out}");
+        }
+    }
+
+    #[test]
+    fn kernel_without_landlock_is_fatal_when_required() {
+        for probe in [Probe::NotBuilt, Probe::NotEnabled] {
+            let err = ll::restrict(&no_paths(), LandlockPolicy::Required, probe).unwrap_err();
+            assert!(matches!(err, ll::LandlockError::Missing(_)), "{err}");
+            assert!(err.to_string().contains("required"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_blocked_landlock_call_is_always_fatal() {
+        for policy in [LandlockPolicy::BestEffort, LandlockPolicy::Required] {
+            let err = ll::restrict(&no_paths(), policy, Probe::Blocked(libc::EPERM)).unwrap_err();
+            assert!(matches!(err, ll::LandlockError::Blocked(_)), "{err}");
+            assert!(err.to_string().contains("seccomp"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_old_landlock_abi_is_partial_and_fatal_when_required() {
+        for abi in [1, 2, 3, 4, 5] {
+            let err =
+                ll::restrict(&no_paths(), LandlockPolicy::Required, Probe::Abi(abi)).unwrap_err();
+            assert!(
+                matches!(err, ll::LandlockError::Partial { .. }),
+                "ABI {abi}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_probe_on_this_machine_sees_landlock() {
+        // This machine's kernel has Landlock; if this fails, the enforced-path
+        // tests above did not test what they claim.
+        assert!(kernel_abi() >= 1);
+    }
+
+    tinsel_sandbox::attack! {
+        fn landlock_required_on_this_kernel_is_fully_enforced(t) {
+            let f = fixture();
+            let report = t.run(
+                || {
+                    let out =
+                        ll::restrict(&landlock_rules(&f), LandlockPolicy::Required, ll::probe())
+                            .map_err(|e| e.to_string())?;
+                    if out.is_full() {
+                        Ok(())
+                    } else {
+                        Err(format!("not full: {out}"))
+                    }
+                },
+                || attack::read_file("/etc/passwd"),
+            );
+            if kernel_abi() >= ll::TARGET_ABI_NUMBER {
+                report.assert_denied(&[libc::EACCES]);
+            } else {
+                report.assert_setup_failed("required");
+            }
+        }
+    }
+}
+
+/// Step `install_seccomp`: a small allowlist built from the shared groups.
+mod seccomp_filter {
+    use super::*;
+
+    fn small_filter(default: Action) -> Filter {
+        let mut v = Vec::new();
+        v.extend(groups::memory());
+        v.extend(groups::threads());
+        v.extend(groups::signals(std::process::id()));
+        v.extend(groups::time());
+        v.extend(groups::io(&groups::BASE_IOCTLS));
+        v.extend(groups::process_info(&groups::BASE_PRCTLS));
+        v.extend(groups::read_files());
+        v.extend(groups::socket_io());
+        v.extend(groups::unix_client());
+        Filter::new(v, default)
+    }
+
+    fn seccomped(default: Action) -> Result<(), String> {
+        ok(caps::set_no_new_privs(), "no_new_privs")?;
+        seccomp::install(&small_filter(default))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    tinsel_sandbox::attack! {
+        fn seccomp_allows_unix_sockets(t) {
+            t.run(
+                || seccomped(Action::KillProcess),
+                || attack::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC),
+            )
+            .assert_succeeded();
+        }
+
+        fn seccomp_kills_inet_sockets(t) {
+            t.run(
+                || seccomped(Action::KillProcess),
+                || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
+            )
+            .assert_killed_by_sigsys();
+        }
+
+        fn seccomp_log_mode_logs_instead_of_killing(t) {
+            t.run(
+                || seccomped(Action::Log),
+                || attack::socket(libc::AF_INET, libc::SOCK_STREAM),
+            )
+            .assert_succeeded();
+        }
+
+        fn seccomp_needs_no_new_privs_first(t) {
+            t.run(
+                || {
+                    seccomp::install(&small_filter(Action::KillProcess))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                },
+                || Ok(()),
+            )
+            .assert_setup_failed("no_new_privs");
+        }
+
+        /// TSYNC: a thread that exists before the filter is filtered too.
+        /// The setup itself dies, so the outcome is a SIGSYS before "armed".
+        fn seccomp_covers_threads_started_before_it(t) {
+            let report = t.run(
+                || {
+                    let (tx, rx) = std::sync::mpsc::channel::<()>();
+                    let handle = std::thread::spawn(move || {
+                        rx.recv().unwrap();
+                        let _ = attack::socket(libc::AF_INET, libc::SOCK_STREAM);
+                    });
+                    seccomped(Action::KillProcess)?;
+                    tx.send(()).unwrap();
+                    let _ = handle.join();
+                    Err("the older thread's socket(AF_INET) was not killed".into())
+                },
+                || Ok(()),
+            );
+            assert_eq!(
+                report.outcome,
+                harness::Outcome::Crashed("killed by signal 31 before the sandbox was armed".into()),
+                "{}",
+                report.output
+            );
+        }
+
+        fn seccomp_threads_can_still_be_spawned(t) {
+            t.run(
+                || seccomped(Action::KillProcess),
+                || {
+                    let h = std::thread::Builder::new()
+                        .name("after".into())
+                        .spawn(|| 7)
+                        .map_err(|e| e.raw_os_error().unwrap_or(-1))?;
+                    assert_eq!(h.join().unwrap(), 7);
+                    Ok(())
+                },
+            )
+            .assert_succeeded();
+        }
+
+        fn seccomp_kills_fork(t) {
+            t.run(|| seccomped(Action::KillProcess), attack::fork)
+                .assert_killed_by_sigsys();
+        }
+
+        fn seccomp_kills_write_exec_mappings(t) {
+            t.run(|| seccomped(Action::KillProcess), attack::mmap_write_exec)
+                .assert_killed_by_sigsys();
+        }
+
+        fn seccomp_kills_opening_for_write(t) {
+            let path = format!("/tmp/tinsel-seccomp-{}", std::process::id());
+            t.run(
+                || seccomped(Action::KillProcess),
+                || attack::write_file(&path),
+            )
+            .assert_killed_by_sigsys();
+        }
+
+        fn seccomp_kills_unix_datagram_sockets_for_clients(t) {
+            t.run(
+                || seccomped(Action::KillProcess),
+                || attack::socket(libc::AF_UNIX, libc::SOCK_DGRAM),
+            )
+            .assert_killed_by_sigsys();
+        }
+    }
+}
+
+/// `webd check`'s table: which of the layers above this kernel has.
+mod support {
+    #[test]
+    fn kernel_support_table_names_every_layer() {
+        let k = tinsel_sandbox::support::probe();
+        let t = k.to_string();
+        for word in ["no_new_privs", "landlock", "seccomp", "close_range"] {
+            assert!(t.contains(word), "{t}");
+        }
+        assert!(k.seccomp_kill_process, "{t}");
+        assert!(k.no_new_privs, "{t}");
+    }
+}
+
+/// The harness itself: the name `attack!` derives is the one libtest runs.
+mod harness_names {
+    use super::*;
+
+    tinsel_sandbox::attack! {
+        fn the_derived_name_is_the_libtest_name(t) {
+            assert_eq!(t.name(), "harness_names::the_derived_name_is_the_libtest_name");
+            // The re-executed child runs exactly this test: an errno the
+            // attack returns comes back as the outcome.
+            let report = t.run(|| Ok(()), || Err(libc::ENOTRECOVERABLE));
+            assert_eq!(report.outcome, harness::Outcome::Denied(libc::ENOTRECOVERABLE), "{}", report.output);
+        }
+    }
 }

@@ -250,36 +250,26 @@ fn daemon(path: &std::path::Path, seccomp_log: bool) -> Exit {
     webd::daemon::run(prepared)
 }
 
-/// Builds the sandbox plan from the prepared state and applies it.
+/// Builds the daemon's sandbox plan (`webd::sandbox::daemon_plan`) from the
+/// prepared state and applies it.
 fn sandbox(prepared: &webd::daemon::Prepared, seccomp_log: bool) -> Result<(), Exit> {
     use std::os::fd::AsRawFd as _;
     let config = &prepared.config;
-    let fail = |e: &dyn std::fmt::Display| {
-        tracing::error!("sandbox: {e}");
-        Exit::Sandbox
-    };
-    let user = config.identity().map_err(|e| {
+    let listeners: Vec<_> = prepared.listeners.iter().map(|l| l.as_raw_fd()).collect();
+    let mode = webd::sandbox::SeccompMode::from_log_flag(seccomp_log);
+    let plan = webd::sandbox::daemon_plan(config, &listeners, mode).map_err(|e| {
         tracing::error!("{e}");
         Exit::Config
     })?;
-    if let Some(who) = &user
+    if let Some(who) = &plan.user
         && rustix::process::geteuid().is_root()
     {
         for warning in webd::cli::check::reload_warnings(config, who) {
             tracing::warn!("{warning}");
         }
     }
-    let plan = webd::sandbox::Plan {
-        keep_fds: prepared.listeners.iter().map(|l| l.as_raw_fd()).collect(),
-        user,
-        read_only_paths: webd::sandbox::reload_paths(
-            &config.path,
-            &config.tls.cert,
-            &config.tls.key,
-        ),
-        ledd_socket: config.ledd_socket.clone(),
-        landlock: config.landlock,
-        seccomp: webd::sandbox::SeccompMode::from_log_flag(seccomp_log),
-    };
-    webd::sandbox::apply(&plan).map(drop).map_err(|e| fail(&e))
+    webd::sandbox::apply(&plan).map(drop).map_err(|e| {
+        tracing::error!("sandbox: {e}");
+        Exit::Sandbox
+    })
 }

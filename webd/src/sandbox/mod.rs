@@ -34,6 +34,7 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
+use crate::config::{Config, ConfigError};
 use tinsel_sandbox::caps;
 pub use tinsel_sandbox::ids::Identity;
 use tinsel_sandbox::ids::{self, IdError};
@@ -56,7 +57,7 @@ pub fn parse_landlock_policy(s: &str) -> Result<LandlockPolicy, String> {
     }
 }
 
-/// What to confine and how. Built by `main` from the prepared state.
+/// What to confine and how. The daemon's is [`daemon_plan`].
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
     /// Descriptors to keep open besides 0, 1, 2: the listening sockets (and
@@ -99,6 +100,28 @@ pub fn reload_paths(config_file: &Path, cert: &Path, key: &Path) -> Vec<PathBuf>
         }
     }
     out
+}
+
+/// The daemon's plan, built from its validated config: keep `listeners`
+/// (the listening sockets from `daemon::prepare`), become the configured
+/// `user`/`group` (resolved through NSS here, before the sandbox), keep the
+/// config file, certificate and key readable for SIGHUP ([`reload_paths`]),
+/// `sandbox.landlock`, and `seccomp` (`--seccomp-log` gives
+/// [`SeccompMode::Log`]). `main` applies exactly this plan, and the attack
+/// tests attack it.
+pub fn daemon_plan(
+    config: &Config,
+    listeners: &[RawFd],
+    seccomp: SeccompMode,
+) -> Result<Plan, ConfigError> {
+    Ok(Plan {
+        keep_fds: listeners.to_vec(),
+        user: config.identity()?,
+        read_only_paths: reload_paths(&config.path, &config.tls.cert, &config.tls.key),
+        ledd_socket: config.ledd_socket.clone(),
+        landlock: config.landlock,
+        seccomp,
+    })
 }
 
 /// A step that failed; `main` maps every variant to exit code 71.
