@@ -3,6 +3,7 @@
 //!
 //! - [`routes`]: the handlers and the order of a webhook's checks.
 //! - [`auth`]: tokens, signatures, replay rejection.
+//! - [`body`]: the body's size bound and its fields, parsed.
 //! - [`ban`]: per-client failure counting and bans, the global budget.
 //! - [`client`]: who the client is (peer or trusted proxy's header), CIDRs.
 //! - [`limits`]: security headers, request timeout, log limits.
@@ -13,6 +14,7 @@
 pub mod admission;
 pub mod auth;
 pub mod ban;
+pub mod body;
 pub mod client;
 pub mod error;
 pub mod limits;
