@@ -119,4 +119,6 @@ pub fn app(state: AppState) -> Router {
 }
 
 #[cfg(test)]
+mod failure_tests;
+#[cfg(test)]
 mod tests;
