@@ -10,8 +10,12 @@
 //! - `mod.rs` (this file): checking bearer tokens and signed requests, and
 //!   the replay cache.
 //! - [`token`]: the token types the config holds, the token-name rule, hex.
+//! - `request.rs`: which credential a request presents.
 
+mod request;
 pub mod token;
+
+pub(crate) use request::{authenticate, refuse_query_token};
 
 pub use token::{
     BadTokenName, MAX_TOKEN_NAME_LEN, MIN_HMAC_SECRET_BYTES, Scope, TOKEN_NAME_RULE, Token,

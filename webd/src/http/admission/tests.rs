@@ -1,0 +1,274 @@
+//! Unit tests of admission: which connection is kept when clients compete
+//! for the slots.
+
+use super::*;
+
+const CLIENT: Allowance = Allowance {
+    connections: 3,
+    handshakes: 2,
+};
+const PROXY: Allowance = Allowance {
+    connections: 6,
+    handshakes: 6,
+};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+struct Clock(Instant);
+
+impl Clock {
+    fn at(&self, ms: u64) -> Instant {
+        self.0 + Duration::from_millis(ms)
+    }
+}
+
+fn clock() -> Clock {
+    Clock(Instant::now())
+}
+
+#[test]
+fn a_client_is_capped_and_others_still_get_in() {
+    let t = clock();
+    let mut a: Admission<u32> = Admission::new(10, 10);
+    let x = ip("192.0.2.1");
+    let ids: Vec<ConnId> = (0..2)
+        .map(|n| a.admit(x, CLIENT, t.at(n), n as u32).unwrap().id)
+        .collect();
+    // Two handshakes in progress: the third is refused...
+    assert_eq!(
+        a.admit(x, CLIENT, t.at(3), 9).unwrap_err(),
+        Refused::Handshakes { limit: 2 }
+    );
+    // ...until one finishes; then the connection cap bites.
+    a.handshake_done(ids[0]);
+    a.admit(x, CLIENT, t.at(4), 3).unwrap();
+    assert_eq!(
+        a.admit(x, CLIENT, t.at(5), 4).unwrap_err(),
+        Refused::Connections { limit: 3 }
+    );
+    assert!(a.admit(ip("192.0.2.2"), CLIENT, t.at(6), 5).is_ok());
+    // Closing one gives the client room again.
+    a.release(ids[1]);
+    assert_eq!(a.client_connections(x), 2);
+    assert!(a.admit(x, CLIENT, t.at(7), 6).is_ok());
+}
+
+#[test]
+fn ipv6_clients_are_counted_per_64() {
+    let t = clock();
+    let mut a: Admission<()> = Admission::new(10, 10);
+    for (n, addr) in ["2001:db8::1", "2001:db8::2", "2001:db8:0:0:ffff::9"]
+        .into_iter()
+        .enumerate()
+    {
+        let id = a.admit(ip(addr), CLIENT, t.at(n as u64), ()).unwrap().id;
+        a.handshake_done(id);
+    }
+    assert_eq!(
+        a.admit(ip("2001:db8::7"), CLIENT, t.at(9), ()).unwrap_err(),
+        Refused::Connections { limit: 3 }
+    );
+    // The next /64 is another client.
+    assert!(a.admit(ip("2001:db8:0:1::1"), CLIENT, t.at(9), ()).is_ok());
+    assert_eq!(a.client_connections(ip("2001:db8::ffff")), 3);
+}
+
+#[test]
+fn a_proxy_gets_its_larger_allowance() {
+    let t = clock();
+    let mut a: Admission<()> = Admission::new(10, 10);
+    let p = ip("10.0.0.1");
+    for n in 0..6 {
+        assert!(a.admit(p, PROXY, t.at(n), ()).is_ok(), "{n}");
+    }
+    assert!(a.admit(p, PROXY, t.at(7), ()).is_err());
+}
+
+#[test]
+fn when_full_the_oldest_unserved_connection_makes_room() {
+    let t = clock();
+    let mut a: Admission<&str> = Admission::new(4, 4);
+    let wide = Allowance {
+        connections: 10,
+        handshakes: 10,
+    };
+    let served = a
+        .admit(ip("192.0.2.1"), wide, t.at(0), "served")
+        .unwrap()
+        .id;
+    a.handshake_done(served);
+    a.request_started(served);
+    a.request_finished(served, t.at(50));
+    let busy = a.admit(ip("192.0.2.2"), wide, t.at(1), "busy").unwrap().id;
+    a.handshake_done(busy);
+    a.request_started(busy);
+    let awaiting = a
+        .admit(ip("192.0.2.3"), wide, t.at(2), "awaiting")
+        .unwrap()
+        .id;
+    a.handshake_done(awaiting);
+    let handshaking = a
+        .admit(ip("192.0.2.4"), wide, t.at(3), "handshaking")
+        .unwrap()
+        .id;
+    assert_eq!(a.live(), 4);
+
+    // Never-served connections go first, oldest first, however far
+    // their handshake got; newcomers are the youngest, so they stay.
+    let order: Vec<&str> = (0..2)
+        .map(|n| {
+            let got = a
+                .admit(ip("198.51.100.1"), wide, t.at(100 + n), "new")
+                .unwrap();
+            got.evicted.unwrap()
+        })
+        .collect();
+    assert_eq!(order, ["awaiting", "handshaking"]);
+    assert_eq!(
+        a.admit(ip("198.51.100.2"), wide, t.at(200), "third")
+            .unwrap()
+            .evicted,
+        Some("new")
+    );
+    // With the served one the last idle left besides the busy one and
+    // the newcomers, the newcomers still go before it.
+    assert_eq!(
+        a.admit(ip("198.51.100.3"), wide, t.at(300), "fourth")
+            .unwrap()
+            .evicted,
+        Some("new")
+    );
+    assert_eq!(
+        a.admit(ip("198.51.100.3"), wide, t.at(400), "fifth")
+            .unwrap_err(),
+        Refused::Full,
+        "four evicted sockets are still being closed"
+    );
+    assert_eq!(a.live(), 4);
+    assert_eq!(a.held(), 8);
+    // Their clients' counts dropped when they were evicted.
+    assert_eq!(a.client_connections(ip("192.0.2.4")), 0);
+    assert_eq!(a.client_connections(ip("192.0.2.2")), 1);
+    // As their tasks close them, room comes back.
+    a.release(handshaking);
+    assert_eq!(a.held(), 7);
+    assert_eq!(
+        a.admit(ip("198.51.100.4"), wide, t.at(500), "sixth")
+            .unwrap()
+            .evicted,
+        Some("third")
+    );
+    let _ = served;
+}
+
+#[test]
+fn connections_silent_past_the_grace_go_before_talking_ones() {
+    let t = clock();
+    let wide = Allowance {
+        connections: 10,
+        handshakes: 10,
+    };
+    let mut a: Admission<&str> = Admission::new(3, 3);
+    let talking = a
+        .admit(ip("192.0.2.1"), wide, t.at(0), "talking")
+        .unwrap()
+        .id;
+    a.heard(talking);
+    a.admit(ip("192.0.2.2"), wide, t.at(10), "silent").unwrap();
+    let late = a
+        .admit(ip("192.0.2.3"), wide, t.at(20), "young")
+        .unwrap()
+        .id;
+    // Within the grace, a silent newcomer is ranked by age alone: the
+    // oldest, talking or not, goes.
+    assert_eq!(
+        a.admit(ip("192.0.2.4"), wide, t.at(30), "a")
+            .unwrap()
+            .evicted,
+        Some("talking")
+    );
+    a.heard(late);
+    // Past it, the silent one goes first although younger ones talk.
+    let grace = SILENT_GRACE.as_millis() as u64;
+    assert_eq!(
+        a.admit(ip("192.0.2.5"), wide, t.at(10 + grace), "b")
+            .unwrap()
+            .evicted,
+        Some("silent")
+    );
+    // "a" has been silent past the grace by now, "young" talks.
+    assert_eq!(
+        a.admit(ip("192.0.2.6"), wide, t.at(30 + grace), "c")
+            .unwrap()
+            .evicted,
+        Some("a")
+    );
+}
+
+#[test]
+fn a_full_table_of_busy_connections_refuses() {
+    let t = clock();
+    let mut a: Admission<()> = Admission::new(2, 2);
+    for n in 0..2 {
+        let id = a
+            .admit(ip(&format!("192.0.2.{n}")), CLIENT, t.at(n), ())
+            .unwrap()
+            .id;
+        a.request_started(id);
+    }
+    assert_eq!(
+        a.admit(ip("192.0.2.9"), CLIENT, t.at(5), ()).unwrap_err(),
+        Refused::Full
+    );
+}
+
+#[test]
+fn idle_served_connections_go_least_recently_used_first() {
+    let t = clock();
+    let wide = Allowance {
+        connections: 10,
+        handshakes: 10,
+    };
+    let mut a: Admission<u8> = Admission::new(2, 2);
+    let first = a.admit(ip("192.0.2.1"), wide, t.at(0), 1).unwrap().id;
+    let second = a.admit(ip("192.0.2.2"), wide, t.at(1), 2).unwrap().id;
+    for (id, done) in [(first, 500), (second, 100)] {
+        a.handshake_done(id);
+        a.request_started(id);
+        a.request_finished(id, t.at(done));
+    }
+    assert_eq!(
+        a.admit(ip("192.0.2.3"), wide, t.at(600), 3)
+            .unwrap()
+            .evicted,
+        Some(2)
+    );
+}
+
+#[test]
+fn deadlines_count_requests_not_bytes() {
+    let t = clock();
+    let first = Duration::from_secs(10);
+    let idle = Duration::from_secs(30);
+    let mut a: Admission<()> = Admission::new(4, 4);
+    let id = a.admit(ip("192.0.2.1"), CLIENT, t.at(0), ()).unwrap().id;
+    a.handshake_done(id);
+    // Whatever else happens on the wire, the first request is due
+    // `first` after opening.
+    assert_eq!(a.deadline(id, t.at(9_000), first, idle), Some(t.at(10_000)));
+    a.request_started(id);
+    assert_eq!(
+        a.deadline(id, t.at(20_000), first, idle),
+        Some(t.at(50_000))
+    );
+    a.request_finished(id, t.at(21_000));
+    assert_eq!(
+        a.deadline(id, t.at(22_000), first, idle),
+        Some(t.at(51_000))
+    );
+    a.release(id);
+    assert_eq!(a.deadline(id, t.at(22_000), first, idle), None);
+    assert_eq!(a.held(), 0);
+}
