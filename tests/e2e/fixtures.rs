@@ -69,7 +69,6 @@ pub struct LeddBuilder {
     socket_mode: Option<String>,
     access: String,
     sections: String,
-    run_as: Option<(u32, u32)>,
 }
 
 /// A running ledd: its socket, config and log (its stderr) in `dir`.
@@ -115,13 +114,6 @@ impl LeddBuilder {
     /// Further config sections, appended as they are.
     pub fn sections(mut self, text: &str) -> Self {
         self.sections.push_str(text);
-        self
-    }
-
-    /// Runs ledd as `uid`:`gid` with no supplementary groups (`setpriv`;
-    /// needs root). The directory must let that user create the socket.
-    pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
-        self.run_as = Some((uid, gid));
         self
     }
 
@@ -171,17 +163,7 @@ impl LeddBuilder {
         chmod(dir, 0o755);
         let config = self.write_config(dir);
         let log = dir.join("ledd.log");
-        let mut cmd = match self.run_as {
-            Some((uid, gid)) => {
-                let mut c = Command::new("setpriv");
-                c.arg(format!("--reuid={uid}"))
-                    .arg(format!("--regid={gid}"))
-                    .arg("--clear-groups")
-                    .arg(bin("ledd"));
-                c
-            }
-            None => Command::new(bin("ledd")),
-        };
+        let mut cmd = Command::new(bin("ledd"));
         cmd.arg("--config")
             .arg(&config)
             .stdout(Stdio::null())
@@ -210,7 +192,6 @@ impl Ledd {
             socket_mode: None,
             access: String::new(),
             sections: String::new(),
-            run_as: None,
         }
     }
 
