@@ -7,17 +7,16 @@
 //! role comes from the peer's credentials, so a hooks peer must really be
 //! another uid.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ChildStdout, Command, Output, Stdio};
 use std::time::Duration;
 
 use tinsel_proto::{Decoded, ErrorCode, Request, Response, VERSION, decode, encode};
 
-use crate::harness::{Daemon, bin, run, stderr, wait_for};
+use crate::fixtures;
+use crate::harness::{Daemon, stderr, wait_for};
 
 /// Connections one hooks uid may hold (`HOOKS_CONNECTIONS_PER_UID`,
 /// docs/ledd.md "Security").
@@ -44,76 +43,32 @@ macro_rules! test_name {
     }};
 }
 
-struct Ledd {
-    _daemon: Daemon,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-    log: PathBuf,
+/// A ledd on a sim strip whose socket anyone may connect to, with
+/// [`HOOKS_GID`] as the hooks group.
+struct Ledd(fixtures::Ledd);
+
+impl std::ops::Deref for Ledd {
+    type Target = fixtures::Ledd;
+
+    fn deref(&self) -> &fixtures::Ledd {
+        &self.0
+    }
 }
 
 impl Ledd {
-    /// A ledd on a sim strip whose socket anyone may connect to, with
-    /// [`HOOKS_GID`] as the hooks group.
     fn start() -> Ledd {
-        let dir = tempfile::tempdir().expect("tempdir");
-        // The hooks peers (other uids) must reach the socket.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let socket = dir.path().join("ledd.sock");
-        let config = dir.path().join("ledd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "socket = \"{}\"\nsocket_mode = \"0666\"\n[strip]\nbackend = \"sim\"\ncount = 10\n\
-                 [access]\nhooks_groups = [\"{HOOKS_GID}\"]\n",
-                socket.display()
-            ),
+        Ledd(
+            fixtures::Ledd::builder()
+                .leds(10)
+                .socket_mode("0666")
+                .access(&format!("hooks_groups = [\"{HOOKS_GID}\"]"))
+                .start(),
         )
-        .unwrap();
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let log = dir.path().join("ledd.log");
-        let daemon = Daemon::spawn(
-            "ledd",
-            Command::new(bin("ledd"))
-                .arg("--config")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap()),
-        );
-        let ledd = Ledd {
-            _daemon: daemon,
-            _dir: dir,
-            socket,
-            log,
-        };
-        wait_for(Duration::from_secs(10), || {
-            ledd.ctl(&["status"]).status.success().then_some(())
-        })
-        .unwrap_or_else(|| panic!("ledd did not answer within 10 s: {}", ledd.log()));
-        ledd
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `ledctl` as root: the admin role.
-    fn ctl(&self, args: &[&str]) -> Output {
-        run(Command::new(bin("ledctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args))
     }
 
     /// `ledctl` as `uid`, whose only group is [`HOOKS_GID`]: the hooks role.
     fn ctl_hooks(&self, uid: u32, args: &[&str]) -> Output {
-        run(Command::new("setpriv")
-            .arg(format!("--reuid={uid}"))
-            .arg(format!("--regid={HOOKS_GID}"))
-            .arg("--clear-groups")
-            .arg(bin("ledctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args))
+        self.0.ctl_as(uid, HOOKS_GID, args)
     }
 
     /// Starts a hooks peer as `uid` that opens `count` connections, one

@@ -8,17 +8,16 @@
 //! clients. Every loop is bounded in count and time.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt as _;
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use tinsel_tests::https::{self, Tls, client_config, read_head};
 
-use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
+use crate::fixtures::{self, free_port, self_signed, user_lines};
+use crate::harness::{Daemon, bin, wait_for};
 
 /// webd's slots in these tests: few, so a handful of sockets fill them.
 const SLOTS: usize = 8;
@@ -39,104 +38,37 @@ const PROMPT: Duration = if cfg!(target_arch = "arm") {
 const GOOD: &str = "127.0.0.3";
 
 struct Webd {
-    _dir: tempfile::TempDir,
-    _ledd: Daemon,
-    webd: Daemon,
-    port: u16,
+    w: fixtures::Webd,
     token: String,
     client: Arc<rustls::ClientConfig>,
     h2: Arc<rustls::ClientConfig>,
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local_addr").port()
+impl std::ops::Deref for Webd {
+    type Target = fixtures::Webd;
+
+    fn deref(&self) -> &fixtures::Webd {
+        &self.w
+    }
 }
 
-/// Who webd should drop to when the tests run as root (as in CI).
-fn user_lines() -> String {
-    let root = run(Command::new("id").arg("-u")).stdout.starts_with(b"0");
-    if !root {
-        return String::new();
+impl std::ops::DerefMut for Webd {
+    fn deref_mut(&mut self) -> &mut fixtures::Webd {
+        &mut self.w
     }
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let group = if groups.lines().any(|l| l.starts_with("nogroup:")) {
-        "nogroup"
-    } else {
-        "nobody"
-    };
-    format!("user = \"nobody\"\ngroup = \"{group}\"\n")
-}
-
-fn client_config(cert_pem: &[u8], alpn: &[u8]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(cert_pem) {
-        roots.add(c.expect("PEM cert")).expect("root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![alpn.to_vec()];
-    Arc::new(cfg)
 }
 
 impl Webd {
     /// ledd (simulated strip) and webd with `SLOTS` slots, `PER_CLIENT`
     /// per client, short deadlines, and `extra` lines at the top level.
     fn start(top: &str) -> Webd {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sock = dir.path().join("ledd.sock");
-        std::fs::write(
-            dir.path().join("ledd.toml"),
-            format!(
-                "socket = \"{}\"\nsocket_mode = \"0666\"\n[strip]\nbackend = \"sim\"\ncount = 10\n[access]\nhooks_users = [\"nobody\"]\n",
-                sock.display()
-            ),
-        )
-        .expect("ledd.toml");
-        let ledd = Daemon::spawn(
-            "ledd",
-            Command::new(bin("ledd"))
-                .arg("--config")
-                .arg(dir.path().join("ledd.toml"))
-                .stdout(Stdio::null()),
-        );
-        wait_for(Duration::from_secs(10), || {
-            run(Command::new(bin("ledctl"))
-                .arg("--socket")
-                .arg(&sock)
-                .args(["status", "--json"]))
-            .status
-            .success()
-            .then_some(())
-        })
-        .expect("ledd answers within 10 s");
-
-        let tls = dir.path().join("tls");
-        let o = run(Command::new(bin("webd"))
-            .args(["cert", "self-signed", "--force", "--out"])
-            .arg(&tls));
-        assert!(o.status.success(), "cert self-signed: {}", stderr(&o));
-        let cert_pem = std::fs::read(tls.join("fullchain.pem")).expect("fullchain.pem");
-        let o = run(Command::new(bin("webd")).args(["token", "new", "e2e"]));
-        assert!(o.status.success(), "token new: {}", stderr(&o));
-        let text = stdout(&o);
-        let (token, token_lines) = text.split_once('\n').expect("token line");
-
-        let port = free_port();
         let deadline = DEADLINE.as_secs();
-        let config = format!(
-            r#"listen = "127.0.0.1:{port}"
-ledd_socket = "ledd.sock"
-{users}{top}
-[tls]
-cert = "tls/fullchain.pem"
-key = "tls/privkey.pem"
-
-[limits]
+        let w = fixtures::Webd::builder()
+            .ledd(fixtures::Webd::default_ledd().leds(10))
+            .top(top)
+            .token("e2e", &[])
+            .sections(&format!(
+                r#"[limits]
 max_connections = {SLOTS}
 max_connections_per_client = {PER_CLIENT}
 max_handshakes_per_client = {PER_CLIENT}
@@ -148,37 +80,16 @@ shutdown_grace_secs = 1
 [ban]
 global_failures_per_minute = 0
 
-{token_lines}
-
 [hooks.fire]
 animation = "fire"
-"#,
-            users = user_lines(),
-        );
-        let path = dir.path().join("webd.toml");
-        std::fs::write(&path, config).expect("webd.toml");
-        for (p, mode) in [
-            (dir.path().to_owned(), 0o755),
-            (tls.clone(), 0o755),
-            (tls.join("privkey.pem"), 0o644),
-        ] {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        }
-        let webd = Daemon::spawn(
-            "webd",
-            Command::new(bin("webd"))
-                .arg("--config")
-                .arg(&path)
-                .stdout(Stdio::null()),
-        );
+"#
+            ))
+            .start();
         let mut w = Webd {
-            _dir: dir,
-            _ledd: ledd,
-            webd,
-            port,
-            token: token.to_owned(),
-            client: client_config(&cert_pem, b"http/1.1"),
-            h2: client_config(&cert_pem, b"h2"),
+            token: w.tokens[0].clone(),
+            client: client_config(&w.cert_pem, &[b"http/1.1"]),
+            h2: client_config(&w.cert_pem, &[b"h2"]),
+            w,
         };
         let up = wait_for(Duration::from_secs(10), || {
             assert!(w.webd.is_running(), "webd exited during start-up");
@@ -215,48 +126,16 @@ animation = "fire"
 
 /// A TCP connection from `src` (an address in 127.0.0.0/8) to webd.
 fn connect_from(src: &str, port: u16) -> std::io::Result<TcpStream> {
-    use socket2::{Domain, Socket, Type};
-    let sock = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let from: SocketAddr = format!("{src}:0").parse().expect("source address");
-    sock.bind(&from.into())?;
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
-    sock.connect_timeout(&to.into(), Duration::from_secs(2))?;
-    let tcp: TcpStream = sock.into();
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
-    Ok(tcp)
+    let src = src.parse().expect("source address");
+    https::tcp_from(src, port, Duration::from_secs(5))
 }
-
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
 fn tls_from(src: &str, port: u16, cfg: Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
-    let tcp = connect_from(src, port)?;
-    let name = ServerName::try_from("localhost").expect("name");
-    let conn = rustls::ClientConnection::new(cfg, name).map_err(std::io::Error::other)?;
-    let mut s = rustls::StreamOwned::new(conn, tcp);
-    while s.conn.is_handshaking() {
-        s.conn.complete_io(&mut s.sock)?;
-    }
-    Ok(s)
-}
-
-/// Reads a response head (through the blank line).
-fn read_head(s: &mut impl Read) -> std::io::Result<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte)? == 0 || head.len() > 16 * 1024 {
-            return Err(ErrorKind::UnexpectedEof.into());
-        }
-        head.push(byte[0]);
-    }
-    Ok(String::from_utf8_lossy(&head).into_owned())
+    https::handshake(connect_from(src, port)?, cfg)
 }
 
 fn status_of(head: &str) -> u16 {
-    head.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    https::status_of(head).unwrap_or(0)
 }
 
 /// Whether the peer has closed `s`, looking for at most `wait`.
@@ -513,11 +392,7 @@ fn replies_to_unparsable_requests_are_as_documented() {
 #[test]
 fn the_descriptor_limit_fits_max_connections_or_webd_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let tls = dir.path().join("tls");
-    let o = run(Command::new(bin("webd"))
-        .args(["cert", "self-signed", "--force", "--out"])
-        .arg(&tls));
-    assert!(o.status.success(), "cert self-signed: {}", stderr(&o));
+    self_signed(&dir.path().join("tls"));
     let config = |max: usize| {
         let path = dir.path().join(format!("webd-{max}.toml"));
         std::fs::write(

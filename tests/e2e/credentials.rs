@@ -7,24 +7,19 @@
 //! loopback as its proxy, so each request's `X-Forwarded-For` plays the
 //! client. Every server binds 127.0.0.1; every loop is bounded in count.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
+use crate::fixtures::Webd;
+use crate::harness::wait_for;
 
 /// Failures from one client before it is banned, in the test config.
 const MAX_FAILURES: usize = 3;
 
 /// A running ledd + webd pair behind a "proxy" on loopback.
 struct Stack {
-    dir: tempfile::TempDir,
-    _ledd: Daemon,
-    webd: Daemon,
-    port: u16,
+    w: Webd,
     token: String,
     http: ureq::Agent,
 }
@@ -38,58 +33,15 @@ struct Reply {
 impl Stack {
     /// Starts ledd and webd; `global` is `ban.global_failures_per_minute`.
     fn start(global: u32) -> Stack {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sock = dir.path().join("ledd.sock");
-        std::fs::write(
-            dir.path().join("ledd.toml"),
-            format!(
-                "socket = \"{}\"\nsocket_mode = \"0666\"\n[strip]\nbackend = \"sim\"\ncount = 30\n[access]\nhooks_users = [\"nobody\"]\n",
-                sock.display()
-            ),
-        )
-        .expect("write ledd.toml");
-        let ledd = Daemon::spawn(
-            "ledd",
-            Command::new(bin("ledd"))
-                .arg("--config")
-                .arg(dir.path().join("ledd.toml"))
-                .stdout(Stdio::null()),
-        );
-        wait_for(Duration::from_secs(10), || ledctl_status(&sock))
-            .expect("ledd answers within 10 s");
-        let tls = dir.path().join("tls");
-        let o = run(Command::new(bin("webd"))
-            .args(["cert", "self-signed", "--force", "--out"])
-            .arg(&tls));
-        assert!(o.status.success(), "cert self-signed: {}", stderr(&o));
-        let cert_pem = std::fs::read(tls.join("fullchain.pem")).expect("fullchain.pem");
-        let o = run(Command::new(bin("webd")).args(["token", "new", "e2e"]));
-        assert!(o.status.success(), "token new: {}", stderr(&o));
-        let text = stdout(&o);
-        let (token, token_lines) = text.split_once('\n').expect("token line");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let config = dir.path().join("webd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"listen = "127.0.0.1:{port}"
-ledd_socket = "ledd.sock"
-trusted_proxies = ["127.0.0.1", "::1"]
-{users}
-[tls]
-cert = "tls/fullchain.pem"
-key = "tls/privkey.pem"
-
-[ban]
+        let w = Webd::builder()
+            .top(r#"trusted_proxies = ["127.0.0.1", "::1"]"#)
+            .token("e2e", &[])
+            .sections(&format!(
+                r#"[ban]
 max_failures = {MAX_FAILURES}
 window_secs = 60
 ban_secs = 60
 global_failures_per_minute = {global}
-
-{token_lines}
 
 [hooks.fire]
 animation = "fire"
@@ -98,43 +50,19 @@ animation = "fire"
 animation = "solid"
 color = "warm-white"
 request_colors = ["red", "warm-white"]
-"#,
-                users = user_lines(),
-            ),
-        )
-        .expect("write webd.toml");
-        let webd = Daemon::spawn(
-            "webd",
-            Command::new(bin("webd"))
-                .arg("--config")
-                .arg(&config)
-                .stdout(Stdio::null()),
-        );
-        let mut st = Stack {
-            dir,
-            _ledd: ledd,
-            webd,
-            port,
-            token: token.to_owned(),
-            http: agent(&cert_pem),
-        };
-        let up = wait_for(Duration::from_secs(10), || {
-            assert!(st.webd.is_running(), "webd exited during start-up");
-            st.http
-                .get(format!("https://localhost:{}/healthz", st.port))
-                .call()
-                .ok()
-                .filter(|r| r.status() == 200)
-        });
-        assert!(up.is_some(), "webd did not answer /healthz within 10 s");
-        st
+"#
+            ))
+            .start();
+        Stack {
+            token: w.tokens[0].clone(),
+            http: w.agent(),
+            w,
+        }
     }
 
     /// POSTs to `path` with these headers (repeats kept) and body.
     fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        let mut req = self
-            .http
-            .post(format!("https://localhost:{}{path}", self.port));
+        let mut req = self.http.post(self.w.url(path));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -163,47 +91,8 @@ request_colors = ["red", "warm-white"]
 
     /// What ledd plays now.
     fn playing(&self) -> Value {
-        ledctl_status(&self.dir.path().join("ledd.sock")).expect("ledctl status")["playing"].clone()
+        self.w.ledd.status()["playing"].clone()
     }
-}
-
-fn ledctl_status(sock: &Path) -> Option<Value> {
-    let out = run(Command::new(bin("ledctl"))
-        .arg("--socket")
-        .arg(sock)
-        .args(["status", "--json"]));
-    out.status
-        .success()
-        .then(|| serde_json::from_str(&stdout(&out)).ok())
-        .flatten()
-}
-
-/// Who webd should drop to when the tests run as root.
-fn user_lines() -> String {
-    let root = run(Command::new("id").arg("-u")).stdout.starts_with(b"0");
-    if !root {
-        return String::new();
-    }
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let group = if groups.lines().any(|l| l.starts_with("nogroup:")) {
-        "nogroup"
-    } else {
-        "nobody"
-    };
-    format!("user = \"nobody\"\ngroup = \"{group}\"\n")
-}
-
-fn agent(cert_pem: &[u8]) -> ureq::Agent {
-    let cert = ureq::tls::Certificate::from_pem(cert_pem).expect("PEM");
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-        .build();
-    let config = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build();
-    ureq::Agent::new_with_config(config)
 }
 
 #[test]

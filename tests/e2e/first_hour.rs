@@ -8,32 +8,17 @@
 //! Tests that start webd as root (to watch it drop to nobody) say so and
 //! fail without root. Every server binds 127.0.0.1; every wait is bounded.
 
-use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::fixtures::{Ledd, LeddBuilder, agent, chmod, free_port, is_root, nogroup};
 use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
-
-fn is_root() -> bool {
-    run(Command::new("id").arg("-u")).stdout.starts_with(b"0\n")
-}
 
 #[track_caller]
 fn require_root(what: &str) {
     assert!(is_root(), "this test {what}: run it as root (CI does)");
-}
-
-/// The unprivileged group nobody goes with on this system.
-fn nogroup() -> &'static str {
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    if groups.lines().any(|l| l.starts_with("nogroup:")) {
-        "nogroup"
-    } else {
-        "nobody"
-    }
 }
 
 fn gid_of(group: &str) -> u32 {
@@ -49,15 +34,6 @@ fn gid_of(group: &str) -> u32 {
         .unwrap_or_else(|| panic!("no group {group} in /etc/group"))
 }
 
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local_addr").port()
-}
-
 fn webd(args: &[&str]) -> Output {
     run(Command::new(bin("webd")).args(args))
 }
@@ -66,38 +42,12 @@ fn check_config(config: &Path) -> Output {
     run(Command::new(bin("webd")).arg("--check-config").arg(config))
 }
 
-/// Writes ledd's config into `dir` and starts ledd; waits for its socket.
-fn start_ledd(dir: &Path, socket_mode: &str, access: &str) -> Daemon {
-    let config = dir.join("ledd.toml");
-    write_ledd_config(dir, socket_mode, access);
-    let ledd = Daemon::spawn(
-        "ledd",
-        Command::new(bin("ledd"))
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let sock = dir.join("ledd.sock");
-    wait_for(Duration::from_secs(10), || {
-        run(Command::new(bin("ledctl"))
-            .arg("--socket")
-            .arg(&sock)
-            .arg("status"))
-        .status
-        .success()
-        .then_some(())
-    })
-    .expect("ledd answers within 10 s");
-    ledd
-}
-
-fn write_ledd_config(dir: &Path, socket_mode: &str, access: &str) {
-    let text = format!(
-        "socket = \"{}\"\nsocket_mode = \"{socket_mode}\"\n[strip]\nbackend = \"sim\"\ncount = 10\n[access]\n{access}\n",
-        dir.join("ledd.sock").display()
-    );
-    std::fs::write(dir.join("ledd.toml"), text).expect("write ledd.toml");
+/// The ledd of these tests: 10 LEDs, `socket_mode` and `[access]` as given.
+fn small_ledd(socket_mode: &str, access: &str) -> LeddBuilder {
+    Ledd::builder()
+        .leds(10)
+        .socket_mode(socket_mode)
+        .access(access)
 }
 
 /// The config a new owner writes: their names, the [tls] lines `webd cert
@@ -110,19 +60,6 @@ fn webd_config(dir: &Path, port: u16, users: &str, tls: &str, tokens: &str) -> P
     let path = dir.join("webd.toml");
     std::fs::write(&path, text).expect("write webd.toml");
     path
-}
-
-fn agent(cert_pem: &[u8]) -> ureq::Agent {
-    let cert = ureq::tls::Certificate::from_pem(cert_pem).expect("PEM");
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-        .build();
-    let config = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build();
-    ureq::Agent::new_with_config(config)
 }
 
 fn healthy(agent: &ureq::Agent, port: u16) -> bool {
@@ -158,7 +95,7 @@ fn as_root_reload_works_for_a_webd_started_as_root_after_following_the_docs() {
     let dir = tempfile::tempdir().expect("tempdir");
     chmod(dir.path(), 0o755);
     let group = nogroup();
-    let _ledd = start_ledd(dir.path(), "0660", "hooks_users = [\"nobody\"]");
+    let _ledd = small_ledd("0660", "hooks_users = [\"nobody\"]").start_in(dir.path());
     // ledd's socket group is root's here; the mode lets nobody in.
     chmod(&dir.path().join("ledd.sock"), 0o666);
 
@@ -397,7 +334,7 @@ fn as_root_check_config_tries_ledd_as_webds_user_and_names_each_refusal() {
     );
 
     // ledd's socket is root's only.
-    let ledd = start_ledd(dir.path(), "0600", "");
+    let ledd = small_ledd("0600", "").start_in(dir.path());
     let check = check_config(&config);
     let err = stderr(&check);
     assert!(err.contains("permission denied"), "{err}");
@@ -414,8 +351,8 @@ fn as_root_check_config_tries_ledd_as_webds_user_and_names_each_refusal() {
     assert!(err.contains("[access] hooks_users"), "{err}");
 
     // Listed: the hooks role. ledd applies access changes on SIGHUP.
-    write_ledd_config(dir.path(), "0600", "hooks_users = [\"nobody\"]");
-    ledd.signal("HUP");
+    small_ledd("0600", "hooks_users = [\"nobody\"]").write_config(dir.path());
+    ledd.daemon.signal("HUP");
     assert!(
         wait_for(Duration::from_secs(30), || ledd_says("role hooks")
             .then_some(()))

@@ -2,77 +2,33 @@
 //! simulated strip: RGBW white extraction in the current estimate, and
 //! `ledctl selftest` walking one LED at a time.
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
+use crate::fixtures::{Ledd, PLAIN_OUTPUT};
+use crate::harness::wait_for;
 
 const LEDS: usize = 8;
 
-struct Strip {
-    _daemon: Daemon,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
+/// A ledd on a simulated strip of [`LEDS`] LEDs of one type.
+struct Strip(Ledd);
+
+impl std::ops::Deref for Strip {
+    type Target = Ledd;
+
+    fn deref(&self) -> &Ledd {
+        &self.0
+    }
 }
 
 impl Strip {
     fn start(strip_type: &str) -> Strip {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("ledd.sock");
-        let config = dir.path().join("ledd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "socket = \"{}\"\n[strip]\nbackend = \"sim\"\ntype = \"{strip_type}\"\ncount = {LEDS}\n\
-                 [output]\ngamma = 1.0\nbrightness = 100\nmax_milliamps = 0\n",
-                socket.display()
-            ),
+        Strip(
+            Ledd::builder()
+                .leds(LEDS)
+                .strip_type(strip_type)
+                .sections(PLAIN_OUTPUT)
+                .start(),
         )
-        .expect("write config");
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let daemon = Daemon::spawn(
-            "ledd",
-            Command::new(bin("ledd"))
-                .arg("--config")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
-        let strip = Strip {
-            _daemon: daemon,
-            _dir: dir,
-            socket,
-        };
-        wait_for(Duration::from_secs(10), || {
-            strip.ctl(&["status"]).status.success().then_some(())
-        })
-        .expect("ledd answers within 10 s");
-        strip
-    }
-
-    fn ctl(&self, args: &[&str]) -> Output {
-        run(Command::new(bin("ledctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.ctl(args);
-        assert!(out.status.success(), "ledctl {args:?}: {}", stderr(&out));
-        stdout(&out)
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status JSON")
-    }
-
-    fn frame(&self) -> Vec<[u8; 3]> {
-        serde_json::from_str(&self.ok(&["frame", "--json"])).expect("frame JSON")
     }
 
     /// The current estimate once `solid white` has faded in.

@@ -9,15 +9,15 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tinsel_proto::{Decoded, ErrorCode, Request, Response, VERSION, decode, encode};
 
+use crate::fixtures::{self, PLAIN_OUTPUT};
 use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
 
 /// The uid that gets the hooks role in these tests (`nobody`).
@@ -27,96 +27,40 @@ const STRANGER_UID: u32 = 12345;
 const LEDS: usize = 30;
 
 /// A running ledd in its own temporary directory.
-struct Ledd {
-    daemon: Daemon,
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-    log: PathBuf,
+struct Ledd(fixtures::Ledd);
+
+impl std::ops::Deref for Ledd {
+    type Target = fixtures::Ledd;
+
+    fn deref(&self) -> &fixtures::Ledd {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Ledd {
+    fn deref_mut(&mut self) -> &mut fixtures::Ledd {
+        &mut self.0
+    }
 }
 
 impl Ledd {
-    /// Starts `ledd --config DIR/ledd.toml` with a sim strip of 30 LEDs, the
-    /// socket world-connectable (roles decide) and `nobody` as hooks.
+    /// Starts ledd with a sim strip of 30 LEDs, the socket world-connectable
+    /// (roles decide), `nobody` as hooks and `extra` lines in `[access]`.
     fn start(extra: &str) -> Ledd {
-        let dir = tempfile::tempdir().expect("tempdir");
-        // Other uids must reach the socket inside the directory.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let socket = dir.path().join("ledd.sock");
-        let config = dir.path().join("ledd.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "socket = \"{}\"\nsocket_mode = \"0666\"\n[strip]\nbackend = \"sim\"\ncount = {LEDS}\n\
-                 [output]\ngamma = 1.0\nbrightness = 100\nmax_milliamps = 0\n\
-                 [access]\nhooks_users = [\"nobody\"]\n{extra}",
-                socket.display()
-            ),
+        Ledd(
+            fixtures::Ledd::builder()
+                .leds(LEDS)
+                .socket_mode("0666")
+                .sections(PLAIN_OUTPUT)
+                .access("hooks_users = [\"nobody\"]")
+                .access(extra)
+                .start(),
         )
-        .unwrap();
-        // ledd (as root) trusts only a config that no one else can write.
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let log = dir.path().join("ledd.log");
-        let daemon = Daemon::spawn(
-            "ledd",
-            Command::new(bin("ledd"))
-                .arg("--config")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap()),
-        );
-        let ledd = Ledd {
-            daemon,
-            dir,
-            socket,
-            log,
-        };
-        wait_for(Duration::from_secs(10), || {
-            ledd.ctl(&["status"]).status.success().then_some(())
-        })
-        .unwrap_or_else(|| panic!("ledd did not answer within 10 s: {}", ledd.log()));
-        ledd
-    }
-
-    fn ctl(&self, args: &[&str]) -> Output {
-        run(Command::new(bin("ledctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args))
     }
 
     /// Runs ledctl as `uid` (and gid), with no supplementary groups.
     fn ctl_as(&self, uid: u32, args: &[&str]) -> Output {
-        run(Command::new("setpriv")
-            .arg(format!("--reuid={uid}"))
-            .arg(format!("--regid={uid}"))
-            .arg("--clear-groups")
-            .arg(bin("ledctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.ctl(args);
-        assert!(
-            out.status.success(),
-            "ledctl {args:?} failed ({:?}): {}",
-            out.status,
-            stderr(&out)
-        );
-        stdout(&out)
-    }
-
-    fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status is JSON")
-    }
-
-    fn frame(&self) -> Vec<[u8; 3]> {
-        serde_json::from_str(&self.ok(&["frame", "--json"])).expect("frame is JSON")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.ctl_as(uid, uid, args)
     }
 
     /// A raw connection, as root (admin).
@@ -450,7 +394,7 @@ fn hostile_input_leaves_ledd_serving_and_on_time() {
 #[test]
 fn sighup_applies_a_valid_config_and_keeps_the_old_one_otherwise() {
     let mut ledd = Ledd::start("");
-    let config = ledd.dir.path().join("ledd.toml");
+    let config = ledd.dir.join("ledd.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("brightness = 100", "brightness = 40")).unwrap();
     ledd.daemon.signal("HUP");
@@ -501,8 +445,8 @@ fn sigterm_blanks_the_strip_exits_zero_and_the_next_start_replaces_the_socket() 
     );
 
     // The next start, on the same config, replaces the dead socket.
-    let config = ledd.dir.path().join("ledd.toml");
-    let log2 = ledd.dir.path().join("ledd2.log");
+    let config = ledd.dir.join("ledd.toml");
+    let log2 = ledd.dir.join("ledd2.log");
     let _again = Daemon::spawn(
         "ledd",
         Command::new(bin("ledd"))
@@ -744,7 +688,7 @@ fn as_root_the_real_ledd_runs_hardened_and_still_does_everything() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     // SIGHUP re-reads the file and resolves `nobody` without NSS.
-    let config = ledd.dir.path().join("ledd.toml");
+    let config = ledd.dir.join("ledd.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,

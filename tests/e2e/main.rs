@@ -6,6 +6,7 @@ mod admin_slots;
 mod admission;
 mod credentials;
 mod first_hour;
+mod fixtures;
 mod hardware;
 mod harness;
 mod ledd;

@@ -6,18 +6,18 @@
 //! Every server binds 127.0.0.1; every loop is bounded in count and time.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
+use tinsel_tests::https::{Tls, client_config, read_head, status_of, tls_from};
 
-use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
+use crate::fixtures::{Webd, new_token, self_signed, user_lines};
+use crate::harness::{Daemon, wait_for};
 
 /// The header timeout in the test config: short, so the slowloris test is
 /// quick, and within webd's 5 s cap.
@@ -27,138 +27,36 @@ const BAN: Duration = Duration::from_secs(2);
 
 /// A running ledd + webd pair in a temporary directory.
 struct Stack {
-    dir: tempfile::TempDir,
-    ledd: Daemon,
-    webd: Daemon,
-    port: u16,
+    w: Webd,
     /// A token for every hook.
     token: String,
     /// A token for `rainbow` only.
     scoped: String,
-    cert_pem: Vec<u8>,
     http: ureq::Agent,
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local_addr").port()
-}
+impl std::ops::Deref for Stack {
+    type Target = Webd;
 
-fn ledd_config(dir: &Path) -> PathBuf {
-    let path = dir.join("ledd.toml");
-    // Mode 0666 and the hooks role for nobody: once webd's sandbox drops
-    // to nobody, it can still connect.
-    let text = format!(
-        "socket = \"{}\"\nsocket_mode = \"0666\"\n[strip]\nbackend = \"sim\"\ncount = 30\n[access]\nhooks_users = [\"nobody\"]\n",
-        dir.join("ledd.sock").display()
-    );
-    std::fs::write(&path, text).expect("write ledd.toml");
-    path
-}
-
-fn start_ledd(dir: &Path) -> Daemon {
-    let config = dir.join("ledd.toml");
-    let ledd = Daemon::spawn(
-        "ledd",
-        Command::new(bin("ledd"))
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::null()),
-    );
-    let sock = dir.join("ledd.sock");
-    wait_for(Duration::from_secs(10), || {
-        ledctl(&sock, &["status", "--json"]).ok()
-    })
-    .expect("ledd answers within 10 s");
-    ledd
-}
-
-fn ledctl(sock: &Path, args: &[&str]) -> Result<String, String> {
-    let out = run(Command::new(bin("ledctl"))
-        .arg("--socket")
-        .arg(sock)
-        .args(args));
-    if out.status.success() {
-        Ok(stdout(&out))
-    } else {
-        Err(stderr(&out))
+    fn deref(&self) -> &Webd {
+        &self.w
     }
 }
 
-/// Runs `webd token new NAME [--hook H]...` and returns (token, config lines).
-fn new_token(name: &str, hooks: &[&str]) -> (String, String) {
-    let mut cmd = Command::new(bin("webd"));
-    cmd.args(["token", "new", name]);
-    for h in hooks {
-        cmd.args(["--hook", h]);
+impl std::ops::DerefMut for Stack {
+    fn deref_mut(&mut self) -> &mut Webd {
+        &mut self.w
     }
-    let out = run(&mut cmd);
-    assert!(out.status.success(), "token new: {}", stderr(&out));
-    let text = stdout(&out);
-    let (token, rest) = text.split_once('\n').expect("token line");
-    assert!(token.len() >= 43, "token too short: {token}");
-    assert!(
-        !rest.contains(token),
-        "the config lines must not hold the token"
-    );
-    (token.to_owned(), rest.trim().to_owned())
-}
-
-fn self_signed(out: &Path) -> Vec<u8> {
-    let o = run(Command::new(bin("webd"))
-        .args(["cert", "self-signed", "--force", "--out"])
-        .arg(out));
-    assert!(o.status.success(), "cert self-signed: {}", stderr(&o));
-    std::fs::read(out.join("fullchain.pem")).expect("fullchain.pem")
-}
-
-/// Who webd should drop to when the tests run as root (as in CI).
-fn user_lines() -> String {
-    let root = run(Command::new("id").arg("-u")).stdout.starts_with(b"0");
-    if !root {
-        return String::new();
-    }
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let group = if groups.lines().any(|l| l.starts_with("nogroup:")) {
-        "nogroup"
-    } else {
-        "nobody"
-    };
-    format!("user = \"nobody\"\ngroup = \"{group}\"\n")
-}
-
-fn agent(cert_pem: &[u8]) -> ureq::Agent {
-    let cert = ureq::tls::Certificate::from_pem(cert_pem).expect("PEM");
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-        .build();
-    let config = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build();
-    ureq::Agent::new_with_config(config)
 }
 
 impl Stack {
     /// Starts ledd and webd with the test config.
     fn start() -> Stack {
-        let dir = tempfile::tempdir().expect("tempdir");
-        ledd_config(dir.path());
-        let ledd = start_ledd(dir.path());
-        let cert_pem = self_signed(&dir.path().join("tls"));
-        let (token, token_lines) = new_token("e2e", &[]);
-        let (scoped, scoped_lines) = new_token("scoped", &["rainbow"]);
-        let port = free_port();
-        let config = format!(
-            r#"listen = "127.0.0.1:{port}"
-ledd_socket = "ledd.sock"
-{users}
-[tls]
-cert = "tls/fullchain.pem"
-key = "tls/privkey.pem"
-
-[limits]
+        let w = Webd::builder()
+            .token("e2e", &[])
+            .token("scoped", &["rainbow"])
+            .sections(&format!(
+                r#"[limits]
 header_timeout_secs = {header}
 handshake_timeout_secs = 2
 ledd_timeout_ms = 1000
@@ -169,10 +67,6 @@ max_failures = 3
 window_secs = 60
 ban_secs = {ban}
 global_failures_per_minute = 0
-
-{token_lines}
-
-{scoped_lines}
 
 [hooks.rainbow]
 animation = "rainbow"
@@ -188,54 +82,16 @@ request_colors = ["red", "green", "blue", "warm-white"]
 [hooks.off]
 animation = "off"
 "#,
-            users = user_lines(),
-            header = HEADER_TIMEOUT.as_secs(),
-            ban = BAN.as_secs(),
-        );
-        let config_path = dir.path().join("webd.toml");
-        std::fs::write(&config_path, config).expect("write webd.toml");
-        // Once webd's sandbox drops root, it re-reads these on SIGHUP as
-        // nobody: make them readable (test material only).
-        for (p, mode) in [
-            (dir.path().to_owned(), 0o755),
-            (dir.path().join("tls"), 0o755),
-            (dir.path().join("tls/privkey.pem"), 0o644),
-        ] {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+                header = HEADER_TIMEOUT.as_secs(),
+                ban = BAN.as_secs(),
+            ))
+            .start();
+        Stack {
+            token: w.tokens[0].clone(),
+            scoped: w.tokens[1].clone(),
+            http: w.agent(),
+            w,
         }
-        let check = run(Command::new(bin("webd"))
-            .arg("--check-config")
-            .arg(&config_path));
-        assert!(check.status.success(), "check-config: {}", stderr(&check));
-        let webd = Daemon::spawn(
-            "webd",
-            Command::new(bin("webd"))
-                .arg("--config")
-                .arg(&config_path)
-                .stdout(Stdio::null()),
-        );
-        let http = agent(&cert_pem);
-        let mut stack = Stack {
-            dir,
-            ledd,
-            webd,
-            port,
-            token,
-            scoped,
-            cert_pem,
-            http,
-        };
-        let up = wait_for(Duration::from_secs(10), || {
-            assert!(stack.webd.is_running(), "webd exited during start-up");
-            stack
-                .http
-                .get(stack.url("/healthz"))
-                .call()
-                .ok()
-                .filter(|r| r.status() == 200)
-        });
-        assert!(up.is_some(), "webd did not answer /healthz within 10 s");
-        stack
     }
 
     /// Writes a fresh certificate and key over webd's, sends SIGHUP, and
@@ -250,14 +106,6 @@ animation = "off"
         }
         self.webd.signal("HUP");
         client_config(&new_pem, &[b"http/1.1"])
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.port)
-    }
-
-    fn sock(&self) -> PathBuf {
-        self.dir.path().join("ledd.sock")
     }
 
     /// POSTs `body` (with its content type) and the given headers.
@@ -303,8 +151,7 @@ animation = "off"
     }
 
     fn status(&self) -> Value {
-        let text = ledctl(&self.sock(), &["status", "--json"]).expect("ledctl status");
-        serde_json::from_str(&text).expect("status JSON")
+        self.ledd.status()
     }
 
     /// Waits until ledd reports `animation` playing (commands reach the
@@ -329,33 +176,9 @@ struct Reply {
 // ---------------------------------------------------------------------------
 // A raw TLS client, for the tests that hold a connection or misbehave.
 
-fn client_config(cert_pem: &[u8], alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(cert_pem) {
-        roots.add(c.expect("PEM cert")).expect("root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
-    Arc::new(cfg)
-}
-
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
+/// A TLS connection from 127.0.0.1, handshake done.
 fn tls_connect(port: u16, cfg: Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
-    let tcp = TcpStream::connect(("127.0.0.1", port))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let name = ServerName::try_from("localhost").expect("name");
-    let conn = rustls::ClientConnection::new(cfg, name).map_err(std::io::Error::other)?;
-    let mut s = rustls::StreamOwned::new(conn, tcp);
-    while s.conn.is_handshaking() {
-        s.conn.complete_io(&mut s.sock)?;
-    }
-    Ok(s)
+    tls_from(Ipv4Addr::LOCALHOST, port, cfg, Duration::from_secs(5))
 }
 
 /// Sends one keep-alive HTTP/1.1 request on `s` and returns the status.
@@ -365,20 +188,8 @@ fn raw_request(s: &mut Tls, path: &str, token: &str) -> std::io::Result<u16> {
         "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n"
     )?;
     s.flush()?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte)? == 0 || head.len() > 16 * 1024 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let head = read_head(s)?.to_ascii_lowercase();
+    let status = status_of(&head).unwrap_or(0);
     let len: usize = head
         .lines()
         .find_map(|l| l.strip_prefix("content-length:"))
@@ -738,7 +549,7 @@ fn ledd_restart_under_load_gives_503_then_recovers() {
     let mut st = Stack::start();
     // The test holds ledd itself, so the load threads can share the stack.
     let mut ledd = std::mem::replace(
-        &mut st.ledd,
+        &mut st.ledd.daemon,
         Daemon {
             child: None,
             name: "ledd",
@@ -801,7 +612,7 @@ fn ledd_restart_under_load_gives_503_then_recovers() {
                     statuses[k..].contains(&503),
                     "no 503 while ledd was down: {statuses:?}"
                 );
-                ledd = start_ledd(st.dir.path());
+                ledd = Webd::default_ledd().start_in(st.dir.path()).daemon;
                 restarted = true;
             }
             if restarted && r.status == 200 {
@@ -825,7 +636,7 @@ fn ledd_restart_under_load_gives_503_then_recovers() {
     );
     assert!(background.contains(&200), "{background:?}");
     // The new ledd serves webhooks as before.
-    st.ledd = ledd;
+    st.ledd.daemon = ledd;
     assert_eq!(st.post("/hooks/fire", &auth, None).status, 200);
     st.playing("fire");
     // webd itself never went away.
@@ -850,7 +661,7 @@ fn sigterm_stops_webd_cleanly() {
 #[test]
 fn sighup_reloads_tokens_and_keeps_them_when_the_new_config_is_bad() {
     let mut st = Stack::start();
-    let config = st.dir.path().join("webd.toml");
+    let config = st.config();
     let (late, late_lines) = new_token("late", &["fire"]);
     let late_bearer = format!("Bearer {late}");
     let auth = [("authorization", late_bearer.as_str())];

@@ -23,9 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use socket2::{Domain, Socket, Type};
+use tinsel_tests::https::{Tls, client_config, read_head, socket_from, status_of, tls_from};
 
 /// The legitimate client's address: outside every attacker range below.
 const GOOD: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
@@ -110,12 +108,6 @@ fn attacker(spread: bool, base: u32, n: usize) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 16, 0)) + base + n)
 }
 
-fn socket_from(src: Ipv4Addr) -> std::io::Result<Socket> {
-    let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    s.bind(&SocketAddr::from((src, 0)).into())?;
-    Ok(s)
-}
-
 /// A non-blocking connect that never sends a byte.
 fn idle_connect(src: Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
     let s = socket_from(src)?;
@@ -142,46 +134,6 @@ fn is_closed(mut s: &TcpStream) -> bool {
     }
 }
 
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn tls_config(cert_pem: &[u8], alpn: &[u8]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(cert_pem) {
-        roots.add(c.expect("PEM cert")).expect("root");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![alpn.to_vec()];
-    Arc::new(cfg)
-}
-
-fn tls_connect(
-    src: Ipv4Addr,
-    port: u16,
-    cfg: &Arc<rustls::ClientConfig>,
-    patience: Duration,
-) -> std::io::Result<Tls> {
-    let s = socket_from(src)?;
-    s.connect_timeout(
-        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into(),
-        patience,
-    )?;
-    let tcp: TcpStream = s.into();
-    tcp.set_read_timeout(Some(patience))?;
-    tcp.set_write_timeout(Some(patience))?;
-    let name = ServerName::try_from("localhost").expect("name");
-    let conn = rustls::ClientConnection::new(cfg.clone(), name).map_err(std::io::Error::other)?;
-    let mut t = rustls::StreamOwned::new(conn, tcp);
-    while t.conn.is_handshaking() {
-        t.conn.complete_io(&mut t.sock)?;
-    }
-    Ok(t)
-}
-
 fn h2_frame(ty: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap_or(0).to_be_bytes();
     let mut f = vec![len[1], len[2], len[3], ty, flags, 0, 0, 0, 0];
@@ -191,7 +143,7 @@ fn h2_frame(ty: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
 
 /// An HTTP/2 connection that only sends SETTINGS and PINGs.
 fn h2_open(src: Ipv4Addr, port: u16, cfg: &Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
-    let mut t = tls_connect(src, port, cfg, Duration::from_secs(2))?;
+    let mut t = tls_from(src, port, cfg.clone(), Duration::from_secs(2))?;
     t.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")?;
     t.write_all(&h2_frame(0x4, 0, &[]))?;
     t.write_all(&h2_frame(0x4, 0x1, &[]))?;
@@ -233,7 +185,7 @@ struct AttackStats {
 /// reopening what webd closes (at most `churn` a second).
 fn attack(a: &Args, stop: &AtomicBool) -> AttackStats {
     let mut st = AttackStats::default();
-    let h2cfg = tls_config(&a.cert, b"h2");
+    let h2cfg = client_config(&a.cert, &[b"h2"]);
     let mut idle: Vec<Option<TcpStream>> = (0..a.idle).map(|_| None).collect();
     let mut h2: Vec<Option<Tls>> = (0..a.h2).map(|_| None).collect();
     let per_round = (a.churn * ROUND.as_millis() as usize / 1000).max(1);
@@ -280,30 +232,18 @@ fn attack(a: &Args, stop: &AtomicBool) -> AttackStats {
 
 /// One webhook from the legitimate address on a new connection.
 fn webhook(port: u16, cfg: &Arc<rustls::ClientConfig>, token: &str) -> Result<u16, String> {
-    let mut t = tls_connect(GOOD, port, cfg, GOOD_TIMEOUT).map_err(|e| e.to_string())?;
+    let mut t = tls_from(GOOD, port, cfg.clone(), GOOD_TIMEOUT).map_err(|e| e.to_string())?;
     write!(
         t,
         "POST /hooks/rainbow HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .and_then(|()| t.flush())
     .map_err(|e| e.to_string())?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match t.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            Ok(_) => return Err("closed before an answer".to_owned()),
-            Err(e) => return Err(e.to_string()),
-        }
-        if head.len() > 8192 {
-            return Err("head too long".to_owned());
-        }
-    }
-    let head = String::from_utf8_lossy(&head);
-    head.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("no status in {head:?}"))
+    let head = read_head(&mut t).map_err(|e| match e.kind() {
+        ErrorKind::UnexpectedEof => "closed before an answer or a head too long".to_owned(),
+        _ => e.to_string(),
+    })?;
+    status_of(&head).ok_or_else(|| format!("no status in {head:?}"))
 }
 
 /// One webhook: how long it took and what it got.
@@ -347,7 +287,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     let a = args();
-    let cfg = tls_config(&a.cert, b"http/1.1");
+    let cfg = client_config(&a.cert, &[b"http/1.1"]);
     let baseline = proc_sample(a.webd_pid);
     let late_before = late_frames(&a);
 
