@@ -46,7 +46,7 @@ use std::fmt;
 use tinsel_sandbox::caps::{self, CapMask};
 use tinsel_sandbox::libc;
 use tinsel_sandbox::process;
-use tinsel_sandbox::seccomp::{self, Action, Filter, InstallError, Rule};
+use tinsel_sandbox::seccomp::{self, Filter, InstallError, Rule};
 use tinsel_sandbox::syscalls as groups;
 
 pub use tinsel_sandbox::mode::SeccompMode;
@@ -317,11 +317,7 @@ pub fn rules(opts: &HardenOptions) -> Vec<Rule> {
 
 /// The filter for `opts`.
 pub fn filter(opts: &HardenOptions) -> Filter {
-    let default = match opts.seccomp {
-        SeccompMode::Kill => Action::KillProcess,
-        SeccompMode::Log => Action::Log,
-    };
-    Filter::new(rules(opts), default)
+    Filter::new(rules(opts), opts.seccomp.action())
 }
 
 #[cfg(test)]

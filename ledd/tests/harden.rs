@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ledd::harden::{self, HardenOptions, SeccompMode};
-use tinsel_sandbox::harness::{Outcome, Sleeper, attack};
+use tinsel_sandbox::harness::{Outcome, Sleeper, attack, check};
 use tinsel_sandbox::libc;
-use tinsel_sandbox::process::{self, Status};
+use tinsel_sandbox::process::Status;
 
 /// A stand-in for the frame loop: a thread that renders into memory on
 /// absolute deadlines, started before hardening, that drops its own
@@ -129,18 +129,10 @@ mod drop_capabilities {
                     Ok(())
                 },
                 || {
-                    let threads = process::thread_statuses().unwrap();
-                    assert_eq!(threads.len(), 2, "main + frame loop: {threads:?}");
-                    for (tid, name, st) in threads {
-                        eprintln!("{tid} {name}: {st:?}");
+                    // Main + frame loop.
+                    for (_, name, st) in check::every_thread_confined(2) {
                         assert_ne!(st.uid[1], 0, "{name}: not root");
-                        assert_eq!(st.cap_eff, 0, "{name}: CapEff");
-                        assert_eq!(st.cap_prm, 0, "{name}: CapPrm");
-                        assert_eq!(st.cap_inh, 0, "{name}: CapInh");
-                        assert_eq!(st.cap_amb, 0, "{name}: CapAmb");
                         assert_ne!(st.cap_bnd, 0, "{name}: CapBnd left as inherited");
-                        assert_eq!(st.no_new_privs, 1, "{name}: NoNewPrivs (TSYNC)");
-                        assert_eq!(st.seccomp, 2, "{name}: Seccomp (TSYNC)");
                     }
                     // And the filter is live: a new socket kills the process.
                     attack::socket(libc::AF_INET, libc::SOCK_STREAM)
@@ -205,17 +197,10 @@ mod verify_every_thread {
         as_root("needs root: checks that uid 0 ends with an empty bounding set")
         fn as_root_proc_status_of_every_thread_shows_the_hardening(t) {
             t.run(hardened_setup, || {
-                let threads = process::thread_statuses().unwrap();
-                assert_eq!(threads.len(), 2, "main + frame loop: {threads:?}");
-                for (tid, name, st) in threads {
-                    eprintln!("{tid} {name}: {st:?}");
+                // Main + frame loop.
+                for (_, name, st) in check::every_thread_confined(2) {
                     assert_eq!(st.uid[1], 0, "{name}: ledd stays root");
-                    assert_eq!(st.cap_eff, 0, "{name}: CapEff");
-                    assert_eq!(st.cap_prm, 0, "{name}: CapPrm");
                     assert_eq!(st.cap_bnd, 0, "{name}: CapBnd");
-                    assert_eq!(st.cap_amb, 0, "{name}: CapAmb");
-                    assert_eq!(st.no_new_privs, 1, "{name}: NoNewPrivs (TSYNC)");
-                    assert_eq!(st.seccomp, 2, "{name}: Seccomp (TSYNC)");
                 }
                 let own = Status::current().unwrap();
                 assert_eq!((own.cap_eff, own.no_new_privs, own.seccomp), (0, 1, 2));
@@ -355,21 +340,12 @@ mod runtime {
             let systemd = UnixDatagram::bind(&notify_path).unwrap();
             let notifier = UnixDatagram::unbound().unwrap();
             let client_path = sock.clone();
-            let client = t.in_child().then(|| {
-                std::thread::spawn(move || {
-                    use std::io::{Read, Write};
-                    for _ in 0..200 {
-                        if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&client_path) {
-                            s.write_all(b"hi").unwrap();
-                            let mut b = [0; 2];
-                            s.read_exact(&mut b).unwrap();
-                            return &b == b"ok";
-                        }
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    false
-                })
-            });
+            let client = check::client(
+                &t,
+                move || std::os::unix::net::UnixStream::connect(&client_path),
+                b"hi",
+                b"ok",
+            );
             // getresuid is not in ledd's allowlist: ask before hardening.
             let own_uid = tinsel_sandbox::ids::resuid().1;
             let run = t.run(
@@ -380,14 +356,7 @@ mod runtime {
                 },
                 move || {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|_| 1)?;
-                    rt.block_on(async move {
-                        let _hup =
-                            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                                .map_err(|_| 2)?;
+                    check::on_daemon_runtime(async move {
                         let l = tokio::net::UnixListener::from_std(listener).map_err(|_| 3)?;
                         let (mut conn, _) = l.accept().await.map_err(|_| 4)?;
                         let cred = conn.peer_cred().map_err(|_| 5)?;
@@ -398,7 +367,7 @@ mod runtime {
                         conn.read_exact(&mut b).await.map_err(|_| 7)?;
                         tokio::time::sleep(Duration::from_millis(30)).await;
                         conn.write_all(b"ok").await.map_err(|_| 8)?;
-                        Ok::<(), i32>(())
+                        Ok(())
                     })?;
                     notifier
                         .send_to(b"READY=1", &notify_path)

@@ -27,7 +27,8 @@
 //! written once, as the function's identifier, and the harness derives the
 //! libtest name (`module::name`) from it, so a test can live in a module
 //! per sandbox step. The [`attack`] module holds the forbidden operations,
-//! [`Sleeper`] a process to signal or trace that is never the test runner.
+//! [`check`] what must still hold and still work afterwards, [`Sleeper`] a
+//! process to signal or trace that is never the test runner.
 //!
 //! Only for tests: the crate builds this module with its `harness` feature,
 //! which only dev-dependencies enable, so the daemons never contain it.
@@ -485,3 +486,6 @@ fn read_with_timeout(fd: libc::c_int, timeout: Duration) -> String {
 /// The forbidden operations, as small functions returning `Err(errno)` when
 /// refused. Shared by webd's and ledd's tests.
 pub mod attack;
+/// What a sandboxed process must still show (`/proc` status of every
+/// thread) and still do (serve on a tokio runtime). Shared likewise.
+pub mod check;

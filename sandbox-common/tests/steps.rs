@@ -272,23 +272,78 @@ fn landlock_rules(f: &Fixture) -> ll::Rules {
     }
 }
 
-fn landlocked(f: &Fixture) -> Result<(), String> {
-    let out = ll::restrict(&landlock_rules(f), LandlockPolicy::BestEffort, ll::probe())
-        .map_err(|e| e.to_string())?;
-    match out {
-        ll::Outcome::Enforced { .. } => Ok(()),
-        o => Err(format!("expected Landlock on this kernel, got {o}")),
+/// The first ABI with filesystem rules: every Landlock kernel has them.
+const FS_ABI: i32 = 1;
+
+/// The outcome best-effort [`ll::restrict`] of [`landlock_rules`] must
+/// report on a kernel that answers the probe with `probe`, as the value and
+/// as the exact text: enforced with the parts its ABI has, or unavailable.
+/// `None` for a blocked call, which is an error instead.
+fn expected_outcome(probe: Probe) -> Option<(ll::Outcome, String)> {
+    match probe {
+        Probe::Abi(abi) => {
+            let on = |min: i32| {
+                if abi >= min {
+                    "on"
+                } else {
+                    "OFF (kernel ABI too old)"
+                }
+            };
+            let text = format!(
+                "enforced (ABI {abi}): filesystem on, TCP {}, scopes {}",
+                on(ll::TCP_ABI),
+                on(ll::SCOPE_ABI)
+            );
+            let outcome = ll::Outcome::Enforced {
+                abi,
+                fs: true,
+                tcp: abi >= ll::TCP_ABI,
+                scopes: abi >= ll::SCOPE_ABI,
+            };
+            Some((outcome, text))
+        }
+        Probe::NotBuilt | Probe::NotEnabled => Some((
+            ll::Outcome::Unavailable(probe),
+            format!("unavailable: {probe}"),
+        )),
+        Probe::Blocked(_) => None,
     }
 }
 
-fn kernel_abi() -> i32 {
+/// Best-effort Landlock with [`landlock_rules`]; the setup fails unless the
+/// outcome, and its report, are exactly what this kernel offers.
+fn landlocked(f: &Fixture) -> Result<(), String> {
+    let probe = ll::probe();
+    let out = ll::restrict(&landlock_rules(f), LandlockPolicy::BestEffort, probe)
+        .map_err(|e| e.to_string())?;
+    let (expected, text) = expected_outcome(probe)
+        .ok_or_else(|| format!("restrict ignored a blocked probe: {out}"))?;
+    if out != expected || out.to_string() != text {
+        return Err(format!(
+            "on this kernel ({probe}) the report should be {text:?}, got {out:?}: {out}"
+        ));
+    }
+    Ok(())
+}
+
+/// How an attack on Landlock must end on this kernel: denied with one of
+/// `errnos` when the kernel's ABI has the rule (`min_abi` or later);
+/// otherwise (an older ABI, or no Landlock, which [`landlocked`] checked
+/// the report states) the attack succeeds; a blocked call fails the setup.
+#[track_caller]
+fn assert_landlock_outcome(report: &harness::Report, min_abi: i32, errnos: &[i32]) {
     match ll::probe() {
-        Probe::Abi(v) => v,
-        p => panic!("this machine's kernel must have Landlock for these tests: {p}"),
+        Probe::Abi(abi) if abi >= min_abi => report.assert_denied(errnos),
+        Probe::Abi(_) | Probe::NotBuilt | Probe::NotEnabled => report.assert_succeeded(),
+        Probe::Blocked(_) => report.assert_setup_failed("is blocked"),
     }
 }
 
 /// Step `restrict_filesystem_and_network`, filesystem rules (ABI 1–5).
+/// With Landlock each forbidden access is EACCES; on a kernel without it
+/// the setup checks the report says "unavailable" and the access succeeds
+/// (the fixture's files are world-readable, the config writable by its
+/// owner, `/tmp` writable by all).
 mod landlock_fs {
     use super::*;
 
@@ -301,20 +356,20 @@ mod landlock_fs {
 
         fn landlock_denies_reading_outside_the_allowed_paths(t) {
             let f = fixture();
-            t.run(|| landlocked(&f), || attack::read_file(s(&f.secret)))
-                .assert_denied(&[libc::EACCES]);
+            let report = t.run(|| landlocked(&f), || attack::read_file(s(&f.secret)));
+            assert_landlock_outcome(&report, FS_ABI, &[libc::EACCES]);
         }
 
         fn landlock_denies_etc_passwd_even_to_root(t) {
             let f = fixture();
-            t.run(|| landlocked(&f), || attack::read_file("/etc/passwd"))
-                .assert_denied(&[libc::EACCES]);
+            let report = t.run(|| landlocked(&f), || attack::read_file("/etc/passwd"));
+            assert_landlock_outcome(&report, FS_ABI, &[libc::EACCES]);
         }
 
         fn landlock_denies_writing_the_allowed_config(t) {
             let f = fixture();
             let target = f.config.clone();
-            t.run(
+            let report = t.run(
                 || landlocked(&f),
                 || {
                     std::fs::OpenOptions::new()
@@ -323,17 +378,17 @@ mod landlock_fs {
                         .map(|_| ())
                         .map_err(|e| e.raw_os_error().unwrap_or(-1))
                 },
-            )
-            .assert_denied(&[libc::EACCES]);
+            );
+            assert_landlock_outcome(&report, FS_ABI, &[libc::EACCES]);
         }
 
         fn landlock_denies_creating_files_under_tmp(t) {
             let f = fixture();
-            t.run(
-                || landlocked(&f),
-                || attack::write_file(&format!("/tmp/tinsel-landlock-{}", std::process::id())),
-            )
-            .assert_denied(&[libc::EACCES]);
+            let path = format!("/tmp/tinsel-landlock-{}", std::process::id());
+            let report = t.run(|| landlocked(&f), || attack::write_file(&path));
+            // Without Landlock the file was made: do not leave it behind.
+            let _ = std::fs::remove_file(&path);
+            assert_landlock_outcome(&report, FS_ABI, &[libc::EACCES]);
         }
     }
 
@@ -345,14 +400,36 @@ mod landlock_fs {
             deny_tcp: true,
             scope: true,
         };
-        // Fails before restricting anything, so it can run in-process.
-        let err = ll::restrict(&rules, LandlockPolicy::BestEffort, ll::probe()).unwrap_err();
-        assert!(matches!(err, ll::LandlockError::Path { .. }), "{err}");
+        // Fails before restricting anything, so it can run in-process. A
+        // kernel without Landlock has no rule to skip: best effort reports
+        // it unavailable and never opens the paths.
+        let probe = ll::probe();
+        let result = ll::restrict(&rules, LandlockPolicy::BestEffort, probe);
+        match probe {
+            Probe::Abi(_) => {
+                assert!(
+                    matches!(result, Err(ll::LandlockError::Path { .. })),
+                    "{result:?}"
+                )
+            }
+            Probe::NotBuilt | Probe::NotEnabled => {
+                assert_eq!(result.unwrap(), ll::Outcome::Unavailable(probe))
+            }
+            Probe::Blocked(_) => {
+                assert!(
+                    matches!(result, Err(ll::LandlockError::Blocked(_))),
+                    "{result:?}"
+                )
+            }
+        }
     }
 }
 
 /// Step `restrict_filesystem_and_network`, network: TCP rules (ABI ≥ 4)
-/// and what Landlock does not mediate (pathname Unix sockets).
+/// and what Landlock does not mediate (pathname Unix sockets). Below ABI 4
+/// (the Pi Zero's ABI 2) or without Landlock the setup checks the report
+/// says TCP is off or Landlock unavailable, and TCP works: seccomp's
+/// socket() rule carries the weight there.
 mod landlock_net {
     use super::*;
 
@@ -360,11 +437,12 @@ mod landlock_net {
         /// The documented fact webd relies on to reach ledd with no rule for it.
         fn landlock_does_not_mediate_connecting_to_a_pathname_unix_socket(t) {
             let f = fixture();
-            let abi = kernel_abi();
-            assert!(
-                abi < 9,
-                "ABI {abi} mediates Unix connect (RESOLVE_UNIX): add a rule for ledd's socket"
-            );
+            if let Probe::Abi(abi) = ll::probe() {
+                assert!(
+                    abi < 9,
+                    "ABI {abi} mediates Unix connect (RESOLVE_UNIX): add a rule for ledd's socket"
+                );
+            }
             t.run(|| landlocked(&f), || attack::connect_unix(&f.socket))
                 .assert_succeeded();
         }
@@ -380,13 +458,7 @@ mod landlock_net {
                     attack::connect_tcp_v4(fd, port)
                 },
             );
-            if kernel_abi() >= ll::TCP_ABI {
-                report.assert_denied(&[libc::EACCES]);
-            } else {
-                // ABI < 4 has no TCP rules: the report must say so (see
-                // webd's tests), and seccomp's socket() rule carries the weight.
-                report.assert_succeeded();
-            }
+            assert_landlock_outcome(&report, ll::TCP_ABI, &[libc::EACCES]);
         }
 
         fn landlock_denies_tcp_bind(t) {
@@ -399,17 +471,15 @@ mod landlock_net {
                         .map_err(|e| e.raw_os_error().unwrap_or(-1))
                 },
             );
-            if kernel_abi() >= ll::TCP_ABI {
-                report.assert_denied(&[libc::EACCES]);
-            } else {
-                report.assert_succeeded();
-            }
+            assert_landlock_outcome(&report, ll::TCP_ABI, &[libc::EACCES]);
         }
     }
 }
 
 /// Step `restrict_filesystem_and_network`, scopes (ABI ≥ 6): signals and
-/// abstract Unix sockets stay inside the sandbox.
+/// abstract Unix sockets stay inside the sandbox. Below ABI 6 or without
+/// Landlock the setup checks the report says scopes are off or Landlock
+/// unavailable, and the signal and the connection get through.
 mod landlock_scopes {
     use super::*;
 
@@ -420,11 +490,7 @@ mod landlock_scopes {
             let pid = sleeper.pid();
             let report = t.run(|| landlocked(&f), || attack::kill(pid, libc::SIGTERM));
             drop(sleeper);
-            if kernel_abi() >= ll::SCOPE_ABI {
-                report.assert_denied(&[libc::EPERM]);
-            } else {
-                report.assert_succeeded();
-            }
+            assert_landlock_outcome(&report, ll::SCOPE_ABI, &[libc::EPERM]);
         }
 
         fn landlock_scopes_abstract_unix_sockets(t) {
@@ -441,11 +507,7 @@ mod landlock_scopes {
                         .map_err(|e| e.raw_os_error().unwrap_or(-1))
                 },
             );
-            if kernel_abi() >= ll::SCOPE_ABI {
-                report.assert_denied(&[libc::EPERM]);
-            } else {
-                report.assert_succeeded();
-            }
+            assert_landlock_outcome(&report, ll::SCOPE_ABI, &[libc::EPERM]);
         }
     }
 }
@@ -504,11 +566,16 @@ mod landlock_fallbacks {
         }
     }
 
+    /// The tests above choose their expected outcome from the probe: it
+    /// must give an ABI or say the kernel lacks Landlock. A blocked call
+    /// (a filter around the test run) would make them expect the wrong thing.
     #[test]
-    fn the_probe_on_this_machine_sees_landlock() {
-        // This machine's kernel has Landlock; if this fails, the enforced-path
-        // tests above did not test what they claim.
-        assert!(kernel_abi() >= 1);
+    fn the_probe_on_this_machine_tells_what_the_kernel_has() {
+        let probe = ll::probe();
+        assert!(
+            matches!(probe, Probe::Abi(v) if v >= FS_ABI) || probe.kernel_lacks_it(),
+            "{probe}"
+        );
     }
 
     tinsel_sandbox::attack! {
@@ -527,10 +594,20 @@ mod landlock_fallbacks {
                 },
                 || attack::read_file("/etc/passwd"),
             );
-            if kernel_abi() >= ll::TARGET_ABI_NUMBER {
-                report.assert_denied(&[libc::EACCES]);
-            } else {
-                report.assert_setup_failed("required");
+            // Below the target ABI, or without Landlock, `required` is fatal
+            // and the error names what this kernel lacks.
+            match ll::probe() {
+                Probe::Abi(abi) if abi >= ll::TARGET_ABI_NUMBER => {
+                    report.assert_denied(&[libc::EACCES])
+                }
+                Probe::Abi(abi) => report.assert_setup_failed(&format!(
+                    "Landlock ABI {abi} < {}",
+                    ll::TARGET_ABI_NUMBER
+                )),
+                p @ (Probe::NotBuilt | Probe::NotEnabled) => {
+                    report.assert_setup_failed(&format!("but Landlock is {p}"))
+                }
+                Probe::Blocked(_) => report.assert_setup_failed("is blocked"),
             }
         }
     }

@@ -22,7 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use tinsel_sandbox::harness::{Report as Run, Sleeper, attack};
+use tinsel_sandbox::harness::{Report as Run, Sleeper, attack, check};
 use tinsel_sandbox::libc;
 use tinsel_sandbox::process::Status;
 use webd::config::Config;
@@ -626,12 +626,7 @@ mod report {
                         assert_eq!(st.groups, groups, "groups: the configured user's");
                         assert_eq!(st.cap_bnd, 0, "CapBnd");
                     }
-                    assert_eq!(st.cap_eff, 0, "CapEff");
-                    assert_eq!(st.cap_prm, 0, "CapPrm");
-                    assert_eq!(st.cap_inh, 0, "CapInh");
-                    assert_eq!(st.cap_amb, 0, "CapAmb");
-                    assert_eq!(st.no_new_privs, 1, "NoNewPrivs");
-                    assert_eq!(st.seccomp, 2, "Seccomp");
+                    check::assert_confined("webd", &st);
                     Ok(())
                 },
             )
@@ -703,33 +698,17 @@ mod runtime {
             std_listener.set_nonblocking(true).unwrap();
             let std_fd = std_listener.as_raw_fd();
             // Only the re-executed child's grandchild serves this listener.
-            let client = t.in_child().then(|| {
-                std::thread::spawn(move || {
-                    use std::io::{Read, Write};
-                    for _ in 0..200 {
-                        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                            let _ = s.write_all(b"ping");
-                            let mut buf = [0; 4];
-                            let _ = s.read_exact(&mut buf);
-                            return buf == *b"pong";
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                    }
-                    false
-                })
-            });
+            let client = check::client(
+                &t,
+                move || std::net::TcpStream::connect(("127.0.0.1", port)),
+                b"ping",
+                b"pong",
+            );
             let run = t.run(
                 || apply(&f.plan(&[std_fd])),
                 move || {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|_| 1)?;
-                    rt.block_on(async move {
-                        let _hup =
-                            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                                .map_err(|_| 2)?;
+                    check::on_daemon_runtime(async move {
                         let listener =
                             tokio::net::TcpListener::from_std(std_listener).map_err(|_| 3)?;
                         let (mut conn, _) = listener.accept().await.map_err(|_| 4)?;

@@ -41,7 +41,7 @@ use tinsel_sandbox::ids::{self, IdError};
 use tinsel_sandbox::landlock::{self as ll, LandlockError};
 pub use tinsel_sandbox::landlock::{LandlockPolicy, Probe as LandlockProbe};
 use tinsel_sandbox::process::{self, CloseMethod};
-use tinsel_sandbox::seccomp::{self, Action, InstallError};
+use tinsel_sandbox::seccomp::{self, InstallError};
 pub use tinsel_sandbox::support::KernelSupport;
 
 pub use tinsel_sandbox::mode::SeccompMode;
@@ -447,12 +447,4 @@ pub fn report() -> KernelSupport {
 /// [`report`] as the human-readable table `webd check` prints.
 pub fn check() -> String {
     report().to_string()
-}
-
-/// The action the filter takes on syscalls outside the list.
-pub(crate) fn default_action(mode: SeccompMode) -> Action {
-    match mode {
-        SeccompMode::Kill => Action::KillProcess,
-        SeccompMode::Log => Action::Log,
-    }
 }

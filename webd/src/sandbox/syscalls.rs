@@ -17,7 +17,7 @@
 use tinsel_sandbox::seccomp::{Filter, Rule};
 use tinsel_sandbox::syscalls as groups;
 
-use super::{SeccompMode, default_action};
+use super::SeccompMode;
 
 /// webd's rules, for this process (the pid is baked into the `tgkill` rule).
 pub fn rules() -> Vec<Rule> {
@@ -38,7 +38,7 @@ pub fn rules() -> Vec<Rule> {
 
 /// The filter for `mode`.
 pub fn filter(mode: SeccompMode) -> Filter {
-    Filter::new(rules(), default_action(mode))
+    Filter::new(rules(), mode.action())
 }
 
 #[cfg(test)]
