@@ -42,7 +42,7 @@ pub const AUDIT_ARCH: u32 = AUDIT_ARCH_ARM;
 ///
 /// `seccompiler` 0.5 has no 32-bit ARM target. Its output depends on the
 /// target only through that one word: syscall numbers come from tinsel's
-/// rules (`libc::SYS_*`, [`arm_time64`]), never from `seccompiler`'s
+/// rules (`libc::SYS_*`, `arm_time64`), never from `seccompiler`'s
 /// tables, and argument offsets are the same on every little-endian
 /// target. So on ARM the program is built for aarch64 and
 /// `seccomp::set_audit_arch` (the one place, which checks the prologue

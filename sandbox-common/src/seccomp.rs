@@ -34,9 +34,9 @@
 //! `seccompiler` 0.5 knows x86_64, aarch64 and riscv64, and uses the
 //! target only for the audit-architecture word its programs start with.
 //! Syscall numbers never come from `seccompiler`: the rules carry
-//! `libc::SYS_*` numbers (and [`crate::arch::arm_time64`]), correct per
+//! `libc::SYS_*` numbers (and `arch::arm_time64`), correct per
 //! target. On 32-bit ARM the program is built for aarch64 and its arch word
-//! replaced by `AUDIT_ARCH_ARM` in one place, [`set_audit_arch`], which
+//! replaced by `AUDIT_ARCH_ARM` in one place, `set_audit_arch`, which
 //! first checks the prologue is exactly what `seccompiler` emits today and
 //! refuses anything else. On x86_64 the allowlist also kills x32 syscall
 //! numbers (`__X32_SYSCALL_BIT`), which `seccompiler` does not check.
@@ -347,7 +347,7 @@ pub enum CompileError {
         #[source]
         source: seccompiler::BackendError,
     },
-    /// `seccompiler`'s program does not start the way [`set_audit_arch`]
+    /// `seccompiler`'s program does not start the way `set_audit_arch`
     /// expects, so its architecture word cannot be set safely.
     #[error(
         "seccompiler's program does not start with the expected architecture check (found {found}); the seccompiler version changed: review set_audit_arch in sandbox-common/src/seccomp.rs"
