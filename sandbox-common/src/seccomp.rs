@@ -529,7 +529,8 @@ fn to_chain(dnf: &Dnf, part: &str) -> Result<Vec<SeccompRule>, CompileError> {
         .collect()
 }
 
-type Chains = BTreeMap<i64, Dnf>;
+/// Syscall number → conditions; each number once (`Filter::check`).
+type Chains = Vec<(i64, Dnf)>;
 
 /// The programs' contents before `seccompiler` compiles them.
 struct Split {
@@ -543,10 +544,8 @@ impl Split {
             return;
         }
         match self.overlays.iter_mut().find(|(a, _)| *a == action) {
-            Some((_, chains)) => {
-                chains.insert(nr, dnf);
-            }
-            None => self.overlays.push((action, BTreeMap::from([(nr, dnf)]))),
+            Some((_, chains)) => chains.push((nr, dnf)),
+            None => self.overlays.push((action, vec![(nr, dnf)])),
         }
     }
 }
@@ -617,7 +616,7 @@ impl Filter {
     /// Which program answers what (see the module docs).
     fn split(&self) -> Result<Split, CompileError> {
         let mut split = Split {
-            allow: BTreeMap::new(),
+            allow: Vec::new(),
             overlays: Vec::new(),
         };
         for rule in &self.rules {
@@ -634,13 +633,13 @@ impl Filter {
             if always_holds || never_holds || hit == miss {
                 let only = if never_holds { miss } else { hit };
                 if only != self.default {
-                    split.allow.insert(nr, always());
+                    split.allow.push((nr, always()));
                     split.overlay(only, nr, always());
                 }
             } else if hit == Action::Allow && miss == self.default {
-                split.allow.insert(nr, when);
+                split.allow.push((nr, when));
             } else {
-                split.allow.insert(nr, always());
+                split.allow.push((nr, always()));
                 split.overlay(hit, nr, when);
                 split.overlay(miss, nr, rule_dnf(rule, true)?);
             }
@@ -692,10 +691,10 @@ fn build(
         part: part.to_owned(),
         source,
     };
-    let rules = chains
-        .iter()
-        .map(|(&nr, dnf)| Ok((nr, to_chain(dnf, part)?)))
-        .collect::<Result<BTreeMap<_, _>, CompileError>>()?;
+    let mut rules = BTreeMap::new();
+    for (nr, dnf) in chains {
+        rules.insert(*nr, to_chain(dnf, part)?);
+    }
     let filter = SeccompFilter::new(
         rules,
         mismatch.to_seccompiler(),
