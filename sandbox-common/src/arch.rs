@@ -1,6 +1,7 @@
 //! The architectures tinsel confines, and what the seccomp filter must know
 //! about each: the audit architecture the kernel reports in
-//! `seccomp_data.arch`, and the few syscall numbers `libc` does not name.
+//! `seccomp_data.arch`, which `seccompiler` target builds the programs, and
+//! the few syscall numbers `libc` does not name.
 //!
 //! An architecture that is not listed here is a **compile error**: a daemon
 //! built for it would otherwise start without a filter.
@@ -35,6 +36,29 @@ pub const AUDIT_ARCH: u32 = AUDIT_ARCH_AARCH64;
 /// The audit architecture of the target this crate is compiled for.
 #[cfg(target_arch = "arm")]
 pub const AUDIT_ARCH: u32 = AUDIT_ARCH_ARM;
+
+/// The `seccompiler` target tinsel's programs are built for, and the audit
+/// architecture `seccompiler` writes into their first instructions for it.
+///
+/// `seccompiler` 0.5 has no 32-bit ARM target. Its output depends on the
+/// target only through that one word: syscall numbers come from tinsel's
+/// rules (`libc::SYS_*`, `arm_time64`), never from `seccompiler`'s
+/// tables, and argument offsets are the same on every little-endian
+/// target. So on ARM the program is built for aarch64 and
+/// `seccomp::set_audit_arch` (the one place, which checks the prologue
+/// first) replaces the word with [`AUDIT_ARCH_ARM`]. On x86_64 and aarch64
+/// the word is already [`AUDIT_ARCH`].
+#[cfg(target_arch = "x86_64")]
+pub const SECCOMPILER_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
+/// The audit architecture `seccompiler` puts in programs for [`SECCOMPILER_ARCH`].
+#[cfg(target_arch = "x86_64")]
+pub const SECCOMPILER_AUDIT_ARCH: u32 = AUDIT_ARCH_X86_64;
+/// The `seccompiler` target tinsel's programs are built for.
+#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+pub const SECCOMPILER_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
+/// The audit architecture `seccompiler` puts in programs for [`SECCOMPILER_ARCH`].
+#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+pub const SECCOMPILER_AUDIT_ARCH: u32 = AUDIT_ARCH_AARCH64;
 
 /// A human name for logs and `webd check`.
 #[cfg(target_arch = "x86_64")]

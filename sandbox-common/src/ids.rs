@@ -5,8 +5,10 @@
 //! sandbox (NSS may read files, open sockets or load modules); the drop
 //! itself only uses numbers.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io;
+
+use nix::unistd::{self, Gid, Group, Uid, User};
 
 /// Who to become: uid, primary gid and the supplementary groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,10 +60,10 @@ pub enum IdError {
     Reversible(libc::uid_t),
 }
 
-fn call(call: &'static str) -> IdError {
-    IdError::Call {
+fn call(call: &'static str) -> impl FnOnce(nix::Error) -> IdError {
+    move |errno| IdError::Call {
         call,
-        source: io::Error::last_os_error(),
+        source: io::Error::from(errno),
     }
 }
 
@@ -71,17 +73,23 @@ impl Identity {
     /// before sandboxing.
     pub fn from_names(user: &str, group: Option<&str>) -> Result<Identity, IdError> {
         let cuser = CString::new(user).map_err(|_| IdError::BadName(user.to_owned()))?;
-        let (uid, user_gid) =
-            lookup_user(&cuser)?.ok_or_else(|| IdError::NoSuchUser(user.to_owned()))?;
+        let found = User::from_name(user)
+            .map_err(call("getpwnam_r"))?
+            .ok_or_else(|| IdError::NoSuchUser(user.to_owned()))?;
         let gid = match group {
-            Some(g) => {
-                let cg = CString::new(g).map_err(|_| IdError::BadName(g.to_owned()))?;
-                lookup_group(&cg)?.ok_or_else(|| IdError::NoSuchGroup(g.to_owned()))?
-            }
-            None => user_gid,
+            Some(g) => group_id(g)?.ok_or_else(|| IdError::NoSuchGroup(g.to_owned()))?,
+            None => found.gid.as_raw(),
         };
-        let groups = group_list(&cuser, gid)?;
-        Ok(Identity { uid, gid, groups })
+        let groups = unistd::getgrouplist(&cuser, Gid::from_raw(gid))
+            .map_err(call("getgrouplist"))?
+            .into_iter()
+            .map(Gid::as_raw)
+            .collect();
+        Ok(Identity {
+            uid: found.uid.as_raw(),
+            gid,
+            groups,
+        })
     }
 
     /// An identity from numbers, with no supplementary groups (e.g. 65534).
@@ -97,105 +105,29 @@ impl Identity {
 /// The id of the group named `name`, resolved with the system's NSS;
 /// `None` when there is no such group.
 pub fn group_id(name: &str) -> Result<Option<libc::gid_t>, IdError> {
-    let cname = CString::new(name).map_err(|_| IdError::BadName(name.to_owned()))?;
-    lookup_group(&cname)
-}
-
-fn buf_len() -> usize {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_GETPW_R_SIZE_MAX) };
-    usize::try_from(n)
-        .ok()
-        .filter(|&n| n > 0)
-        .unwrap_or(16 * 1024)
-}
-
-fn lookup_user(name: &CStr) -> Result<Option<(libc::uid_t, libc::gid_t)>, IdError> {
-    let mut len = buf_len();
-    loop {
-        let mut buf = vec![0 as libc::c_char; len];
-        // SAFETY: passwd is plain old data; zeroed is a valid value.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: all pointers are to live locals; `buf` has `len` bytes.
-        let rc = unsafe {
-            libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr(), len, &mut result)
-        };
-        if rc == libc::ERANGE && len < (1 << 20) {
-            len *= 2;
-            continue;
-        }
-        if rc != 0 {
-            return Err(IdError::Call {
-                call: "getpwnam_r",
-                source: io::Error::from_raw_os_error(rc),
-            });
-        }
-        return Ok((!result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid)));
+    if name.contains('\0') {
+        return Err(IdError::BadName(name.to_owned()));
     }
-}
-
-fn lookup_group(name: &CStr) -> Result<Option<libc::gid_t>, IdError> {
-    let mut len = buf_len();
-    loop {
-        let mut buf = vec![0 as libc::c_char; len];
-        // SAFETY: group is plain old data; zeroed is a valid value.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: all pointers are to live locals; `buf` has `len` bytes.
-        let rc = unsafe {
-            libc::getgrnam_r(name.as_ptr(), &mut grp, buf.as_mut_ptr(), len, &mut result)
-        };
-        if rc == libc::ERANGE && len < (1 << 20) {
-            len *= 2;
-            continue;
-        }
-        if rc != 0 {
-            return Err(IdError::Call {
-                call: "getgrnam_r",
-                source: io::Error::from_raw_os_error(rc),
-            });
-        }
-        return Ok((!result.is_null()).then_some(grp.gr_gid));
-    }
-}
-
-fn group_list(user: &CStr, gid: libc::gid_t) -> Result<Vec<libc::gid_t>, IdError> {
-    let mut n: libc::c_int = 32;
-    loop {
-        let mut groups = vec![0 as libc::gid_t; n as usize];
-        let mut count = n;
-        // SAFETY: `groups` has room for `count` entries; getgrouplist writes
-        // at most that many and updates `count`.
-        let rc = unsafe { libc::getgrouplist(user.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
-        if rc >= 0 {
-            groups.truncate(count as usize);
-            return Ok(groups);
-        }
-        if count <= n || n > 65536 {
-            return Err(IdError::Call {
-                call: "getgrouplist",
-                source: io::Error::other("group list keeps growing"),
-            });
-        }
-        n = count;
-    }
+    let group = Group::from_name(name).map_err(call("getgrnam_r"))?;
+    Ok(group.map(|g| g.gid.as_raw()))
 }
 
 /// `(real, effective, saved)` user ids.
+///
+/// `getresuid(2)` fails only for a bad pointer (`EFAULT`), which `nix`'s
+/// locals never are. Were it to fail, this reports root: callers then
+/// attempt the drop and verify it, rather than skip it.
 pub fn resuid() -> (libc::uid_t, libc::uid_t, libc::uid_t) {
-    let (mut r, mut e, mut s) = (0, 0, 0);
-    // SAFETY: three pointers to live locals.
-    unsafe { libc::getresuid(&mut r, &mut e, &mut s) };
-    (r, e, s)
+    unistd::getresuid()
+        .map(|r| (r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()))
+        .unwrap_or((0, 0, 0))
 }
 
-/// `(real, effective, saved)` group ids.
+/// `(real, effective, saved)` group ids (see [`resuid`] for the fallback).
 pub fn resgid() -> (libc::gid_t, libc::gid_t, libc::gid_t) {
-    let (mut r, mut e, mut s) = (0, 0, 0);
-    // SAFETY: three pointers to live locals.
-    unsafe { libc::getresgid(&mut r, &mut e, &mut s) };
-    (r, e, s)
+    unistd::getresgid()
+        .map(|r| (r.real.as_raw(), r.effective.as_raw(), r.saved.as_raw()))
+        .unwrap_or((0, 0, 0))
 }
 
 /// Become `who`: `setgroups` → `setresgid` → `setresuid` (in that order:
@@ -205,18 +137,12 @@ pub fn switch_to(who: &Identity) -> Result<(), IdError> {
     if who.uid == 0 || who.gid == 0 {
         return Err(IdError::TargetIsRoot);
     }
-    // SAFETY: `groups` is a live slice of `len` gids.
-    if unsafe { libc::setgroups(who.groups.len(), who.groups.as_ptr()) } != 0 {
-        return Err(call("setgroups"));
-    }
-    // SAFETY: plain integer arguments.
-    if unsafe { libc::setresgid(who.gid, who.gid, who.gid) } != 0 {
-        return Err(call("setresgid"));
-    }
-    // SAFETY: plain integer arguments.
-    if unsafe { libc::setresuid(who.uid, who.uid, who.uid) } != 0 {
-        return Err(call("setresuid"));
-    }
+    let groups: Vec<Gid> = who.groups.iter().copied().map(Gid::from_raw).collect();
+    unistd::setgroups(&groups).map_err(call("setgroups"))?;
+    let gid = Gid::from_raw(who.gid);
+    unistd::setresgid(gid, gid, gid).map_err(call("setresgid"))?;
+    let uid = Uid::from_raw(who.uid);
+    unistd::setresuid(uid, uid, uid).map_err(call("setresuid"))?;
     let u = resuid();
     let g = resgid();
     if u != (who.uid, who.uid, who.uid) || g != (who.gid, who.gid, who.gid) {
@@ -233,12 +159,12 @@ pub fn switch_to(who: &Identity) -> Result<(), IdError> {
 /// `setresgid(0, 0, 0)` must fail (with `EPERM`).
 pub fn prove_irreversible() -> Result<(), IdError> {
     let uid = resuid().0;
-    // SAFETY: plain integer arguments.
-    if unsafe { libc::setresuid(0, 0, 0) } == 0 {
+    let root_u = Uid::from_raw(0);
+    if unistd::setresuid(root_u, root_u, root_u).is_ok() {
         return Err(IdError::Reversible(uid));
     }
-    // SAFETY: plain integer arguments.
-    if unsafe { libc::setresgid(0, 0, 0) } == 0 {
+    let root_g = Gid::from_raw(0);
+    if unistd::setresgid(root_g, root_g, root_g).is_ok() {
         return Err(IdError::Reversible(uid));
     }
     Ok(())

@@ -2,11 +2,11 @@
 //! without depending on each other (and without putting I/O or `unsafe`
 //! into `proto`).
 //!
-//! - [`seccomp`]: a small seccomp-BPF assembler and installer, one code path
-//!   on x86_64, aarch64 and 32-bit ARM ([`arch`] has the per-architecture
-//!   facts);
+//! - [`seccomp`]: seccomp filters from a small rule API, compiled with
+//!   `seccompiler` and installed, one code path on x86_64, aarch64 and
+//!   32-bit ARM ([`arch`] has the per-architecture facts);
 //! - [`caps`]: capability sets, the bounding set, ambient, no_new_privs;
-//! - [`ids`]: resolving a user and dropping to it irreversibly;
+//! - [`ids`]: resolving a user (with `nix`) and dropping to it irreversibly;
 //! - [`process`]: thread count, closing inherited descriptors, `/proc/self/status`;
 //! - [`landlock`]: the Landlock layer with a probe that tells "kernel lacks
 //!   it" from "a filter blocked it";
