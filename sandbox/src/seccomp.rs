@@ -350,7 +350,7 @@ pub enum CompileError {
     /// `seccompiler`'s program does not start the way `set_audit_arch`
     /// expects, so its architecture word cannot be set safely.
     #[error(
-        "seccompiler's program does not start with the expected architecture check (found {found}); the seccompiler version changed: review set_audit_arch in sandbox-common/src/seccomp.rs"
+        "seccompiler's program does not start with the expected architecture check (found {found}); the seccompiler version changed: review set_audit_arch in sandbox/src/seccomp.rs"
     )]
     UnexpectedPrologue {
         /// The first instructions found.

@@ -9,7 +9,7 @@
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
 compile_error!(
     "tinsel-sandbox knows the seccomp audit architecture and syscall table only for x86_64, \
-     aarch64 and 32-bit arm: add the new architecture to sandbox-common/src/arch.rs and the \
+     aarch64 and 32-bit arm: add the new architecture to sandbox/src/arch.rs and the \
      daemons' syscall lists before building for it"
 );
 
