@@ -594,13 +594,18 @@ impl EngineHandle {
             })
             .map_err(EngineError::Spawn)?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(EngineHandle {
+            Ok(Ok(())) => {
+                // The frame loop holds (or was refused) real-time now: the
+                // starting thread, which goes on to serve the socket, leaves it.
+                leave_realtime();
+                Ok(EngineHandle {
                 tx: Some(Sender { tx, latest }),
                 published,
                 thread: Some(thread),
                 led_count: count,
                 fps: config.strip.fps,
-            }),
+                })
+            }
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -896,27 +901,37 @@ fn block_signals() {
     }
 }
 
-/// When root: SCHED_FIFO for this thread and locked memory, so page faults
-/// and ordinary processes do not delay frames. Refusal is logged once and
-/// the loop runs as an ordinary thread.
+/// SCHED_FIFO for this thread and locked memory, so page faults and
+/// ordinary processes do not delay frames. Under ledd.service the service
+/// manager starts ledd SCHED_FIFO (`CPUSchedulingPolicy=fifo`; the unit's
+/// `RestrictRealtime=yes` forbids asking for it later) and this thread
+/// inherits the policy; the thread that started it then leaves it
+/// ([`leave_realtime`]). Otherwise it is asked for when root, or when
+/// `RLIMIT_RTPRIO` allows it. Refusal is logged once and the loop runs as an
+/// ordinary thread.
 fn try_realtime() {
-    if !nix::unistd::geteuid().is_root() {
-        return;
+    let root = nix::unistd::geteuid().is_root();
+    if let Some(priority) = realtime_priority() {
+        info!(priority, "frame loop runs SCHED_FIFO (set by the service manager)");
+    } else if root || rtprio_limit() >= u64::from(RT_PRIORITY.unsigned_abs()) {
+        let param = libc::sched_param {
+            sched_priority: RT_PRIORITY,
+        };
+        // SAFETY: `sched_setscheduler` with pid 0 changes the calling thread
+        // only, and reads `param` (a valid, initialised struct) during the call.
+        // JUSTIFICATION: nix offers no wrapper for sched_setscheduler.
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+        if rc != 0 {
+            warn!(
+                "SCHED_FIFO refused ({}); the frame loop runs at normal priority (under systemd: CPUSchedulingPolicy=fifo in ledd.service)",
+                std::io::Error::last_os_error()
+            );
+        } else {
+            info!(priority = RT_PRIORITY, "frame loop runs SCHED_FIFO");
+        }
     }
-    let param = libc::sched_param {
-        sched_priority: RT_PRIORITY,
-    };
-    // SAFETY: `sched_setscheduler` with pid 0 changes the calling thread
-    // only, and reads `param` (a valid, initialised struct) during the call.
-    // JUSTIFICATION: nix offers no wrapper for sched_setscheduler.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc != 0 {
-        warn!(
-            "SCHED_FIFO refused ({}); the frame loop runs at normal priority",
-            std::io::Error::last_os_error()
-        );
-    } else {
-        info!(priority = RT_PRIORITY, "frame loop runs SCHED_FIFO");
+    if !root && !unlimited_memlock() {
+        return;
     }
     use nix::sys::mman::{MlockAllFlags, mlockall};
     // MCL_FUTURE locks every later mapping too (the server's buffers, new
@@ -938,6 +953,57 @@ fn try_realtime() {
     let flags = flags | MlockAllFlags::from_bits_retain(libc::MCL_ONFAULT);
     if let Err(e) = mlockall(flags) {
         warn!("mlockall refused ({e}); pages may fault in during frames");
+    }
+}
+
+/// The calling thread's real-time priority, if it runs SCHED_FIFO or
+/// SCHED_RR.
+fn realtime_priority() -> Option<i32> {
+    // SAFETY: sched_getscheduler(0) only reads the calling thread's policy.
+    let policy = unsafe { libc::sched_getscheduler(0) };
+    if policy != libc::SCHED_FIFO && policy != libc::SCHED_RR {
+        return None;
+    }
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_getparam(0) writes one `sched_param` into `param`, a live local.
+    let rc = unsafe { libc::sched_getparam(0, &mut param) };
+    Some(if rc == 0 { param.sched_priority } else { 0 })
+}
+
+/// The soft RLIMIT_RTPRIO: the highest real-time priority a thread without
+/// `CAP_SYS_NICE` may take (`LimitRTPRIO=`).
+fn rtprio_limit() -> u64 {
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` into `now`, a live local.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_RTPRIO, &mut now) };
+    if rc == 0 { u64::from(now.rlim_cur) } else { 0 }
+}
+
+/// Returns the calling thread to SCHED_OTHER if it runs real-time. Under
+/// ledd.service every thread starts SCHED_FIFO; only the frame loop keeps
+/// it: the socket server at the loop's own priority could hold a frame back
+/// for as long as it runs, and every thread it starts would inherit the
+/// policy. Runs on the thread that started the frame loop, before the
+/// server's runtime exists. Leaving real-time needs no privilege, only
+/// `sched_setscheduler` (the unit allows it; `RestrictRealtime=yes` still
+/// refuses every real-time policy).
+fn leave_realtime() {
+    if realtime_priority().is_none() {
+        return;
+    }
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as in `try_realtime`: the calling thread only, `param` is valid.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    if rc != 0 {
+        warn!(
+            "cannot return the socket server to SCHED_OTHER ({}); it may delay frames (allow sched_setscheduler in ledd.service's SystemCallFilter=)",
+            std::io::Error::last_os_error()
+        );
+    } else {
+        info!("socket server runs SCHED_OTHER; only the frame loop is real-time");
     }
 }
 
