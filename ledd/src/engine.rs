@@ -599,11 +599,11 @@ impl EngineHandle {
                 // starting thread, which goes on to serve the socket, leaves it.
                 leave_realtime();
                 Ok(EngineHandle {
-                tx: Some(Sender { tx, latest }),
-                published,
-                thread: Some(thread),
-                led_count: count,
-                fps: config.strip.fps,
+                    tx: Some(Sender { tx, latest }),
+                    published,
+                    thread: Some(thread),
+                    led_count: count,
+                    fps: config.strip.fps,
                 })
             }
             Ok(Err(e)) => {
@@ -912,8 +912,11 @@ fn block_signals() {
 fn try_realtime() {
     let root = nix::unistd::geteuid().is_root();
     if let Some(priority) = realtime_priority() {
-        info!(priority, "frame loop runs SCHED_FIFO (set by the service manager)");
-    } else if root || rtprio_limit() >= u64::from(RT_PRIORITY.unsigned_abs()) {
+        info!(
+            priority,
+            "frame loop runs SCHED_FIFO (set by the service manager)"
+        );
+    } else if root || rtprio_limit() >= RT_PRIORITY as libc::rlim_t {
         let param = libc::sched_param {
             sched_priority: RT_PRIORITY,
         };
@@ -972,14 +975,14 @@ fn realtime_priority() -> Option<i32> {
 
 /// The soft RLIMIT_RTPRIO: the highest real-time priority a thread without
 /// `CAP_SYS_NICE` may take (`LimitRTPRIO=`).
-fn rtprio_limit() -> u64 {
+fn rtprio_limit() -> libc::rlim_t {
     let mut now = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes one `rlimit` into `now`, a live local.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_RTPRIO, &mut now) };
-    if rc == 0 { u64::from(now.rlim_cur) } else { 0 }
+    if rc == 0 { now.rlim_cur } else { 0 }
 }
 
 /// Returns the calling thread to SCHED_OTHER if it runs real-time. Under
