@@ -3,8 +3,11 @@
 #
 #   systemd-analyze verify         clean (no output at all) for the four units
 #                                  and for ledd with the SPI drop-in
-#   systemd-analyze security       webd.service <= 0.5, ledd.service <= 1.5,
-#     --offline=true               ledd.service + ledd-spi.conf <= 0.5
+#   systemd-analyze security       webd.service <= 0.5, ledd.service <= 1.6,
+#     --offline=true               ledd.service + ledd-spi.conf <= 0.6
+#                                  (ledd's 0.1 over 1.5 and 0.5 is sched_setscheduler,
+#                                  which lets ledd's socket server leave SCHED_FIFO:
+#                                  see ledd.service, "Scheduling")
 #
 # Usage: systemd/check-units.sh [--bin-dir DIR]
 #   --bin-dir DIR   copy the real ledd and webd from DIR into the scratch root
@@ -20,7 +23,7 @@ bin_dir=
 while [ $# -gt 0 ]; do
   case $1 in
     --bin-dir) bin_dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "check-units: unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -80,6 +83,6 @@ make_root "$scratch/spi" yes
 verify "$scratch/plain" "${units[@]}"
 verify "$scratch/spi" ledd.service
 score "$scratch/plain" webd.service 0.5 "webd.service"
-score "$scratch/plain" ledd.service 1.5 "ledd.service"
-score "$scratch/spi" ledd.service 0.5 "ledd.service + ledd-spi.conf"
+score "$scratch/plain" ledd.service 1.6 "ledd.service"
+score "$scratch/spi" ledd.service 0.6 "ledd.service + ledd-spi.conf"
 exit $fail

@@ -33,6 +33,8 @@
 #     seccomp "kill process"), and no process died of SIGSYS;
 #   - `systemctl reload webd` (SIGHUP: re-reads config, certificate and the
 #     credential key under Landlock) keeps webd serving;
+#   - ledd's frame loop thread runs SCHED_FIFO (priority 10) and every other
+#     thread of ledd SCHED_OTHER, as root and with ledd-spi.conf;
 #   - after `systemctl restart ledd` webd reconnects by itself;
 #   - with ledd-spi.conf installed (simulated strip; /dev/null stands in for
 #     /dev/spidev0.0) ledd runs as tinsel-led with no capabilities, opens the
@@ -40,13 +42,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-cache=${TINSEL_CT_CACHE:-/var/cache/tinsel-ct}
-suite=bookworm
-# Bump when the package list changes: the cache is keyed by it.
-base_version=1
-base_packages=systemd,systemd-sysv,dbus,curl,ca-certificates
-base=$cache/$suite-base-v$base_version
+# shellcheck source=container-lib.sh
+. "$here/container-lib.sh"
 deb=
 keep=no
 profile=release
@@ -74,27 +71,13 @@ fail() {
 
 # ---------------------------------------------------------------- host tools
 step "host tools"
-need=()
-command -v debootstrap >/dev/null || need+=(debootstrap)
-command -v systemd-nspawn >/dev/null || need+=(systemd-container)
-command -v nsenter >/dev/null || need+=(util-linux)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+ct_host_tools || fail "installing debootstrap, systemd-container, util-linux"
 
 work=$(mktemp -d /var/tmp/tinsel-ct.XXXXXX)
 root=$work/root
-nspawn_pid=
 cleanup() {
   local rc=$?
-  if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
-    kill -TERM "$nspawn_pid" 2>/dev/null || true  # nspawn shuts the container down
-    for _ in $(seq 1 30); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$nspawn_pid" 2>/dev/null || true
-    wait "$nspawn_pid" 2>/dev/null || true
-  fi
+  ct_stop
   if [ "$failed" = yes ] || [ $rc -ne 0 ]; then
     if [ -d "$root" ]; then
       echo "--- webd and ledd journals (kept in $work)" >&2
@@ -112,48 +95,26 @@ trap cleanup EXIT
 # ------------------------------------------------------------------- the .deb
 if [ -z "$deb" ]; then
   step "build the .deb ($profile profile)"
-  command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
-  (cd "$repo" && cargo build --profile "$profile" --locked -p ledd -p webd)
-  (cd "$repo" && cargo deb -p ledd --no-build --profile "$profile" --output "$work/")
-  deb=$(ls "$work"/tinsel_*.deb)
+  deb=$(ct_build_deb "$work" "$profile") || fail "building the .deb"
 fi
 ok "package: $deb"
 
 # ------------------------------------------------- the base system (cached)
-if [ ! -e "$base/.complete" ]; then
-  step "debootstrap $suite into $base (cached for later runs)"
-  mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
-  rm -rf "$base.tmp"
-  mkdir -p "$cache"
-  timeout 900 debootstrap --variant=minbase --include="$base_packages" "$suite" "$base.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 \
-    || { tail -20 "$cache/debootstrap.log" >&2; fail "debootstrap (log: $cache/debootstrap.log)"; }
-  rm -rf "$base.tmp/var/cache/apt/archives/"*.deb
-  touch "$base.tmp/.complete"
-  rm -rf "$base"
-  mv "$base.tmp" "$base"
+if [ ! -e "$ct_base/.complete" ]; then
+  step "debootstrap $ct_suite into $ct_base (cached for later runs)"
+  ct_ensure_base || fail "debootstrap"
 fi
 step "fresh copy of the base system"
-cp -a --reflink=auto "$base" "$root"
-rm -f "$root/.complete"
-
-# No host D-Bus or machined here: nspawn runs in our own scope, unregistered.
-# nspawn's own seccomp allowlist (systemd 252) lacks landlock_*: webd would
-# find Landlock "blocked" (EPERM) and refuse to start. On a Pi there is no
-# nspawn: allow them here so that the unit's own filter is what is tested.
-nspawn=(systemd-nspawn --quiet --register=no --keep-unit --directory="$root" --machine=tinsel-test
-        --system-call-filter='landlock_create_ruleset landlock_add_rule landlock_restrict_self')
+ct_new_root "$root" || fail "copying $ct_base"
 # Not testable here: ledd's mlockall (nspawn filters @memlock, and the
 # container's hard RLIMIT_MEMLOCK stays at the host's 8 MiB, so the unit's
-# LimitMEMLOCK=infinity cannot take effect) and SCHED_FIFO (the unit forbids it).
+# LimitMEMLOCK=infinity cannot take effect).
 
 # --------------------------------------------------------------- installation
 step "install the package (dpkg -i, container not booted)"
-cp "$deb" "$root/var/tmp/tinsel.deb"   # nspawn mounts a fresh /tmp
 install_log=$work/install.log
-timeout 120 "${nspawn[@]}" --console=pipe --setenv=DEBIAN_FRONTEND=noninteractive -- dpkg -i /var/tmp/tinsel.deb >"$install_log" 2>&1 \
-  || { cat "$install_log" >&2; fail "dpkg -i"; }
-token=$(sed -n 's/^    \([A-Za-z0-9_-]\{43\}\)$/\1/p' "$install_log" | head -n 1)
+ct_install_deb "$deb" "$install_log" || { cat "$install_log" >&2; fail "dpkg -i"; }
+token=$(ct_token_from_log "$install_log")
 [ -n "$token" ] || { cat "$install_log" >&2; fail "postinst printed no token"; }
 ok "postinst printed a token"
 grep -q "^tinsel-web:x:[1-9][0-9]*:" "$root/etc/passwd" || fail "no user tinsel-web"
@@ -172,8 +133,7 @@ ok "ledd.service, ledd.socket and webd.socket enabled"
 
 # Reinstalling must not replace the certificate, key or config.
 sum_before=$(cat "$root/etc/tinsel/tls/privkey.pem" "$root/etc/tinsel/webd.toml" | md5sum)
-timeout 120 "${nspawn[@]}" --console=pipe --setenv=DEBIAN_FRONTEND=noninteractive -- dpkg -i /var/tmp/tinsel.deb >"$work/reinstall.log" 2>&1 \
-  || { cat "$work/reinstall.log" >&2; fail "dpkg -i (again)"; }
+ct_install_deb "$deb" "$work/reinstall.log" || { cat "$work/reinstall.log" >&2; fail "dpkg -i (again)"; }
 [ "$(cat "$root/etc/tinsel/tls/privkey.pem" "$root/etc/tinsel/webd.toml" | md5sum)" = "$sum_before" ] || fail "reinstall changed the key or webd.toml"
 ! grep -q '^    [A-Za-z0-9_-]\{43\}$' "$work/reinstall.log" || fail "reinstall printed a new token"
 ok "reinstall keeps the key, webd.toml and token"
@@ -187,22 +147,9 @@ fi
 
 # ------------------------------------------------------------------------ boot
 step "boot the container (systemd-nspawn --boot --private-network)"
-"${nspawn[@]}" --boot --private-network --console=passive >"$work/console.log" 2>&1 &
-nspawn_pid=$!
-leader=
-for _ in $(seq 1 60); do
-  leader=$(ps -o pid= --ppid "$nspawn_pid" 2>/dev/null | tr -d ' ' | head -n 1 || true)
-  [ -n "$leader" ] && [ "$(cat "/proc/$leader/comm" 2>/dev/null)" = systemd ] && break
-  leader=; sleep 0.5
-done
-[ -n "$leader" ] || { cat "$work/console.log" >&2; fail "the container's systemd did not start"; }
-# Run a command inside the container, with a clean environment.
-inside() { nsenter --target "$leader" --all env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
-state=$(inside timeout 90 systemctl is-system-running --wait 2>/dev/null || true)
-case $state in
-  running|degraded) ok "booted ($state)" ;;
-  *) inside systemctl --failed --no-pager >&2 || true; fail "the container did not finish booting (state: ${state:-timeout})" ;;
-esac
+ct_boot "$work/console.log" || fail "booting the container"
+ok "booted ($ct_state)"
+inside() { ct_inside "$@"; }
 
 jwebd() { inside journalctl -u webd.service -o cat --no-pager "$@"; }
 status_of() { inside cat "/proc/$1/status"; }
@@ -215,6 +162,26 @@ post() { # post HOOK [token] → prints "HTTP_CODE BODY"
     -X POST -o /dev/stdout -w ' %{http_code}' "https://127.0.0.1/hooks/$1" 2>&1 || true
 }
 animation() { inside timeout 10 ledctl status --json | grep -o '"animation": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'; }
+# ledd's threads as installed: the frame loop (the thread named ledd-frames,
+# ledd/src/engine.rs) SCHED_FIFO at priority 10 (ledd.service's
+# CPUSchedulingPolicy=fifo), every other thread SCHED_OTHER. From
+# /proc/PID/task/TID/stat: field 40 rt_priority, 41 policy (0 OTHER, 1 FIFO).
+check_scheduling() { # PID LABEL
+  local line comm policy prio frames=0 others=0
+  while read -r line; do
+    read -r comm policy prio <<<"$(awk '{print $1, $40, $39}' <<<"$line")"
+    if [ "$comm" = ledd-frames ]; then
+      [ "$policy" = 1 ] && [ "$prio" = 10 ] || fail "$2: the frame loop thread runs policy $policy priority $prio, not SCHED_FIFO (1) at 10"
+      frames=$((frames + 1))
+    else
+      [ "$policy" = 0 ] || fail "$2: ledd's thread '$comm' runs policy $policy, not SCHED_OTHER (0): only the frame loop may be real-time"
+      others=$((others + 1))
+    fi
+  done < <(inside sh -c 'for t in /proc/$1/task/*; do echo "$(cat "$t/comm") $(cut -d")" -f2- "$t/stat")"; done' sh "$1")
+  [ "$frames" = 1 ] || fail "$2: $frames threads named ledd-frames in ledd $1"
+  ok "$2: frame loop thread SCHED_FIFO priority 10, the other $others thread(s) SCHED_OTHER"
+  ! inside journalctl -u ledd.service -o cat --no-pager _PID="$1" | grep -q 'SCHED_FIFO refused' || fail "$2: ledd logged 'SCHED_FIFO refused'"
+}
 
 # ----------------------------------------------------------- units at rest
 step "units after boot"
@@ -309,6 +276,7 @@ if inside journalctl -u ledd.service -o cat --no-pager _PID="$lpid" | grep -q 'h
 else
   echo "   note: this ledd logs no 'harden:' steps (its hardening is not wired in yet)"
 fi
+check_scheduling "$lpid" "ledd as root"
 inside timeout 15 systemctl restart ledd.service || fail "systemctl restart ledd"
 ok=no
 for _ in $(seq 1 20); do
@@ -340,6 +308,7 @@ for c in CapPrm CapEff CapBnd CapAmb; do
   [ "$(field "$lst" "$c")" = 0000000000000000 ] || fail "ledd (SPI) $c = $(field "$lst" "$c")"
 done
 ok "ledd runs as tinsel-led ($led_uid) with every capability set empty, Seccomp $(field "$lst" Seccomp)"
+check_scheduling "$lpid" "ledd as tinsel-led"
 ok=no
 for _ in $(seq 1 20); do
   r=$(post snowfall "$token")

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::pipeline::Pipeline;
 use super::queue::{Command, Inbox};
-use super::rt::{now_ns, sleep_until, try_realtime};
+use super::rt::{leave_realtime, now_ns, sleep_until, try_realtime};
 use super::stats::Stats;
 use super::{EngineError, LiveSettings, Published};
 use crate::config::Config;
@@ -65,7 +65,12 @@ pub(super) fn spawn(
         })
         .map_err(EngineError::Spawn)?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(thread),
+        Ok(Ok(())) => {
+            // The frame loop holds (or was refused) real-time now: the
+            // starting thread, which goes on to serve the socket, leaves it.
+            leave_realtime();
+            Ok(thread)
+        }
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)

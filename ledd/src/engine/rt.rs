@@ -41,32 +41,46 @@ pub(super) fn sleep_until(deadline_ns: u64) {
     }
 }
 
-/// When root: SCHED_FIFO for this thread and locked memory, so page faults
-/// and ordinary processes do not delay frames. Refusal is logged once and
-/// the loop runs as an ordinary thread. Not root (the simulated strip
-/// needs none), neither is asked for and one info line says so.
+/// SCHED_FIFO for this thread and locked memory, so page faults and
+/// ordinary processes do not delay frames. Under ledd.service the service
+/// manager starts ledd SCHED_FIFO (`CPUSchedulingPolicy=fifo`; the unit's
+/// `RestrictRealtime=yes` forbids asking for it later) and this thread
+/// inherits the policy; the thread that started it then leaves it
+/// ([`leave_realtime`]). Otherwise it is asked for when root, or when
+/// `RLIMIT_RTPRIO` allows it. Refusal is logged once and the loop runs as an
+/// ordinary thread. An ordinary user without either (the simulated strip
+/// needs none) gets one info line saying so.
 pub(super) fn try_realtime() {
     let euid = nix::unistd::geteuid();
-    if !euid.is_root() {
+    let root = euid.is_root();
+    if let Some(priority) = realtime_priority() {
         info!(
-            "not root (uid {euid}): the frame loop runs at normal priority with unlocked memory (SCHED_FIFO and mlockall need root); fine for the simulated strip, start ledd as root for a real one"
+            priority,
+            "frame loop runs SCHED_FIFO (set by the service manager)"
         );
-        return;
-    }
-    let param = libc::sched_param {
-        sched_priority: RT_PRIORITY,
-    };
-    // SAFETY: `sched_setscheduler` with pid 0 changes the calling thread
-    // only, and reads `param` (a valid, initialised struct) during the call.
-    // JUSTIFICATION: nix offers no wrapper for sched_setscheduler.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc != 0 {
-        warn!(
-            "SCHED_FIFO refused ({}); the frame loop runs at normal priority",
-            std::io::Error::last_os_error()
-        );
+    } else if root || rtprio_limit() >= RT_PRIORITY as libc::rlim_t {
+        let param = libc::sched_param {
+            sched_priority: RT_PRIORITY,
+        };
+        // SAFETY: `sched_setscheduler` with pid 0 changes the calling thread
+        // only, and reads `param` (a valid, initialised struct) during the call.
+        // JUSTIFICATION: nix offers no wrapper for sched_setscheduler.
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+        if rc != 0 {
+            warn!(
+                "SCHED_FIFO refused ({}); the frame loop runs at normal priority (under systemd: CPUSchedulingPolicy=fifo in ledd.service)",
+                std::io::Error::last_os_error()
+            );
+        } else {
+            info!(priority = RT_PRIORITY, "frame loop runs SCHED_FIFO");
+        }
     } else {
-        info!(priority = RT_PRIORITY, "frame loop runs SCHED_FIFO");
+        info!(
+            "not root (uid {euid}): the frame loop runs at normal priority (SCHED_FIFO and mlockall need root, or RLIMIT_RTPRIO and RLIMIT_MEMLOCK); fine for the simulated strip, start ledd as root for a real one"
+        );
+    }
+    if !root && !unlimited_memlock() {
+        return;
     }
     use nix::sys::mman::{MlockAllFlags, mlockall};
     // MCL_FUTURE locks every later mapping too (the server's buffers, new
@@ -88,6 +102,57 @@ pub(super) fn try_realtime() {
     let flags = flags | MlockAllFlags::from_bits_retain(libc::MCL_ONFAULT);
     if let Err(e) = mlockall(flags) {
         warn!("mlockall refused ({e}); pages may fault in during frames");
+    }
+}
+
+/// The calling thread's real-time priority, if it runs SCHED_FIFO or
+/// SCHED_RR.
+fn realtime_priority() -> Option<i32> {
+    // SAFETY: sched_getscheduler(0) only reads the calling thread's policy.
+    let policy = unsafe { libc::sched_getscheduler(0) };
+    if policy != libc::SCHED_FIFO && policy != libc::SCHED_RR {
+        return None;
+    }
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_getparam(0) writes one `sched_param` into `param`, a live local.
+    let rc = unsafe { libc::sched_getparam(0, &mut param) };
+    Some(if rc == 0 { param.sched_priority } else { 0 })
+}
+
+/// The soft RLIMIT_RTPRIO: the highest real-time priority a thread without
+/// `CAP_SYS_NICE` may take (`LimitRTPRIO=`).
+fn rtprio_limit() -> libc::rlim_t {
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` into `now`, a live local.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_RTPRIO, &mut now) };
+    if rc == 0 { now.rlim_cur } else { 0 }
+}
+
+/// Returns the calling thread to SCHED_OTHER if it runs real-time. Under
+/// ledd.service every thread starts SCHED_FIFO; only the frame loop keeps
+/// it: the socket server at the loop's own priority could hold a frame back
+/// for as long as it runs, and every thread it starts would inherit the
+/// policy. Runs on the thread that started the frame loop, before the
+/// server's runtime exists. Leaving real-time needs no privilege, only
+/// `sched_setscheduler` (the unit allows it; `RestrictRealtime=yes` still
+/// refuses every real-time policy).
+pub(super) fn leave_realtime() {
+    if realtime_priority().is_none() {
+        return;
+    }
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as in `try_realtime`: the calling thread only, `param` is valid.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    if rc != 0 {
+        warn!(
+            "cannot return the socket server to SCHED_OTHER ({}); it may delay frames (allow sched_setscheduler in ledd.service's SystemCallFilter=)",
+            std::io::Error::last_os_error()
+        );
+    } else {
+        info!("socket server runs SCHED_OTHER; only the frame loop is real-time");
     }
 }
 
