@@ -6,6 +6,12 @@
 //! root (peers of other uids, ledd staying uid 0); built by an ordinary
 //! user they are reported as ignored, with the reason
 //! (`build/unprivileged.rs`).
+//!
+//! Over 500 lines on purpose: each test here drives real processes end to
+//! end and reads as one behaviour of the daemon, so the file is that
+//! daemon's list of promises; a topic that grows a set of its own moves to
+//! a file of its own (as `admission.rs`, `credentials.rs` and
+//! `admin_slots.rs` did).
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -4,6 +4,12 @@
 //! rustls connections where a test needs to misbehave on purpose).
 //!
 //! Every server binds 127.0.0.1; every loop is bounded in count and time.
+//!
+//! Over 500 lines on purpose: each test here drives real processes end to
+//! end and reads as one behaviour of the daemon, so the file is that
+//! daemon's list of promises; a topic that grows a set of its own moves to
+//! a file of its own (as `admission.rs`, `credentials.rs` and
+//! `admin_slots.rs` did).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
