@@ -279,16 +279,7 @@ pub fn install_seccomp(opts: &HardenOptions) -> Result<(usize, usize), HardenErr
 pub fn rules(opts: &HardenOptions) -> Vec<Rule> {
     let mut ioctls = groups::BASE_IOCTLS.to_vec();
     ioctls.extend_from_slice(&opts.extra_ioctls);
-    let mut v = Vec::new();
-    v.extend(groups::memory());
-    v.extend(groups::threads());
-    v.extend(groups::signals(std::process::id()));
-    v.extend(groups::time());
-    v.extend(groups::io(&ioctls));
-    v.extend(groups::process_info(&groups::BASE_PRCTLS));
-    v.extend(groups::read_files());
-    v.extend(groups::socket_io());
-    v.extend(groups::unix_socketpair());
+    let mut v = groups::runtime(std::process::id(), &ioctls);
     for (name, nr) in [
         (
             "SYS_sched_get_priority_max",

@@ -219,6 +219,25 @@ pub fn socket_io() -> Vec<Rule> {
     v
 }
 
+/// What the runtime of every tinsel daemon needs, composed once: memory,
+/// threads, signals to itself (`own_pid`), time, I/O with the `ioctls`
+/// requests, process information, read-only files, I/O on sockets it holds,
+/// and the Unix socketpair tokio's signal driver makes. Each daemon adds its
+/// own groups to this (webd: [`unix_client`]; ledd: its scheduling calls).
+pub fn runtime(own_pid: u32, ioctls: &[u32]) -> Vec<Rule> {
+    let mut v = Vec::new();
+    v.extend(memory());
+    v.extend(threads());
+    v.extend(signals(own_pid));
+    v.extend(time());
+    v.extend(io(ioctls));
+    v.extend(process_info(&BASE_PRCTLS));
+    v.extend(read_files());
+    v.extend(socket_io());
+    v.extend(unix_socketpair());
+    v
+}
+
 /// `socketpair(AF_UNIX, ...)` only: tokio's signal driver makes one the
 /// first time a signal stream is created. A connected pair reaches nothing
 /// outside the process.

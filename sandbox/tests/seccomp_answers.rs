@@ -12,15 +12,7 @@ use tinsel_sandbox::syscalls as groups;
 use tinsel_sandbox::{caps, harness};
 
 fn filter(default: Action) -> Filter {
-    let mut v = Vec::new();
-    v.extend(groups::memory());
-    v.extend(groups::threads());
-    v.extend(groups::signals(std::process::id()));
-    v.extend(groups::time());
-    v.extend(groups::io(&groups::BASE_IOCTLS));
-    v.extend(groups::process_info(&groups::BASE_PRCTLS));
-    v.extend(groups::read_files());
-    v.extend(groups::socket_io());
+    let mut v = groups::runtime(std::process::id(), &groups::BASE_IOCTLS);
     v.extend(groups::unix_client());
     Filter::new(v, default)
 }

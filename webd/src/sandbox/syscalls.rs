@@ -21,17 +21,7 @@ use super::SeccompMode;
 
 /// webd's rules, for this process (the pid is baked into the `tgkill` rule).
 pub fn rules() -> Vec<Rule> {
-    let pid = std::process::id();
-    let mut v = Vec::new();
-    v.extend(groups::memory());
-    v.extend(groups::threads());
-    v.extend(groups::signals(pid));
-    v.extend(groups::time());
-    v.extend(groups::io(&groups::BASE_IOCTLS));
-    v.extend(groups::process_info(&groups::BASE_PRCTLS));
-    v.extend(groups::read_files());
-    v.extend(groups::socket_io());
-    v.extend(groups::unix_socketpair());
+    let mut v = groups::runtime(std::process::id(), &groups::BASE_IOCTLS);
     v.extend(groups::unix_client());
     v
 }
