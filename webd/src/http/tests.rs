@@ -101,6 +101,15 @@ pub(super) fn fixture(with_ledd: bool) -> Fixture {
     }
 }
 
+/// The current Unix time in seconds, as the `X-Tinsel-Timestamp` value.
+pub(super) fn now_unix() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
 pub(super) fn req(path: &str, from: &str, headers: &[(&str, &str)], body: &str) -> Request<Body> {
     let mut b = Request::post(path);
     for (k, v) in headers {
@@ -263,11 +272,7 @@ async fn bad_fields_are_named() {
 async fn signed_requests_work_once() {
     let f = fixture(true);
     let body = r#"{"color":"red"}"#;
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
+    let ts = now_unix();
     let sig = auth::sign(SIGNING_KEY, &ts, body.as_bytes());
     let h = [
         JSON,
