@@ -8,18 +8,24 @@
 //! progress. When every slot is taken, the newcomer takes the slot of the
 //! connection that has earned it least, in this order:
 //!
-//! 1. silent: not one byte received after [`SILENT_GRACE`] (a real client's
-//!    TLS ClientHello follows the TCP handshake at once), oldest first;
-//! 2. not yet served (handshaking, or awaiting its first request), oldest
-//!    first, however far its handshake got;
-//! 3. served and idle, longest idle first.
+//! 1. dead weight: not one byte received after [`SILENT_GRACE`] (a real
+//!    client's TLS ClientHello follows the TCP handshake at once), or TLS up
+//!    and no request begun after [`REQUEST_GRACE`] (a real client sends its
+//!    request right after the handshake), oldest first;
+//! 2. silent newcomers still within [`SILENT_GRACE`], oldest first;
+//! 3. talking but not yet served (handshaking, or TLS up within
+//!    [`REQUEST_GRACE`]), oldest first, however far the handshake got;
+//! 4. served and idle, longest idle first.
 //!
 //! A connection with a request in flight is never a victim. Progress is
 //! counted in requests, never in bytes: HTTP/2 PINGs and SETTINGS keep
-//! nothing alive. Within a class age alone decides: a newcomer is the
-//! youngest, so it keeps its slot until as many connections as there are
-//! slots have arrived after it, whatever the older ones pretend to be doing;
-//! and while older silent connections remain, it is not at risk at all.
+//! nothing alive. A client that talks is ranked above every connection
+//! that has not yet said a byte, so a flood of connections that never
+//! speak (from one address or a million) only displaces itself once a
+//! newcomer's ClientHello has been heard; before that, a newcomer is the
+//! youngest silent connection, so it keeps its slot until as many silent
+//! connections as there are slots have arrived after it. Against clients
+//! that do talk but never finish, age alone decides.
 
 //! The table is plain data: time is a parameter, and each connection's
 //! handle (the server stores the sender half of its eviction signal) is
@@ -36,6 +42,12 @@ use super::ban::net_key;
 /// trip; the grace covers the time until the connection's task notices
 /// them, so a newcomer is not taken for silent before it could be heard.
 pub const SILENT_GRACE: Duration = Duration::from_millis(250);
+
+/// How long a connection whose TLS handshake finished may go without
+/// beginning a request before it counts as dead weight for eviction. A
+/// client's first request follows the handshake within a round trip; a
+/// connection that only keeps HTTP/2 PINGs or SETTINGS flowing has none.
+pub const REQUEST_GRACE: Duration = Duration::from_secs(1);
 
 /// How far a connection got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -95,6 +107,8 @@ struct Conn<H> {
     key: IpAddr,
     opened: Instant,
     phase: Phase,
+    /// When the TLS handshake finished.
+    ready: Option<Instant>,
     in_flight: u32,
     last_done: Option<Instant>,
     /// `None` once evicted: the socket is still open until its task ends.
@@ -110,14 +124,18 @@ impl<H> Conn<H> {
         self.phase < Phase::AwaitingRequest
     }
 
-    /// The eviction order at `now`, lower first: silent past the grace,
-    /// then not yet served, then served; within each, oldest (opened, or
-    /// last answered) first.
+    /// The eviction order at `now`, lower first: dead weight, silent
+    /// newcomers, talking but unserved, served; within each, oldest
+    /// (opened, or last answered) first.
     fn rank(&self, now: Instant) -> (u8, Instant) {
+        let silent_past_grace = self.opened + SILENT_GRACE <= now;
+        let quiet_past_grace = self.ready.is_some_and(|r| r + REQUEST_GRACE <= now);
         let class = match self.phase {
-            Phase::Silent if self.opened + SILENT_GRACE <= now => 0,
-            Phase::Silent | Phase::Handshaking | Phase::AwaitingRequest => 1,
-            Phase::Served => 2,
+            Phase::Silent if silent_past_grace => 0,
+            Phase::AwaitingRequest if quiet_past_grace => 0,
+            Phase::Silent => 1,
+            Phase::Handshaking | Phase::AwaitingRequest => 2,
+            Phase::Served => 3,
         };
         (class, self.last_done.unwrap_or(self.opened))
     }
@@ -207,6 +225,7 @@ impl<H> Admission<H> {
                 key,
                 opened: now,
                 phase: Phase::Silent,
+                ready: None,
                 in_flight: 0,
                 last_done: None,
                 handle: Some(handle),
@@ -254,13 +273,16 @@ impl<H> Admission<H> {
         }
     }
 
-    /// The TLS handshake finished: the connection no longer counts against
-    /// its client's handshakes.
-    pub fn handshake_done(&mut self, id: ConnId) {
+    /// The TLS handshake finished at `now`: the connection no longer
+    /// counts against its client's handshakes.
+    pub fn handshake_done(&mut self, id: ConnId, now: Instant) {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
         let (key, was, live) = (c.key, c.handshaking(), c.live());
+        if was {
+            c.ready = Some(now);
+        }
         c.phase = c.phase.max(Phase::AwaitingRequest);
         if was
             && live

@@ -170,7 +170,8 @@ impl Slot {
     }
 
     fn handshake_done(&self) {
-        self.gate.update(|t| t.handshake_done(self.id));
+        self.gate
+            .update(|t| t.handshake_done(self.id, std::time::Instant::now()));
     }
 
     /// Completes when the connection has gone too long without completing

@@ -42,7 +42,7 @@ fn a_client_is_capped_and_others_still_get_in() {
         Refused::Handshakes { limit: 2 }
     );
     // ...until one finishes; then the connection cap bites.
-    a.handshake_done(ids[0]);
+    a.handshake_done(ids[0], t.at(0));
     a.admit(x, CLIENT, t.at(4), 3).unwrap();
     assert_eq!(
         a.admit(x, CLIENT, t.at(5), 4).unwrap_err(),
@@ -64,7 +64,7 @@ fn ipv6_clients_are_counted_per_64() {
         .enumerate()
     {
         let id = a.admit(ip(addr), CLIENT, t.at(n as u64), ()).unwrap().id;
-        a.handshake_done(id);
+        a.handshake_done(id, t.at(0));
     }
     assert_eq!(
         a.admit(ip("2001:db8::7"), CLIENT, t.at(9), ()).unwrap_err(),
@@ -98,48 +98,40 @@ fn when_full_the_oldest_unserved_connection_makes_room() {
         .admit(ip("192.0.2.1"), wide, t.at(0), "served")
         .unwrap()
         .id;
-    a.handshake_done(served);
+    a.handshake_done(served, t.at(0));
     a.request_started(served);
     a.request_finished(served, t.at(50));
     let busy = a.admit(ip("192.0.2.2"), wide, t.at(1), "busy").unwrap().id;
-    a.handshake_done(busy);
+    a.handshake_done(busy, t.at(1));
     a.request_started(busy);
     let awaiting = a
         .admit(ip("192.0.2.3"), wide, t.at(2), "awaiting")
         .unwrap()
         .id;
-    a.handshake_done(awaiting);
+    a.handshake_done(awaiting, t.at(2));
     let handshaking = a
         .admit(ip("192.0.2.4"), wide, t.at(3), "handshaking")
         .unwrap()
         .id;
+    a.heard(handshaking);
     assert_eq!(a.live(), 4);
 
-    // Never-served connections go first, oldest first, however far
-    // their handshake got; newcomers are the youngest, so they stay.
+    // Newcomers that talk (each is heard at once). Never-served
+    // connections go first, oldest first, however far their handshake
+    // got; newcomers are the youngest, so they stay.
+    let talk = |a: &mut Admission<&'static str>, from: &str, at: u64, name| {
+        let got = a.admit(ip(from), wide, t.at(at), name).unwrap();
+        a.heard(got.id);
+        got.evicted
+    };
     let order: Vec<&str> = (0..2)
-        .map(|n| {
-            let got = a
-                .admit(ip("198.51.100.1"), wide, t.at(100 + n), "new")
-                .unwrap();
-            got.evicted.unwrap()
-        })
+        .map(|n| talk(&mut a, "198.51.100.1", 100 + n, "new").unwrap())
         .collect();
     assert_eq!(order, ["awaiting", "handshaking"]);
-    assert_eq!(
-        a.admit(ip("198.51.100.2"), wide, t.at(200), "third")
-            .unwrap()
-            .evicted,
-        Some("new")
-    );
+    assert_eq!(talk(&mut a, "198.51.100.2", 200, "third"), Some("new"));
     // With the served one the last idle left besides the busy one and
     // the newcomers, the newcomers still go before it.
-    assert_eq!(
-        a.admit(ip("198.51.100.3"), wide, t.at(300), "fourth")
-            .unwrap()
-            .evicted,
-        Some("new")
-    );
+    assert_eq!(talk(&mut a, "198.51.100.3", 300, "fourth"), Some("new"));
     assert_eq!(
         a.admit(ip("198.51.100.3"), wide, t.at(400), "fifth")
             .unwrap_err(),
@@ -164,7 +156,7 @@ fn when_full_the_oldest_unserved_connection_makes_room() {
 }
 
 #[test]
-fn connections_silent_past_the_grace_go_before_talking_ones() {
+fn silent_connections_go_before_talking_ones() {
     let t = clock();
     let wide = Allowance {
         connections: 10,
@@ -181,30 +173,115 @@ fn connections_silent_past_the_grace_go_before_talking_ones() {
         .admit(ip("192.0.2.3"), wide, t.at(20), "young")
         .unwrap()
         .id;
-    // Within the grace, a silent newcomer is ranked by age alone: the
-    // oldest, talking or not, goes.
+    // Within the grace, a silent connection goes before an older one
+    // that talks; among the silent ones, the oldest.
     assert_eq!(
         a.admit(ip("192.0.2.4"), wide, t.at(30), "a")
             .unwrap()
             .evicted,
-        Some("talking")
-    );
-    a.heard(late);
-    // Past it, the silent one goes first although younger ones talk.
-    let grace = SILENT_GRACE.as_millis() as u64;
-    assert_eq!(
-        a.admit(ip("192.0.2.5"), wide, t.at(10 + grace), "b")
-            .unwrap()
-            .evicted,
         Some("silent")
     );
-    // "a" has been silent past the grace by now, "young" talks.
+    a.heard(late);
+    // Past the grace, a silent one goes first however young.
+    let grace = SILENT_GRACE.as_millis() as u64;
     assert_eq!(
-        a.admit(ip("192.0.2.6"), wide, t.at(30 + grace), "c")
+        a.admit(ip("192.0.2.5"), wide, t.at(30 + grace), "b")
             .unwrap()
             .evicted,
         Some("a")
     );
+    // With only talking connections and a silent newcomer left, the
+    // newcomer goes before them.
+    assert_eq!(
+        a.admit(ip("192.0.2.6"), wide, t.at(40 + grace), "c")
+            .unwrap()
+            .evicted,
+        Some("b")
+    );
+    assert_eq!(a.client_connections(ip("192.0.2.1")), 1);
+    assert_eq!(a.client_connections(ip("192.0.2.3")), 1);
+}
+
+#[test]
+fn tls_up_and_no_request_past_the_grace_goes_before_a_handshake() {
+    let t = clock();
+    let wide = Allowance {
+        connections: 10,
+        handshakes: 10,
+    };
+    let grace = REQUEST_GRACE.as_millis() as u64;
+    // "shaking" is older than "quiet", which finished its handshake at 15.
+    let table = || {
+        let mut a: Admission<&str> = Admission::new(2, 2);
+        for (from, at, name) in [("192.0.2.2", 0, "shaking"), ("192.0.2.1", 10, "quiet")] {
+            let id = a.admit(ip(from), wide, t.at(at), name).unwrap().id;
+            a.heard(id);
+            if name == "quiet" {
+                a.handshake_done(id, t.at(15));
+            }
+        }
+        a
+    };
+    // Within the grace age decides: the older, still handshaking, goes.
+    let early = table().admit(ip("192.0.2.3"), wide, t.at(14 + grace), "new");
+    assert_eq!(early.unwrap().evicted, Some("shaking"));
+    // Past the grace since its handshake, a connection that never began
+    // a request (HTTP/2 PINGs do not count) is dead weight: it goes
+    // before the older, still-handshaking one.
+    let late = table().admit(ip("192.0.2.3"), wide, t.at(15 + grace), "new");
+    assert_eq!(late.unwrap().evicted, Some("quiet"));
+}
+
+/// A connection that has said its first byte outlasts any number of
+/// connections that never speak, from one address per connection.
+#[test]
+fn a_talking_newcomer_outlasts_a_flood_of_silent_ones_from_many_addresses() {
+    let t = clock();
+    let mut a: Admission<u32> = Admission::new(64, 64);
+    for n in 0..63u32 {
+        let ip = IpAddr::from([10, 0, (n >> 8) as u8, n as u8]);
+        a.admit(ip, CLIENT, t.at(u64::from(n)), n).unwrap();
+    }
+    let legit = a
+        .admit(ip("192.0.2.77"), CLIENT, t.at(100), u32::MAX)
+        .unwrap()
+        .id;
+    a.heard(legit);
+    for n in 0..5000u32 {
+        let ip = IpAddr::from([10, 1, (n >> 8) as u8, n as u8]);
+        let got = a
+            .admit(ip, CLIENT, t.at(101 + u64::from(n) / 4), n)
+            .unwrap();
+        assert_ne!(got.evicted, Some(u32::MAX), "evicted after {n} arrivals");
+        // Evicted sockets close at once.
+        let gone: Vec<ConnId> = a
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.live())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            a.release(id);
+        }
+    }
+    // Once its handshake is done and it is within the grace, the same holds.
+    a.handshake_done(legit, t.at(1400));
+    for n in 0..1000u32 {
+        let ip = IpAddr::from([10, 2, (n >> 8) as u8, n as u8]);
+        let got = a
+            .admit(ip, CLIENT, t.at(1400 + u64::from(n) / 4), n)
+            .unwrap();
+        assert_ne!(got.evicted, Some(u32::MAX), "evicted after {n} arrivals");
+        let gone: Vec<ConnId> = a
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.live())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            a.release(id);
+        }
+    }
 }
 
 #[test]
@@ -235,7 +312,7 @@ fn idle_served_connections_go_least_recently_used_first() {
     let first = a.admit(ip("192.0.2.1"), wide, t.at(0), 1).unwrap().id;
     let second = a.admit(ip("192.0.2.2"), wide, t.at(1), 2).unwrap().id;
     for (id, done) in [(first, 500), (second, 100)] {
-        a.handshake_done(id);
+        a.handshake_done(id, t.at(0));
         a.request_started(id);
         a.request_finished(id, t.at(done));
     }
@@ -254,7 +331,7 @@ fn deadlines_count_requests_not_bytes() {
     let idle = Duration::from_secs(30);
     let mut a: Admission<()> = Admission::new(4, 4);
     let id = a.admit(ip("192.0.2.1"), CLIENT, t.at(0), ()).unwrap().id;
-    a.handshake_done(id);
+    a.handshake_done(id, t.at(0));
     // Whatever else happens on the wire, the first request is due
     // `first` after opening.
     assert_eq!(a.deadline(id, t.at(9_000), first, idle), Some(t.at(10_000)));
