@@ -1,13 +1,13 @@
 //! Where webd listens and whom it believes: `listen` (when not
-//! socket-activated) and `trusted_proxies`, whose networks are
-//! [`crate::http::client::IpNet`], next to the client-address code that
-//! uses them.
+//! socket-activated), `trusted_proxies`, whose networks are
+//! [`crate::http::client::IpNet`], and `client_address_header`, next to
+//! the client-address code that uses them.
 
 use std::net::SocketAddr;
 
 use super::ConfigError;
 use super::validate::Validator;
-use crate::http::client::IpNet;
+use crate::http::client::{ClientHeader, IpNet};
 
 /// The default TCP address, used when neither `listen` nor systemd socket
 /// activation gives one.
@@ -36,5 +36,19 @@ impl Validator<'_> {
                 })
             })
             .collect()
+    }
+
+    pub(super) fn client_header(&self, raw: Option<&str>) -> Result<ClientHeader, ConfigError> {
+        raw.map_or(Ok(ClientHeader::default()), |text| {
+            ClientHeader::parse(text).ok_or_else(|| {
+                self.err(
+                    "client_address_header",
+                    format!(
+                        "`{text}` is not a header webd reads the client from: write {} (the one your proxy sets)",
+                        ClientHeader::NAMES
+                    ),
+                )
+            })
+        })
     }
 }

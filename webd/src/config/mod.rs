@@ -45,7 +45,7 @@ pub use self::limits::{
 pub use self::listen::DEFAULT_LISTEN;
 pub use self::tls::TlsPaths;
 pub use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, to_hex};
-pub use crate::http::client::{IpNet, canonical};
+pub use crate::http::client::{ClientHeader, IpNet, canonical};
 
 use self::error::toml_error;
 use self::raw::RawConfig;
@@ -69,8 +69,10 @@ pub struct Config {
     pub user: Option<String>,
     /// The group to drop to when started as root.
     pub group: Option<String>,
-    /// Peers whose `X-Forwarded-For`/`CF-Connecting-IP` are believed.
+    /// Peers whose word on the client's address is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The one header they say it in.
+    pub client_header: ClientHeader,
     /// The certificate chain and key files.
     pub tls: TlsPaths,
     /// Sizes and timeouts.

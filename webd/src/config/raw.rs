@@ -19,6 +19,7 @@ pub(super) struct RawConfig {
     pub(super) group: Option<String>,
     #[serde(default)]
     pub(super) trusted_proxies: Vec<String>,
+    pub(super) client_address_header: Option<String>,
     pub(super) tls: RawTls,
     #[serde(default)]
     pub(super) limits: RawLimits,

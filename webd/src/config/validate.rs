@@ -58,6 +58,7 @@ impl Validator<'_> {
         }
         self.names(raw.user.as_deref(), raw.group.as_deref())?;
         let trusted_proxies = self.trusted_proxies(&raw.trusted_proxies)?;
+        let client_header = self.client_header(raw.client_address_header.as_deref())?;
         let tls = self.tls(raw.tls);
         let limits = self.limits(&raw.limits)?;
         let ban = self.ban(&raw.ban)?;
@@ -75,6 +76,7 @@ impl Validator<'_> {
             user: raw.user,
             group: raw.group,
             trusted_proxies,
+            client_header,
             tls,
             limits,
             ban,
@@ -96,6 +98,10 @@ mod tests {
             (
                 "trusted_proxies = [\"10.0.0.0/33\"]\n",
                 "trusted_proxies[0]",
+            ),
+            (
+                "client_address_header = \"forwarded\"\n",
+                "client_address_header",
             ),
             (
                 "[limits]\nheader_timeout_secs = 6\n",

@@ -71,6 +71,35 @@ const CF_CONNECTING_IP: &str = "cf-connecting-ip";
 /// The de facto standard list of the addresses a request came through.
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
+/// Which header a trusted proxy names the client in (config key
+/// `client_address_header`). Only that one is read: a proxy passes on
+/// headers it does not set itself, so believing a second one would let a
+/// client behind it pick its own address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientHeader {
+    /// `X-Forwarded-For`, walked from the right (nginx, Caddy, Traefik,
+    /// HAProxy, and Cloudflare, which appends to it too).
+    #[default]
+    XForwardedFor,
+    /// `CF-Connecting-IP`, which Cloudflare (and cloudflared) overwrite on
+    /// every request; `X-Forwarded-For` is then not read.
+    CfConnectingIp,
+}
+
+impl ClientHeader {
+    /// The config spellings, for error messages.
+    pub const NAMES: &str = "\"x-forwarded-for\" or \"cf-connecting-ip\"";
+
+    /// Parses the config value (case-insensitive, like header names).
+    pub fn parse(s: &str) -> Option<ClientHeader> {
+        match s.to_ascii_lowercase().as_str() {
+            X_FORWARDED_FOR => Some(ClientHeader::XForwardedFor),
+            CF_CONNECTING_IP => Some(ClientHeader::CfConnectingIp),
+            _ => None,
+        }
+    }
+}
+
 /// Who sent a request, as far as webd can tell: what failures are counted
 /// against and what bans apply to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,26 +128,36 @@ impl std::fmt::Display for Client {
 }
 
 /// The client of a request. The socket's peer, unless the peer is a
-/// trusted proxy; then `CF-Connecting-IP` if it holds exactly one address
-/// that is not a trusted proxy's, else the right-most `X-Forwarded-For` entry that is not itself a
-/// trusted proxy. Entries to the left of that were written by the client
-/// and prove nothing, so a bad one there is skipped, never held against
-/// the proxy. If that right-most untrusted entry is not an address, or a
-/// trusted proxy sends no forwarding header, the client is
-/// [`Client::Unidentified`]: a trusted proxy's own address is never what
-/// a failure is counted against.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Client {
+/// trusted proxy; then what the proxy says in the one header `from` names,
+/// never another: with [`ClientHeader::CfConnectingIp`], its single address
+/// if that is not a trusted proxy's; with [`ClientHeader::XForwardedFor`],
+/// the right-most entry that is not itself a trusted proxy. Entries to the
+/// left of that were written by the client and prove nothing, so a bad one
+/// there is skipped, never held against the proxy. If the header does not
+/// name a client (absent, repeated `CF-Connecting-IP`, or a right-most
+/// untrusted entry that is not an address), the client is
+/// [`Client::Unidentified`]: a trusted proxy's own address is never what a
+/// failure is counted against.
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    from: ClientHeader,
+) -> Client {
     let peer = canonical(peer);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(peer) {
         return Client::Addr(peer);
     }
-    let mut cf = headers.get_all(CF_CONNECTING_IP).iter();
-    if let (Some(one), None) = (cf.next(), cf.next())
-        && let Some(ip) = one.to_str().ok().and_then(parse_forwarded_addr)
-        && !is_trusted(ip)
-    {
-        return Client::Addr(ip);
+    if from == ClientHeader::CfConnectingIp {
+        let mut cf = headers.get_all(CF_CONNECTING_IP).iter();
+        if let (Some(one), None) = (cf.next(), cf.next())
+            && let Some(ip) = one.to_str().ok().and_then(parse_forwarded_addr)
+            && !is_trusted(ip)
+        {
+            return Client::Addr(ip);
+        }
+        return Client::Unidentified { via: peer };
     }
     // Several header lines form one list, in order (RFC 9110, 5.3).
     let lines: Vec<&HeaderValue> = headers.get_all(X_FORWARDED_FOR).iter().collect();
@@ -188,6 +227,9 @@ mod tests {
         Client::Addr(s.parse().unwrap())
     }
 
+    const XFF: ClientHeader = ClientHeader::XForwardedFor;
+    const CF: ClientHeader = ClientHeader::CfConnectingIp;
+
     #[test]
     fn forwarded_headers_count_only_from_trusted_proxies() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
@@ -195,16 +237,19 @@ mod tests {
         let trusted = [IpNet::parse("10.0.0.0/8").unwrap()];
         let h = headers(&[("x-forwarded-for", "198.51.100.1, 10.0.0.2")]);
         // A direct client cannot pick its address.
-        assert_eq!(client_ip(stranger, &h, &trusted), Client::Addr(stranger));
+        assert_eq!(
+            client_ip(stranger, &h, &trusted, XFF),
+            Client::Addr(stranger)
+        );
         // Via the proxy: the right-most untrusted entry.
-        assert_eq!(client_ip(proxy, &h, &trusted), addr("198.51.100.1"));
+        assert_eq!(client_ip(proxy, &h, &trusted, XFF), addr("198.51.100.1"));
         // A client-written left part does not win.
         let h = headers(&[("x-forwarded-for", "1.1.1.1, 198.51.100.1")]);
-        assert_eq!(client_ip(proxy, &h, &trusted), addr("198.51.100.1"));
+        assert_eq!(client_ip(proxy, &h, &trusted, XFF), addr("198.51.100.1"));
         let h = headers(&[("cf-connecting-ip", "2001:db8::5")]);
-        assert_eq!(client_ip(proxy, &h, &trusted), addr("2001:db8::5"));
+        assert_eq!(client_ip(proxy, &h, &trusted, CF), addr("2001:db8::5"));
         assert_eq!(
-            client_ip(proxy, &HeaderMap::new(), &[]),
+            client_ip(proxy, &HeaderMap::new(), &[], XFF),
             Client::Addr(proxy)
         );
     }
@@ -237,22 +282,26 @@ mod tests {
             ("10.0.0.2", unidentified),
         ] {
             let h = headers(&[("x-forwarded-for", xff)]);
-            assert_eq!(client_ip(proxy, &h, &trusted), want, "{xff:?}");
+            assert_eq!(client_ip(proxy, &h, &trusted, XFF), want, "{xff:?}");
         }
         // No forwarding header at all.
-        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), unidentified);
+        assert_eq!(
+            client_ip(proxy, &HeaderMap::new(), &trusted, XFF),
+            unidentified
+        );
         // Several header lines are one list, the last line right-most.
         let h = headers(&[
             ("x-forwarded-for", "198.51.100.7"),
             ("x-forwarded-for", "garbage, 198.51.100.8"),
         ]);
-        assert_eq!(client_ip(proxy, &h, &trusted), addr("198.51.100.8"));
+        assert_eq!(client_ip(proxy, &h, &trusted, XFF), addr("198.51.100.8"));
         let h = headers(&[
             ("x-forwarded-for", "198.51.100.7"),
             ("x-forwarded-for", "garbage"),
         ]);
-        assert_eq!(client_ip(proxy, &h, &trusted), unidentified);
-        // A bad or repeated CF-Connecting-IP is not believed; the list is.
+        assert_eq!(client_ip(proxy, &h, &trusted, XFF), unidentified);
+        // With CF-Connecting-IP chosen, a bad or repeated one names no
+        // client, and the list is not read instead.
         let xff = ("x-forwarded-for", "198.51.100.9");
         for cf in [
             vec![("cf-connecting-ip", "nonsense")],
@@ -264,19 +313,58 @@ mod tests {
             let mut pairs = cf.clone();
             pairs.push(xff);
             assert_eq!(
-                client_ip(proxy, &headers(&pairs), &trusted),
-                addr("198.51.100.9"),
+                client_ip(proxy, &headers(&pairs), &trusted, CF),
+                unidentified,
                 "{cf:?}"
             );
-            assert_eq!(client_ip(proxy, &headers(&cf), &trusted), unidentified);
         }
         let h = headers(&[("cf-connecting-ip", "10.0.0.2")]);
-        assert_eq!(client_ip(proxy, &h, &trusted), unidentified);
+        assert_eq!(client_ip(proxy, &h, &trusted, CF), unidentified);
         let h = headers(&[("cf-connecting-ip", "198.51.100.5:1234")]);
-        assert_eq!(client_ip(proxy, &h, &trusted), addr("198.51.100.5"));
+        assert_eq!(client_ip(proxy, &h, &trusted, CF), addr("198.51.100.5"));
         // `Forwarded:` is not read.
         let h = headers(&[("forwarded", "for=198.51.100.6")]);
-        assert_eq!(client_ip(proxy, &h, &trusted), unidentified);
+        assert_eq!(client_ip(proxy, &h, &trusted, XFF), unidentified);
+    }
+
+    /// nginx (and most proxies) pass on headers they do not set: a client
+    /// behind one must not pick its address with the header the proxy
+    /// does not own, in either direction.
+    #[test]
+    fn a_client_cannot_name_itself_through_the_header_the_proxy_does_not_set() {
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let trusted = [IpNet::parse("127.0.0.1").unwrap()];
+        // Behind nginx: the client sends CF-Connecting-IP, nginx appends
+        // the real address to X-Forwarded-For.
+        let h = headers(&[
+            ("cf-connecting-ip", "10.1.2.3"),
+            ("x-forwarded-for", "10.1.2.3, 203.0.113.50"),
+        ]);
+        assert_eq!(client_ip(proxy, &h, &trusted, XFF), addr("203.0.113.50"));
+        // Behind Cloudflare: the edge overwrites CF-Connecting-IP; an
+        // X-Forwarded-For the client wrote is not read.
+        let h = headers(&[
+            ("cf-connecting-ip", "203.0.113.60"),
+            ("x-forwarded-for", "10.1.2.3"),
+        ]);
+        assert_eq!(client_ip(proxy, &h, &trusted, CF), addr("203.0.113.60"));
+        assert_eq!(
+            client_ip(
+                proxy,
+                &headers(&[("x-forwarded-for", "10.1.2.3")]),
+                &trusted,
+                CF
+            ),
+            Client::Unidentified { via: proxy }
+        );
+    }
+
+    #[test]
+    fn client_header_names_parse() {
+        assert_eq!(ClientHeader::parse("X-Forwarded-For"), Some(XFF));
+        assert_eq!(ClientHeader::parse("cf-connecting-ip"), Some(CF));
+        assert_eq!(ClientHeader::parse("forwarded"), None);
+        assert_eq!(ClientHeader::default(), XFF);
     }
 
     #[test]

@@ -63,7 +63,12 @@ pub async fn hook(
         .0;
     let live = state.live();
     let config = &live.config;
-    let ip = client_ip(peer.ip(), req.headers(), &config.trusted_proxies);
+    let ip = client_ip(
+        peer.ip(),
+        req.headers(),
+        &config.trusted_proxies,
+        config.client_header,
+    );
     // A banned client is refused whatever it sends, before anything is read.
     if let Verdict::Banned { retry_after } = state.guard().bans.check(ip, Instant::now()) {
         return Err(ApiError::Banned { retry_after });
