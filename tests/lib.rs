@@ -60,6 +60,9 @@ pub mod https {
             patience,
         )?;
         let tcp: TcpStream = s.into();
+        // As curl and browsers do: a request is not held back waiting
+        // for the ACK of the handshake's last flight.
+        tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(patience))?;
         tcp.set_write_timeout(Some(patience))?;
         Ok(tcp)

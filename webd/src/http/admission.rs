@@ -11,21 +11,25 @@
 //! 1. dead weight: not one byte received after [`SILENT_GRACE`] (a real
 //!    client's TLS ClientHello follows the TCP handshake at once), or TLS up
 //!    and no request begun after [`REQUEST_GRACE`] (a real client sends its
-//!    request right after the handshake), oldest first;
-//! 2. silent newcomers still within [`SILENT_GRACE`], oldest first;
+//!    request right behind its handshake), oldest first;
+//! 2. silent past [`NEWCOMER_GRACE`]: had the time to say its ClientHello
+//!    and has not, oldest first;
 //! 3. talking but not yet served (handshaking, or TLS up within
-//!    [`REQUEST_GRACE`]), oldest first, however far the handshake got;
+//!    [`REQUEST_GRACE`]), and newcomers younger than [`NEWCOMER_GRACE`],
+//!    oldest first, however far the handshake got;
 //! 4. served and idle, longest idle first.
 //!
 //! A connection with a request in flight is never a victim. Progress is
 //! counted in requests, never in bytes: HTTP/2 PINGs and SETTINGS keep
-//! nothing alive. A client that talks is ranked above every connection
-//! that has not yet said a byte, so a flood of connections that never
-//! speak (from one address or a million) only displaces itself once a
-//! newcomer's ClientHello has been heard; before that, a newcomer is the
-//! youngest silent connection, so it keeps its slot until as many silent
-//! connections as there are slots have arrived after it. Against clients
-//! that do talk but never finish, age alone decides.
+//! nothing alive. A client that talks is ranked above connections that
+//! have had their chance to and have not, so a flood of connections that
+//! never speak displaces only itself, unless it brings more than the slots
+//! in one [`NEWCOMER_GRACE`] (64 slots / 20 ms: 3200 connections a second).
+//! A newcomer is ranked by age with the talking ones while its first bytes
+//! are on their way, so a table full of connections that talk does not
+//! make it the first victim. Against clients that talk but never finish,
+//! age alone decides: a newcomer keeps its slot until as many connections
+//! as there are slots have arrived after it.
 
 //! The table is plain data: time is a parameter, and each connection's
 //! handle (the server stores the sender half of its eviction signal) is
@@ -37,17 +41,21 @@ use std::time::{Duration, Instant};
 
 use super::ban::net_key;
 
-/// How long a connection may stay silent before it counts as silent for
-/// eviction. A client's first bytes follow the TCP handshake within a round
-/// trip; the grace covers the time until the connection's task notices
-/// them, so a newcomer is not taken for silent before it could be heard.
+/// How long a connection may stay silent before it counts as dead weight
+/// for eviction. A client's first bytes follow the TCP handshake within a
+/// round trip; past this, even a slow link or a busy webd has had time.
 pub const SILENT_GRACE: Duration = Duration::from_millis(250);
 
 /// How long a connection whose TLS handshake finished may go without
 /// beginning a request before it counts as dead weight for eviction. A
-/// client's first request follows the handshake within a round trip; a
+/// client sends its first request right behind its handshake; a
 /// connection that only keeps HTTP/2 PINGs or SETTINGS flowing has none.
-pub const REQUEST_GRACE: Duration = Duration::from_secs(1);
+pub const REQUEST_GRACE: Duration = Duration::from_millis(500);
+
+/// How long a newcomer counts as talking before its first byte is heard:
+/// the client's ClientHello is on its way and the connection's task may
+/// not have run yet.
+pub const NEWCOMER_GRACE: Duration = Duration::from_millis(20);
 
 /// How far a connection got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -124,17 +132,17 @@ impl<H> Conn<H> {
         self.phase < Phase::AwaitingRequest
     }
 
-    /// The eviction order at `now`, lower first: dead weight, silent
-    /// newcomers, talking but unserved, served; within each, oldest
-    /// (opened, or last answered) first.
+    /// The eviction order at `now`, lower first: dead weight, silent past
+    /// the newcomer's grace, talking but unserved (and newcomers), served;
+    /// within each, oldest (opened, or last answered) first.
     fn rank(&self, now: Instant) -> (u8, Instant) {
-        let silent_past_grace = self.opened + SILENT_GRACE <= now;
+        let silent_for = now.saturating_duration_since(self.opened);
         let quiet_past_grace = self.ready.is_some_and(|r| r + REQUEST_GRACE <= now);
         let class = match self.phase {
-            Phase::Silent if silent_past_grace => 0,
+            Phase::Silent if silent_for >= SILENT_GRACE => 0,
             Phase::AwaitingRequest if quiet_past_grace => 0,
-            Phase::Silent => 1,
-            Phase::Handshaking | Phase::AwaitingRequest => 2,
+            Phase::Silent if silent_for >= NEWCOMER_GRACE => 1,
+            Phase::Silent | Phase::Handshaking | Phase::AwaitingRequest => 2,
             Phase::Served => 3,
         };
         (class, self.last_done.unwrap_or(self.opened))

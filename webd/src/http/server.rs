@@ -301,6 +301,11 @@ async fn accept_loop(
             }
         };
         drop(live);
+        if bytes_waiting(&tcp) {
+            // Accepted late (a backlog under load): its ClientHello is
+            // here already, so it is not silent, whenever its task runs.
+            slot.heard();
+        }
         let _ = tcp.set_nodelay(true);
         tokio::spawn(connection(
             tcp,
@@ -315,6 +320,17 @@ async fn accept_loop(
         // accept can rank it among the silent.
         tokio::task::yield_now().await;
     }
+}
+
+/// Whether the peer has sent anything yet, without waiting or consuming it
+/// (the socket is non-blocking: no data is `EAGAIN`).
+fn bytes_waiting(tcp: &TcpStream) -> bool {
+    use rustix::net::{RecvFlags, recv};
+    let mut byte = [0u8; 1];
+    matches!(
+        recv(tcp, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Ok((1.., _))
+    )
 }
 
 async fn connection(
@@ -332,8 +348,11 @@ async fn connection(
     drop(live);
     let handshake = timeout_at(Instant::now() + limits.handshake_timeout, async {
         // Until its first byte, the connection is first in line to give
-        // its slot to a newcomer.
-        tcp.readable().await?;
+        // its slot to a newcomer. Readiness alone is not a byte (it may be
+        // a false positive, or the peer's FIN): peek for one.
+        if tcp.peek(&mut [0u8; 1]).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         slot.heard();
         acceptor.accept(tcp).await
     });
@@ -405,5 +424,30 @@ async fn connection(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn bytes_waiting_peeks_without_consuming() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        assert!(!bytes_waiting(&server), "nothing sent yet");
+        client.write_all(b"\x16hello").await.unwrap();
+        server.readable().await.unwrap();
+        assert!(bytes_waiting(&server));
+        assert!(bytes_waiting(&server), "peeking twice sees it still");
+        let mut got = [0u8; 6];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"\x16hello");
+        assert!(!bytes_waiting(&server), "all read");
     }
 }
