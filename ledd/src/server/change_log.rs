@@ -140,7 +140,15 @@ impl ChangeLog {
 
     /// Logs the summaries of the windows that ended.
     pub fn flush(&self) {
-        for line in self.flush_at(Instant::now()) {
+        for line in self.flush_at(Instant::now(), false) {
+            info!("{line}");
+        }
+    }
+
+    /// Logs every count not yet told, ended window or not: at shutdown,
+    /// so that stopping ledd never loses one.
+    pub fn flush_all(&self) {
+        for line in self.flush_at(Instant::now(), true) {
             info!("{line}");
         }
     }
@@ -188,11 +196,11 @@ impl ChangeLog {
         }
     }
 
-    fn flush_at(&self, now: Instant) -> Vec<String> {
+    fn flush_at(&self, now: Instant, all: bool) -> Vec<String> {
         let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
         let mut lines = Vec::new();
         tallies.retain(|t| {
-            let ended = now.saturating_duration_since(t.start) >= CHANGE_WINDOW;
+            let ended = all || now.saturating_duration_since(t.start) >= CHANGE_WINDOW;
             if ended {
                 lines.extend(t.summary());
             }
@@ -263,8 +271,8 @@ mod tests {
         let other = lines(log.record_at(0, Role::Admin, Change::Off, t0));
         assert_eq!(other, ["off by uid 0 (admin)"]);
         // Before the window ends: nothing to say.
-        assert!(log.flush_at(t0 + CHANGE_WINDOW / 2).is_empty());
-        let summary = log.flush_at(t0 + CHANGE_WINDOW);
+        assert!(log.flush_at(t0 + CHANGE_WINDOW / 2, false).is_empty());
+        let summary = log.flush_at(t0 + CHANGE_WINDOW, false);
         assert_eq!(summary.len(), 1, "{summary:?}");
         assert!(
             summary[0].starts_with(&format!(
@@ -299,6 +307,22 @@ mod tests {
     }
 
     #[test]
+    fn shutdown_tells_a_count_before_its_window_ends() {
+        let log = ChangeLog::default();
+        let t0 = Instant::now();
+        for _ in 0..CHANGE_BURST + 2 {
+            log.record_at(7, Role::Hooks, Change::Off, t0);
+        }
+        assert!(log.flush_at(t0, false).is_empty());
+        let out = log.flush_at(t0, true);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0].starts_with("suppressed 2 more changes by uid 7"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
     fn many_uids_share_one_tally_beyond_the_table() {
         let log = ChangeLog::default();
         let t0 = Instant::now();
@@ -311,7 +335,7 @@ mod tests {
         assert!(log.tallies.lock().unwrap().len() <= MAX_TALLIES);
         let per_uid = (MAX_TALLIES - 1) * 3;
         assert_eq!(out, per_uid + CHANGE_BURST as usize);
-        let summary = log.flush_at(t0 + CHANGE_WINDOW);
+        let summary = log.flush_at(t0 + CHANGE_WINDOW, false);
         assert_eq!(summary.len(), 1, "{summary:?}");
         assert!(summary[0].contains("peers beyond the first"), "{summary:?}");
         assert!(

@@ -108,7 +108,10 @@ pub async fn run(listener: UnixListener, state: Arc<State>, mut shutdown: watch:
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed() => {
+                state.changes.flush_all();
+                break;
+            }
             _ = flush.tick() => {
                 state.changes.flush();
                 continue;
