@@ -22,8 +22,8 @@ const CHANGE_WINDOW: Duration = Duration::from_secs(10);
 /// The uid that gets the hooks role in the `as_root_` test (`nobody`).
 const HOOKS_UID: u32 = 65534;
 
-/// Waits until the status says what plays has settled (the crossfade from
-/// dark takes a moment), and returns the first LED.
+/// Waits (up to 5 s: the crossfade takes a moment) until the first LED
+/// shows `want`, and returns what it last showed.
 fn settled_first_led(ledd: &Ledd, want: [u8; 3]) -> [u8; 3] {
     let mut last = [0; 3];
     wait_for(Duration::from_secs(5), || {

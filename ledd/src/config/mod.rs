@@ -244,5 +244,7 @@ pub(crate) mod tests {
         assert_eq!(c.access.hooks_uids, vec![0]);
         let example = load_text(EXAMPLE).unwrap();
         assert_eq!((c.strip, c.output), (example.strip, example.output));
+        assert_eq!(c.startup, example.startup, "the package starts dark");
+        assert_eq!(c.access.hooks_max_brightness, None);
     }
 }
