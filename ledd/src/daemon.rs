@@ -31,12 +31,12 @@ use tinsel_sandbox::signals::{Signal, Signals};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, Overrides};
+use crate::config::{self, Config, Overrides, Startup};
 use crate::engine::{Command, EngineError, EngineHandle, LiveSettings};
 use crate::exit::Exit;
 use crate::harden::{self, HardenOptions, SeccompMode};
 use crate::notify::{self, Notifier, Watchdog};
-use crate::server::{self, Listener, State};
+use crate::server::{self, Change, Listener, State};
 use crate::strip::StripError;
 
 const AFTER_HELP: &str = "\
@@ -396,6 +396,8 @@ fn serve(
             engine.led_count,
             config.strip.fps,
         ));
+        // Before the first client: whatever a client asks for comes after.
+        show_startup(&config.startup, &sender);
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = tokio::spawn(server::run(socket, Arc::clone(&state), stop_rx));
         notify::notify(notifier, "READY=1");
@@ -423,6 +425,32 @@ fn serve(
     exit
 }
 
+/// Shows `[startup]`: its brightness, then its animation, sent to the frame
+/// loop exactly as a client's SetBrightness and Play are (the same queue and
+/// latest-wins slot), and logged like them, "by startup". Without an
+/// animation ledd stays dark.
+fn show_startup(startup: &Startup, engine: &crate::engine::Sender) {
+    if let Some(set) = startup.brightness {
+        match engine.send(Command::SetBrightness(set)) {
+            Ok(()) => server::log_startup(Change::Brightness { set, asked: None }),
+            Err(e) => warn!("[startup] brightness {set} not applied: {e}"),
+        }
+    }
+    let Some((animation, params)) = startup.play else {
+        info!("starting dark (no [startup] animation)");
+        return;
+    };
+    let play = Command::Play {
+        animation,
+        params,
+        received_ns: crate::engine::now_ns(),
+    };
+    match engine.send(play) {
+        Ok(()) => server::log_startup(Change::Play { animation, params }),
+        Err(e) => warn!("[startup] animation {animation} not played: {e}"),
+    }
+}
+
 /// Re-reads the config; applies it only if it is valid, else keeps `old`.
 fn reload(old: Config, args: &Args, state: &State, engine: &crate::engine::Sender) -> Config {
     let new = match Config::load(args.config.as_deref(), &args.overrides()) {
@@ -444,6 +472,9 @@ fn reload(old: Config, args: &Args, state: &State, engine: &crate::engine::Sende
         warn!(
             "SIGHUP: changes to the socket, the strip's backend, count or type, [ws281x] and [spi] apply only after a restart"
         );
+    }
+    if new.startup != old.startup {
+        info!("SIGHUP: [startup] changed; it applies at the next start");
     }
     let live = LiveSettings::of(&new);
     if engine.send(Command::Reconfigure(Box::new(live))).is_err() {

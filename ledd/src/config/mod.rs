@@ -14,7 +14,8 @@
 //! - `validate.rs`: the validation driver and its helpers; each section's
 //!   checks are in its own file: `socket.rs` (`socket`, `socket_group`,
 //!   `socket_mode`), `strip.rs` (`[strip]`, `[ws281x]`, `[spi]`, and the
-//!   wire timing that bounds the frame rate), `output.rs`, `access.rs`.
+//!   wire timing that bounds the frame rate), `output.rs`, `access.rs`,
+//!   `startup.rs` (what ledd shows when it starts).
 //! - `default_socket.rs`: the socket used when none is given: root's
 //!   `/run/tinsel/ledd.sock` or the user's own, shared with ledctl.
 //! - `names.rs`: user and group names to ids, and why a hardened ledd
@@ -34,6 +35,7 @@ mod names;
 mod output;
 mod raw;
 mod socket;
+mod startup;
 mod strip;
 mod validate;
 
@@ -49,6 +51,7 @@ pub use self::names::{GROUP, PASSWD, resolve_names_from_files_only};
 pub use self::output::{DEFAULT_GAMMA, DEFAULT_MAX_MILLIAMPS, OutputConfig};
 pub use self::raw::RawConfig;
 pub use self::socket::DEFAULT_SOCKET_MODE;
+pub use self::startup::Startup;
 pub use self::strip::{
     DEFAULT_COUNT, DEFAULT_FPS, LATCH_US, MAX_COUNT, MAX_FPS, WIRE_US_PER_CHANNEL, max_fps_for,
 };
@@ -90,6 +93,8 @@ pub struct Config {
     pub output: OutputConfig,
     /// Roles.
     pub access: Access,
+    /// What to show at start.
+    pub startup: Startup,
     /// Where it came from.
     pub origin: Origin,
 }
@@ -239,5 +244,7 @@ pub(crate) mod tests {
         assert_eq!(c.access.hooks_uids, vec![0]);
         let example = load_text(EXAMPLE).unwrap();
         assert_eq!((c.strip, c.output), (example.strip, example.output));
+        assert_eq!(c.startup, example.startup, "the package starts dark");
+        assert_eq!(c.access.hooks_max_brightness, None);
     }
 }

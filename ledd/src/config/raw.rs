@@ -20,6 +20,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub(super) access: RawAccess,
     #[serde(default)]
+    pub(super) startup: RawStartup,
+    #[serde(default)]
     pub(super) ws281x: RawWs281x,
     #[serde(default)]
     pub(super) spi: RawSpi,
@@ -62,6 +64,15 @@ pub(super) struct RawOutput {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawStartup {
+    pub(super) animation: Option<String>,
+    pub(super) color: Option<String>,
+    pub(super) speed: Option<i64>,
+    pub(super) brightness: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawAccess {
     #[serde(default)]
     pub(super) admin_users: Vec<String>,
@@ -71,4 +82,5 @@ pub(super) struct RawAccess {
     pub(super) hooks_users: Vec<String>,
     #[serde(default)]
     pub(super) hooks_groups: Vec<String>,
+    pub(super) hooks_max_brightness: Option<i64>,
 }

@@ -3,7 +3,7 @@
 //! [`Validator::config`], which applies the command-line overrides and
 //! checks the sections in a fixed order. The checks of each section live
 //! in that section's file: `socket.rs`, `strip.rs`, `output.rs`,
-//! `access.rs` (with `names.rs`).
+//! `access.rs` (with `names.rs`), `startup.rs`.
 
 use super::raw::RawConfig;
 use super::{Config, ConfigError, Origin, Overrides};
@@ -63,6 +63,7 @@ impl Validator<'_> {
         let strip = self.strip(&raw.strip, &raw.ws281x, &raw.spi)?;
         let output = self.output(&raw.output, strip.kind)?;
         let access = self.access(&raw.access)?;
+        let startup = self.startup(&raw.startup)?;
         Ok(Config {
             socket,
             socket_group,
@@ -70,6 +71,7 @@ impl Validator<'_> {
             strip,
             output,
             access,
+            startup,
             origin: self.origin.clone(),
         })
     }

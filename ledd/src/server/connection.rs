@@ -2,7 +2,8 @@
 //! [`tinsel_proto::FrameReader`] (one fixed buffer per connection, never
 //! more), the error budget, the Hello, idle, partial-frame and write
 //! timeouts, requests checked against the peer's role and turned into
-//! engine commands, and the watch stream of frames.
+//! engine commands (each accepted change recorded in the change log), the
+//! hooks role's brightness ceiling, and the watch stream of frames.
 //!
 //! Nothing here can block the frame loop: commands are queued with
 //! `try_send`, and pixels are copied out of a mutex the loop only
@@ -13,8 +14,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tinsel_proto::{
-    AnimationSet, ErrorCode, ErrorReply, FrameChunk, FrameError, FrameReader, MAX_CHUNK_PIXELS,
-    MAX_WIRE_LEN, Pixels, Request, Response, Rgb, Role, VERSION, Welcome, encode_into,
+    AnimationSet, Brightness, ErrorCode, ErrorReply, FrameChunk, FrameError, FrameReader,
+    MAX_CHUNK_PIXELS, MAX_WIRE_LEN, Pixels, Request, Response, Rgb, Role, VERSION, Welcome,
+    encode_into,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -22,6 +24,7 @@ use tokio::sync::{oneshot, watch};
 use tracing::{debug, warn};
 
 use super::State;
+use super::change_log::Change;
 use super::log_limit::peer_warn;
 use crate::engine::{self, Command};
 
@@ -55,6 +58,7 @@ struct Conn<'a> {
     errors: u32,
     state: &'a State,
     uid: u32,
+    role: Role,
 }
 
 /// Serves one accepted connection of a peer of `role` until it ends.
@@ -72,6 +76,7 @@ pub(super) async fn serve(
         errors: 0,
         state,
         uid,
+        role,
     };
     debug!(uid, role = role.name(), "connection");
     let end = conn.session(role, shutdown).await;
@@ -222,12 +227,17 @@ impl Conn<'_> {
         req: Request,
         shutdown: &watch::Receiver<bool>,
     ) -> Result<(), End> {
-        if !role.allows(&req) {
+        // Brightness is decided below, with the hooks ceiling.
+        let allowed = match req {
+            Request::SetBrightness(_) => true,
+            _ => role.allows(&req),
+        };
+        if !allowed {
             return self
                 .fault(
                     ErrorCode::Forbidden,
                     format!(
-                        "the {} role may not do that: only admin peers (root, [access] admin_users or admin_groups) may set brightness or read frames",
+                        "the {} role may not do that: only admin peers (root, [access] admin_users or admin_groups) may read frames",
                         role.name()
                     ),
                 )
@@ -261,15 +271,37 @@ impl Conn<'_> {
                         .fault(ErrorCode::InvalidParameter, unused.to_string())
                         .await;
                 }
-                self.command(Command::Play {
-                    animation,
-                    params,
-                    received_ns,
-                })
+                self.command(
+                    Command::Play {
+                        animation,
+                        params,
+                        received_ns,
+                    },
+                    Some(Change::Play { animation, params }),
+                )
                 .await
             }
-            Request::Off => self.command(Command::Off { received_ns }).await,
-            Request::SetBrightness(b) => self.command(Command::SetBrightness(b)).await,
+            Request::Off => {
+                self.command(Command::Off { received_ns }, Some(Change::Off))
+                    .await
+            }
+            Request::SetBrightness(asked) => {
+                let ceiling = self.state.access().and_then(|a| a.hooks_max_brightness);
+                let Some(set) = brightness_for(role, asked, ceiling) else {
+                    return self
+                        .fault(
+                            ErrorCode::Forbidden,
+                            "the hooks role may not set brightness: set [access] hooks_max_brightness in ledd's config to let hooks peers set it up to that ceiling",
+                        )
+                        .await;
+                };
+                let change = Change::Brightness {
+                    set,
+                    asked: (set != asked).then_some(asked),
+                };
+                self.command(Command::SetBrightness(set), Some(change))
+                    .await
+            }
             Request::Status => {
                 let (tx, rx) = oneshot::channel();
                 if self.state.engine.send(Command::Status(tx)).is_err() {
@@ -301,9 +333,16 @@ impl Conn<'_> {
         }
     }
 
-    async fn command(&mut self, cmd: Command) -> Result<(), End> {
+    /// Sends `cmd` to the frame loop; once it is queued, `change` (what it
+    /// changes for the viewer) goes to the change log.
+    async fn command(&mut self, cmd: Command, change: Option<Change>) -> Result<(), End> {
         match self.state.engine.send(cmd) {
-            Ok(()) => self.send(&Response::Ok).await,
+            Ok(()) => {
+                if let Some(change) = change {
+                    self.state.changes.record(self.uid, self.role, change);
+                }
+                self.send(&Response::Ok).await
+            }
             Err(_) => {
                 self.reply_error(ErrorCode::Busy, "the frame loop is busy: try again")
                     .await
@@ -369,6 +408,24 @@ impl Conn<'_> {
     }
 }
 
+/// The brightness a peer of `role` asking for `asked` gets, with the hooks
+/// role's `ceiling` (`[access] hooks_max_brightness`): an admin gets what
+/// it asks; a hooks peer gets at most the ceiling, and `None` (refused)
+/// when there is none. A request above the ceiling is lowered rather than
+/// refused: a home-automation slider at 100 % then means "as bright as
+/// allowed". The output stage's current limit applies after this either
+/// way.
+fn brightness_for(
+    role: Role,
+    asked: Brightness,
+    ceiling: Option<Brightness>,
+) -> Option<Brightness> {
+    match role {
+        Role::Admin => Some(asked),
+        Role::Hooks => ceiling.map(|max| asked.min(max)),
+    }
+}
+
 /// The error code and message for a refused frame.
 fn frame_error(e: &FrameError) -> (ErrorCode, String) {
     match e {
@@ -422,6 +479,23 @@ mod tests {
         }
         assert_eq!(codes.len(), ERROR_BUDGET as usize, "{codes:?}");
         assert_eq!(codes.last(), Some(&ErrorCode::Busy), "{codes:?}");
+    }
+
+    #[test]
+    fn hooks_brightness_is_refused_without_a_ceiling_and_bounded_by_one() {
+        let b = |n| Brightness::new(n).unwrap();
+        assert_eq!(brightness_for(Role::Hooks, b(30), None), None);
+        assert_eq!(brightness_for(Role::Hooks, b(30), Some(b(40))), Some(b(30)));
+        assert_eq!(
+            brightness_for(Role::Hooks, b(100), Some(b(40))),
+            Some(b(40))
+        );
+        assert_eq!(brightness_for(Role::Hooks, b(100), Some(b(0))), Some(b(0)));
+        assert_eq!(brightness_for(Role::Admin, b(100), None), Some(b(100)));
+        assert_eq!(
+            brightness_for(Role::Admin, b(100), Some(b(40))),
+            Some(b(100))
+        );
     }
 
     #[test]

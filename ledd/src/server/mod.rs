@@ -18,6 +18,8 @@
 //! - `connection.rs`: one connection (framing, error budget, timeouts, Hello,
 //!   requests → engine commands, watch streaming).
 //! - `log_limit.rs`: the rate limit on log lines a peer can trigger.
+//! - `change_log.rs`: the record of who changed what (play, off,
+//!   brightness), rate-limited per uid.
 //! - `testing.rs` (tests only): a real server on a temporary socket.
 
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -31,6 +33,7 @@ use tokio::sync::watch;
 use crate::config::Access;
 use crate::engine::{self, Published};
 
+mod change_log;
 mod connection;
 mod listen;
 mod log_limit;
@@ -39,6 +42,7 @@ mod slots;
 #[cfg(test)]
 mod testing;
 
+pub use change_log::{CHANGE_BURST, CHANGE_WINDOW, Change, ChangeLog, log_startup};
 pub use connection::{ERROR_BUDGET, HELLO_TIMEOUT, IDLE_TIMEOUT, PARTIAL_TIMEOUT, WRITE_TIMEOUT};
 pub use listen::{Listener, ServerError, bind, from_systemd, remove_socket};
 pub use log_limit::LogLimiter;
@@ -59,6 +63,7 @@ pub struct State {
     led_count: u16,
     fps: AtomicU16,
     log: LogLimiter,
+    changes: ChangeLog,
 }
 
 impl State {
@@ -77,6 +82,7 @@ impl State {
             led_count,
             fps: AtomicU16::new(fps),
             log: LogLimiter::default(),
+            changes: ChangeLog::default(),
         }
     }
 
@@ -96,9 +102,20 @@ impl State {
 /// Serves `listener` until `shutdown` turns true.
 pub async fn run(listener: UnixListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     let slots = Slots::default();
+    // Summaries of suppressed change lines are written when their window
+    // ends, even if the peer has gone quiet since.
+    let mut flush = tokio::time::interval(Duration::from_secs(1));
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed() => {
+                state.changes.flush_all();
+                break;
+            }
+            _ = flush.tick() => {
+                state.changes.flush();
+                continue;
+            }
             a = listener.accept() => a,
         };
         let stream = match accepted {

@@ -138,6 +138,7 @@ mod tests {
             admin_gids: vec![],
             hooks_uids: vec![65534],
             hooks_gids: vec![4242],
+            hooks_max_brightness: None,
         };
         assert_eq!(role_of(&access, 0, 0, &[]), Some(Role::Admin));
         assert_eq!(role_of(&access, 1000, 1000, &[]), Some(Role::Admin));

@@ -101,7 +101,8 @@ enum Cmd {
     },
     /// Fade to dark.
     Off,
-    /// Set the global brightness, 0 to 100 percent (admin).
+    /// Set the global brightness, 0 to 100 percent (admin; a hooks peer
+    /// up to ledd's [access] hooks_max_brightness).
     Brightness {
         /// Percent.
         #[arg(value_parser = parse_brightness)]
