@@ -271,8 +271,8 @@ async fn exchange(conn: &mut Conn, request: &Request) -> Result<Response, LinkEr
 /// Whether a readable idle connection means ledd is gone: end of stream,
 /// an error, or bytes nobody asked for.
 fn peer_gone(conn: &mut Conn) -> bool {
-    match conn.stream.try_read(conn.reader.spare()) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-        _ => true,
-    }
+    !matches!(
+        conn.stream.try_read(conn.reader.spare()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock
+    )
 }

@@ -10,5 +10,6 @@ mod fixtures;
 mod hardware;
 mod harness;
 mod ledd;
+mod schedule;
 mod unprivileged;
 mod webd;
