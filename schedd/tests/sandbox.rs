@@ -293,8 +293,28 @@ mod landlock_fs {
             ));
         }
 
-        fn reading_zoneinfo_is_denied_as_it_is_not_needed(t) {
-            assert_fs_denied(&attacked(&t, || attack::read_file("/usr/share/zoneinfo/UTC")));
+        /// The zone database is compiled in: with every file but the
+        /// config denied, a schedule in another zone still computes, DST
+        /// rules and all (New York's 2026 spring-forward, 8 March).
+        fn time_zones_need_no_zoneinfo(t) {
+            let f = fixture();
+            t.run(
+                || apply(&f.plan(&[])),
+                || {
+                    let text = "timezone = \"America/New_York\"\n[[entries]]\nat = \"02:30\"\nanimation = \"off\"\n";
+                    let c = Config::parse(text, Path::new("/nowhere.toml")).map_err(|_| libc::EIO)?;
+                    let from = chrono::DateTime::parse_from_rfc3339("2026-03-08T00:00:00-05:00")
+                        .map_err(|_| libc::EINVAL)?
+                        .with_timezone(&chrono::Utc);
+                    let fire = c.schedule.next(from, 1);
+                    // 02:30 is skipped: 03:00 EDT, 07:00 UTC.
+                    match fire.first().map(|f| f.at.to_rfc3339()) {
+                        Some(at) if at == "2026-03-08T07:00:00+00:00" => Ok(()),
+                        _ => Err(libc::ERANGE),
+                    }
+                },
+            )
+            .assert_succeeded();
         }
 
         /// What SIGHUP needs: the config file, re-read and re-validated.

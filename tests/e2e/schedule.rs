@@ -105,6 +105,25 @@ fn schedd_plays_the_entry_that_fired_and_restores_it_after_ledd_restarts() {
     assert_eq!(st["playing"]["speed"], 150, "{st}");
     assert!(schedd.is_running(), "schedd exited: {}", schedd_log());
 
+    // SIGHUP: the same file, rewritten in place (the sandbox reads it by
+    // its inode), now with aurora at the same minute: a new scheduled
+    // state, sent at once.
+    let text = std::fs::read_to_string(&config).expect("read schedd.toml");
+    std::fs::write(
+        &config,
+        text.replace("candy-cane\"\nspeed = 150", "aurora\""),
+    )
+    .expect("rewrite schedd.toml");
+    schedd.signal("HUP");
+    playing(&ledd, "aurora", Duration::from_secs(10)).unwrap_or_else(|| {
+        panic!(
+            "schedd did not apply the reloaded entry: {}\nschedd: {}",
+            ledd.status(),
+            schedd_log()
+        )
+    });
+    assert!(schedd_log().contains("reloaded"), "{}", schedd_log());
+
     schedd.signal("TERM");
     let status = schedd.wait_timeout(Duration::from_secs(5));
     assert!(

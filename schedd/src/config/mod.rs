@@ -24,6 +24,9 @@ use crate::sun::Place;
 /// it, so it never goes stale.
 pub const EXAMPLE: &str = include_str!("example.toml");
 
+/// The system's time zone, as the C library reads it.
+const LOCALTIME: &str = "/etc/localtime";
+
 /// ledd's socket when the config names none: where ledd.socket puts it.
 pub const DEFAULT_LEDD_SOCKET: &str = "/run/tinsel/ledd.sock";
 
@@ -250,12 +253,18 @@ impl Validator<'_> {
         if let Some(tz) = self.system_zone {
             return Ok((tz, ZoneSource::System));
         }
-        let system = iana_time_zone::get_timezone().map_err(|e| {
-            self.err(
-                "timezone",
-                format!("not set, and the system's time zone cannot be read ({e}): set it, e.g. timezone = \"Europe/Berlin\""),
-            )
-        })?;
+        let system = match iana_time_zone::get_timezone() {
+            Ok(name) => name,
+            // No /etc/localtime: the C library's local time is UTC, and
+            // so is schedd's (minimal containers, the emulated Pi Zero).
+            Err(_) if !Path::new(LOCALTIME).exists() => return Ok((Tz::UTC, ZoneSource::System)),
+            Err(e) => {
+                return Err(self.err(
+                    "timezone",
+                    format!("not set, and the system's time zone cannot be read from {LOCALTIME} ({e}): set it, e.g. timezone = \"Europe/Berlin\""),
+                ));
+            }
+        };
         let tz = system.parse::<Tz>().map_err(|_| {
             self.err(
                 "timezone",
