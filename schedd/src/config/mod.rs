@@ -27,6 +27,27 @@ pub const EXAMPLE: &str = include_str!("example.toml");
 /// The system's time zone, as the C library reads it.
 const LOCALTIME: &str = "/etc/localtime";
 
+/// The system's zone from what `iana-time-zone` found and whether
+/// [`LOCALTIME`] exists: without the file, UTC, as the C library does
+/// (minimal containers, the emulated Pi Zero); otherwise the name it holds,
+/// which must be an IANA name.
+fn system_zone(lookup: Result<String, String>, localtime_exists: bool) -> Result<Tz, String> {
+    let name = match lookup {
+        Ok(name) => name,
+        Err(_) if !localtime_exists => return Ok(Tz::UTC),
+        Err(e) => {
+            return Err(format!(
+                "not set, and the system's time zone cannot be read from {LOCALTIME} ({e}): set it, e.g. timezone = \"Europe/Berlin\""
+            ));
+        }
+    };
+    name.parse::<Tz>().map_err(|_| {
+        format!(
+            "not set, and the system's time zone `{name}` is not an IANA name: set it, e.g. timezone = \"Europe/Berlin\""
+        )
+    })
+}
+
 /// ledd's socket when the config names none: where ledd.socket puts it.
 pub const DEFAULT_LEDD_SOCKET: &str = "/run/tinsel/ledd.sock";
 
@@ -253,24 +274,9 @@ impl Validator<'_> {
         if let Some(tz) = self.system_zone {
             return Ok((tz, ZoneSource::System));
         }
-        let system = match iana_time_zone::get_timezone() {
-            Ok(name) => name,
-            // No /etc/localtime: the C library's local time is UTC, and
-            // so is schedd's (minimal containers, the emulated Pi Zero).
-            Err(_) if !Path::new(LOCALTIME).exists() => return Ok((Tz::UTC, ZoneSource::System)),
-            Err(e) => {
-                return Err(self.err(
-                    "timezone",
-                    format!("not set, and the system's time zone cannot be read from {LOCALTIME} ({e}): set it, e.g. timezone = \"Europe/Berlin\""),
-                ));
-            }
-        };
-        let tz = system.parse::<Tz>().map_err(|_| {
-            self.err(
-                "timezone",
-                format!("not set, and the system's time zone `{system}` is not an IANA name: set it, e.g. timezone = \"Europe/Berlin\""),
-            )
-        })?;
+        let lookup = iana_time_zone::get_timezone().map_err(|e| e.to_string());
+        let tz = system_zone(lookup, Path::new(LOCALTIME).exists())
+            .map_err(|message| self.err("timezone", message))?;
         Ok((tz, ZoneSource::System))
     }
 

@@ -234,3 +234,20 @@ fn defaults_and_relative_paths() {
     let err = parse("timezone = \"UTC\"\n[sandbox]\nlandlock = \"off\"\n").unwrap_err();
     assert_eq!(err.key(), Some("sandbox.landlock"), "{err}");
 }
+
+#[test]
+fn the_system_zone_is_utc_without_etc_localtime() {
+    let failed = || Err("no /etc/localtime".to_owned());
+    assert_eq!(system_zone(failed(), false), Ok(chrono_tz::UTC));
+    let err = system_zone(failed(), true).unwrap_err();
+    assert!(
+        err.contains("/etc/localtime") && err.contains("Europe/Berlin"),
+        "{err}"
+    );
+    assert_eq!(
+        system_zone(Ok("Europe/Berlin".to_owned()), true),
+        Ok(chrono_tz::Europe::Berlin)
+    );
+    let err = system_zone(Ok("Mars/Olympus".to_owned()), true).unwrap_err();
+    assert!(err.contains("Mars/Olympus"), "{err}");
+}
