@@ -4,7 +4,7 @@
 #
 # Usage (as root):  systemd/test/container-test.sh [--deb FILE] [--keep]
 #   --deb FILE   test this .deb instead of building one (cargo build --release
-#                -p ledd -p webd, then cargo deb -p ledd --no-build)
+#                -p ledd -p webd -p schedd, then cargo deb -p ledd --no-build)
 #   --keep       keep the container's directory afterwards (it is kept anyway
 #                when a check fails)
 #   --profile P  build and package the `release` (default) or `dev` profile;
@@ -38,7 +38,12 @@
 #   - after `systemctl restart ledd` webd reconnects by itself;
 #   - with ledd-spi.conf installed (simulated strip; /dev/null stands in for
 #     /dev/spidev0.0) ledd runs as tinsel-led with no capabilities, opens the
-#     device node, and still serves webd.
+#     device node, and still serves webd;
+#   - schedd.service runs from boot as tinsel-sched with every capability set
+#     empty, NoNewPrivs 1, Seccomp 2, one thread, a network namespace of its
+#     own, its seven sandbox steps logged, and does nothing with the packaged
+#     config; with an entry at the current minute it waits for timesyncd's
+#     flag, then makes ledd play it, and puts it back after ledd restarts.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -81,7 +86,7 @@ cleanup() {
   if [ "$failed" = yes ] || [ $rc -ne 0 ]; then
     if [ -d "$root" ]; then
       echo "--- webd and ledd journals (kept in $work)" >&2
-      journalctl -D "$root/var/log/journal" --no-pager -o short-monotonic -u webd.service -u ledd.service 2>/dev/null | tail -60 >&2 || true
+      journalctl -D "$root/var/log/journal" --no-pager -o short-monotonic -u webd.service -u ledd.service -u schedd.service 2>/dev/null | tail -60 >&2 || true
     fi
     echo "container-test: FAILED after $((SECONDS - t0))s; the container is in $work" >&2
   elif [ "$keep" = yes ]; then
@@ -119,6 +124,7 @@ token=$(ct_token_from_log "$install_log")
 ok "postinst printed a token"
 grep -q "^tinsel-web:x:[1-9][0-9]*:" "$root/etc/passwd" || fail "no user tinsel-web"
 grep -q "^tinsel:x:" "$root/etc/group" || fail "no group tinsel"
+grep -q "^tinsel-sched:x:[1-9][0-9]*:" "$root/etc/passwd" || fail "no user tinsel-sched"
 ok "sysusers: $(grep -E '^tinsel' "$root/etc/passwd" | cut -d: -f1,3,4 | tr '\n' ' ')"
 tinsel_gid=$(awk -F: '$1 == "tinsel" {print $3}' "$root/etc/group")   # numeric: the host's names differ
 [ "$(stat -c '%a %u' "$root/etc/tinsel/tls/privkey.pem")" = "600 0" ] || fail "privkey.pem is not 0600 root"
@@ -126,10 +132,10 @@ tinsel_gid=$(awk -F: '$1 == "tinsel" {print $3}' "$root/etc/group")   # numeric:
 grep -q '^sha256 = "[0-9a-f]\{64\}"' "$root/etc/tinsel/webd.toml" || fail "webd.toml holds no token hash"
 ! grep -qF "$token" "$root/etc/tinsel/webd.toml" || fail "webd.toml holds the token itself"
 ok "privkey.pem 0600 root, webd.toml 0640 root:tinsel with the hash only"
-for u in ledd.service ledd.socket webd.socket; do
+for u in ledd.service ledd.socket webd.socket schedd.service; do
   [ -n "$(find "$root/etc/systemd/system" -name "$u" -type l)" ] || fail "$u is not enabled"
 done
-ok "ledd.service, ledd.socket and webd.socket enabled"
+ok "ledd.service, ledd.socket, webd.socket and schedd.service enabled"
 
 # Reinstalling must not replace the certificate, key or config.
 sum_before=$(cat "$root/etc/tinsel/tls/privkey.pem" "$root/etc/tinsel/webd.toml" | md5sum)
@@ -319,6 +325,69 @@ done
 [ "$(animation || true)" = snowfall ] || fail "the unprivileged ledd does not play snowfall"
 ok "the unprivileged ledd gives webd the hooks role and plays snowfall"
 
+# ------------------------------------------------------------------- schedd
+step "schedd's process"
+jsched() { inside journalctl -u schedd.service -o cat --no-pager "$@"; }
+[ "$(inside systemctl is-active schedd.service || true)" = active ] || { jsched >&2 || true; fail "schedd.service is not active"; }
+spid=$(main_pid schedd.service)
+sst=$(status_of "$spid")
+sched_uid=$(inside id -u tinsel-sched)
+read -r -a suids <<<"$(awk '$1 == "Uid:" {print $2, $3, $4, $5}' <<<"$sst")"
+for u in "${suids[@]}"; do [ "$u" = "$sched_uid" ] || fail "schedd uid line: ${suids[*]} (tinsel-sched is $sched_uid)"; done
+for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+  [ "$(field "$sst" "$c")" = 0000000000000000 ] || fail "schedd $c = $(field "$sst" "$c")"
+done
+[ "$(field "$sst" NoNewPrivs)" = 1 ] || fail "schedd NoNewPrivs = $(field "$sst" NoNewPrivs)"
+[ "$(field "$sst" Seccomp)" = 2 ] || fail "schedd Seccomp = $(field "$sst" Seccomp)"
+[ "$(field "$sst" Threads)" = 1 ] || fail "schedd has $(field "$sst" Threads) threads, expected 1"
+[ "$(inside readlink "/proc/$spid/ns/net")" != "$(inside readlink /proc/1/ns/net)" ] || fail "schedd shares the container's network namespace"
+ok "uid ${suids[*]} (tinsel-sched), capabilities empty, NoNewPrivs 1, Seccomp 2, one thread, own network namespace"
+slog=$(jsched _PID="$spid")
+for s in ensure_single_threaded close_inherited_fds drop_privileges clear_capabilities set_no_new_privs landlock seccomp; do
+  grep -q "sandbox: $s: " <<<"$slog" || { echo "$slog" >&2; fail "schedd: no line for sandbox step $s"; }
+done
+grep -q 'sandbox: seccomp: [0-9]* syscalls allowed, [0-9]* BPF instructions, on violation: kill process' <<<"$slog" || fail "schedd's seccomp step: $(grep 'sandbox: seccomp' <<<"$slog")"
+ok "all seven sandbox steps logged; $(grep -o 'sandbox: landlock: [^;]*' <<<"$slog")"
+grep -q 'no entries are enabled' <<<"$slog" || fail "schedd with the packaged config: $(tail -3 <<<"$slog")"
+ok "the packaged config does nothing"
+
+step "schedd: the clock gate, an entry, and ledd's restart"
+# The container runs no timesyncd (ConditionVirtualization=!container): the
+# flag's directory is made here, empty, before schedd starts, so the unit
+# binds it; the flag comes later.
+minute=$(inside date -u +%H:%M)
+inside mkdir -p /run/systemd/timesync
+inside rm -f /run/systemd/timesync/synchronized
+printf '%s\n' 'timezone = "UTC"' 'user = "tinsel-sched"' 'group = "tinsel"' \
+  '[[entries]]' 'name = "container-now"' "at = \"$minute\"" 'animation = "aurora"' \
+  | inside tee /etc/tinsel/schedd.toml >/dev/null
+since=$(inside date +%s)
+inside timeout 15 systemctl restart schedd.service || fail "systemctl restart schedd"
+ok=no
+for _ in $(seq 1 20); do
+  jsched --since "@$since" | grep -q 'waiting for a synchronised clock' && { ok=yes; break; }
+  sleep 0.5
+done
+[ $ok = yes ] || fail "schedd did not say it waits for the clock: $(jsched --since "@$since" | tail -5)"
+[ "$(animation || true)" != aurora ] || fail "schedd played before the clock was synchronised"
+ok "waits for /run/systemd/timesync/synchronized, plays nothing"
+inside touch /run/systemd/timesync/synchronized
+ok=no
+for _ in $(seq 1 40); do   # schedd looks every 10 s
+  [ "$(animation || true)" = aurora ] && { ok=yes; break; }
+  sleep 0.5
+done
+[ $ok = yes ] || fail "schedd did not play its entry once the clock was synchronised: $(jsched --since "@$since" | tail -5)"
+ok "clock synchronised: ledd plays the entry at $minute UTC (aurora)"
+inside timeout 20 systemctl restart ledd.service || fail "systemctl restart ledd"
+ok=no
+for _ in $(seq 1 30); do
+  [ "$(animation || true)" = aurora ] && { ok=yes; break; }
+  sleep 0.5
+done
+[ $ok = yes ] || fail "schedd did not put aurora back after ledd restarted: $(jsched --since "@$since" | tail -5)"
+ok "after restarting ledd, schedd put the scheduled state back"
+
 # ------------------------------------------------------------------- overall
 step "ledd's watchdog pings arrive (sd_notify after hardening)"
 # systemd restamps WatchdogTimestamp on each WATCHDOG=1 (and once at start).
@@ -333,7 +402,7 @@ done
 ok "WATCHDOG=1 received from the unprivileged, hardened ledd"
 
 step "no crashes"
-for u in ledd.service webd.service; do
+for u in ledd.service webd.service schedd.service; do
   [ "$(inside systemctl show -P NRestarts "$u")" = 0 ] || fail "$u restarted by itself (NRestarts $(inside systemctl show -P NRestarts "$u"))"
 done
 ! inside journalctl --no-pager -o cat | grep -E 'status=31/SYS|code=killed.*SYS' || fail "a process was killed by seccomp"

@@ -11,5 +11,6 @@ mod hardware;
 mod harness;
 mod ledd;
 mod startup;
+mod schedule;
 mod unprivileged;
 mod webd;

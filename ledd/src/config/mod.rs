@@ -234,7 +234,7 @@ pub(crate) mod tests {
         parse(PACKAGED, &origin).unwrap();
         let local = PACKAGED
             .replace("socket_group = \"tinsel\"", "socket_group = \"root\"")
-            .replace("[\"tinsel-web\"]", "[\"root\"]");
+            .replace("[\"tinsel-web\", \"tinsel-sched\"]", "[\"root\"]");
         assert_ne!(
             local, PACKAGED,
             "the package's names moved: update this test"

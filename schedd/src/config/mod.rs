@@ -1,0 +1,320 @@
+//! The config file: TOML parsed into raw types that refuse unknown keys
+//! (`raw.rs`), then validated into [`Config`], whose [`Schedule`] cannot
+//! hold an invalid entry (`entries.rs` checks each `[[entries]]` table).
+//!
+//! Every error names the file and the key and says what to do; `schedd`
+//! exits 78 on one. A relative `ledd_socket` is taken relative to the
+//! config file's directory.
+
+mod entries;
+mod raw;
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use tinsel_sandbox::config_error::toml_error;
+use tinsel_sandbox::landlock::LandlockPolicy;
+
+pub use self::entries::{MAX_NAME_LEN, parse_at, parse_month_day};
+use self::raw::RawConfig;
+use crate::schedule::{Schedule, Trigger};
+use crate::sun::Place;
+
+/// The example config printed by `schedd --example-config`. A test parses
+/// it, so it never goes stale.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+/// The system's time zone, as the C library reads it.
+const LOCALTIME: &str = "/etc/localtime";
+
+/// The system's zone from what `iana-time-zone` found and whether
+/// [`LOCALTIME`] exists: without the file, UTC, as the C library does
+/// (minimal containers, the emulated Pi Zero); otherwise the name it holds,
+/// which must be an IANA name.
+fn system_zone(lookup: Result<String, String>, localtime_exists: bool) -> Result<Tz, String> {
+    let name = match lookup {
+        Ok(name) => name,
+        Err(_) if !localtime_exists => return Ok(Tz::UTC),
+        Err(e) => {
+            return Err(format!(
+                "not set, and the system's time zone cannot be read from {LOCALTIME} ({e}): set it, e.g. timezone = \"Europe/Berlin\""
+            ));
+        }
+    };
+    name.parse::<Tz>().map_err(|_| {
+        format!(
+            "not set, and the system's time zone `{name}` is not an IANA name: set it, e.g. timezone = \"Europe/Berlin\""
+        )
+    })
+}
+
+/// ledd's socket when the config names none: where ledd.socket puts it.
+pub const DEFAULT_LEDD_SOCKET: &str = "/run/tinsel/ledd.sock";
+
+/// A config that could not be loaded. The message names the file and, for
+/// a bad value, the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read the config file: {source}; check the path and its permissions", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML, an unknown key or a wrong type.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's message, which names the key and the line.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{}: `{key}`: {message}", path.display())]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The key, dotted (`entries[2].animation`).
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The key at fault, when the error is about one value.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// Where the schedule's time zone came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneSource {
+    /// The `timezone` key.
+    Config,
+    /// The system's (`/etc/localtime`), read once at start.
+    System,
+}
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// ledd's Unix socket.
+    pub ledd_socket: PathBuf,
+    /// The entries, the time zone and the place.
+    pub schedule: Schedule,
+    /// Where the time zone came from.
+    pub zone_source: ZoneSource,
+    /// Wait for a synchronised clock before acting (`require_synced_clock`).
+    pub require_synced_clock: bool,
+    /// The user to drop to when started as root.
+    pub user: Option<String>,
+    /// The group to drop to when started as root.
+    pub group: Option<String>,
+    /// Whether Landlock may be missing (`sandbox.landlock`).
+    pub landlock: LandlockPolicy,
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text` as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with_zone(text, path, None)
+    }
+
+    /// [`Config::load`] for a reload: without a `timezone` key, the zone
+    /// is `system_zone` (the one read at start) instead of the system's,
+    /// which the sandbox no longer lets schedd read.
+    pub fn reload(path: &Path, system_zone: Tz) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse_with_zone(&text, path, Some(system_zone))
+    }
+
+    fn parse_with_zone(
+        text: &str,
+        path: &Path,
+        system_zone: Option<Tz>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: toml_error(&e),
+        })?;
+        Validator { path, system_zone }.config(raw)
+    }
+
+    /// Resolves `user` and `group` to the ids schedd drops to when started
+    /// as root (`None` when `user` is unset); a name that does not exist is
+    /// an error naming its key.
+    pub fn identity(&self) -> Result<Option<tinsel_sandbox::ids::Identity>, ConfigError> {
+        use tinsel_sandbox::ids::{IdError, Identity};
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: self.path.clone(),
+            key: key.to_owned(),
+            message,
+        };
+        Identity::from_names(user, self.group.as_deref())
+            .map(Some)
+            .map_err(|e| match e {
+                IdError::NoSuchUser(name) => invalid(
+                    "user",
+                    format!("no user named `{name}` on this system: create it (the package's sysusers file makes tinsel-sched) or name an existing one"),
+                ),
+                IdError::NoSuchGroup(name) => invalid(
+                    "group",
+                    format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
+                ),
+                other => invalid("user", other.to_string()),
+            })
+    }
+}
+
+/// Turns a [`RawConfig`] into a [`Config`], naming the file in errors.
+pub(crate) struct Validator<'a> {
+    pub(crate) path: &'a Path,
+    /// The system's zone, when already known (a reload).
+    pub(crate) system_zone: Option<Tz>,
+}
+
+impl Validator<'_> {
+    pub(crate) fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let ledd_socket = raw
+            .ledd_socket
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_LEDD_SOCKET));
+        let ledd_socket = match self.path.parent() {
+            Some(dir) if ledd_socket.is_relative() => dir.join(ledd_socket),
+            _ => ledd_socket,
+        };
+        for (key, v) in [("user", &raw.user), ("group", &raw.group)] {
+            if let Some(v) = v
+                && (v.is_empty() || v.contains(['\0', ':', '\n']))
+            {
+                return Err(self.err(key, format!("`{v}` is not a user or group name")));
+            }
+        }
+        let landlock = match raw.sandbox.landlock.as_deref() {
+            None | Some("best-effort") => LandlockPolicy::BestEffort,
+            Some("required") => LandlockPolicy::Required,
+            Some(other) => {
+                return Err(self.err(
+                    "sandbox.landlock",
+                    format!("{other:?}: expected \"best-effort\" or \"required\""),
+                ));
+            }
+        };
+        let (tz, zone_source) = self.timezone(raw.timezone.as_deref())?;
+        let place = self.place(raw.latitude, raw.longitude)?;
+        let mut entries = Vec::with_capacity(raw.entries.len());
+        for (i, e) in raw.entries.into_iter().enumerate() {
+            if let Some(entry) = self.entry(i, e)? {
+                if matches!(entry.trigger, Trigger::Sun { .. }) && place.is_none() {
+                    return Err(self.err(
+                        format!("entries[{i}].at"),
+                        format!(
+                            "`{}` needs the place: set `latitude` and `longitude` (degrees, north and east positive) at the top of the file",
+                            entry.trigger
+                        ),
+                    ));
+                }
+                entries.push(entry);
+            }
+        }
+        Ok(Config {
+            path: self.path.to_owned(),
+            ledd_socket,
+            schedule: Schedule { entries, tz, place },
+            zone_source,
+            require_synced_clock: raw.require_synced_clock.unwrap_or(true),
+            user: raw.user,
+            group: raw.group,
+            landlock,
+        })
+    }
+
+    fn timezone(&self, name: Option<&str>) -> Result<(Tz, ZoneSource), ConfigError> {
+        if let Some(name) = name {
+            let tz = name.parse::<Tz>().map_err(|_| {
+                self.err(
+                    "timezone",
+                    format!("`{name}` is not an IANA time zone name: use one like \"Europe/Berlin\" or \"America/New_York\" (`timedatectl list-timezones`), or remove the key to use the system's"),
+                )
+            })?;
+            return Ok((tz, ZoneSource::Config));
+        }
+        if let Some(tz) = self.system_zone {
+            return Ok((tz, ZoneSource::System));
+        }
+        let lookup = iana_time_zone::get_timezone().map_err(|e| e.to_string());
+        let tz = system_zone(lookup, Path::new(LOCALTIME).exists())
+            .map_err(|message| self.err("timezone", message))?;
+        Ok((tz, ZoneSource::System))
+    }
+
+    fn place(&self, lat: Option<f64>, lon: Option<f64>) -> Result<Option<Place>, ConfigError> {
+        match (lat, lon) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(self.err(
+                "longitude",
+                "`latitude` is set but `longitude` is not: set both (degrees, east positive)",
+            )),
+            (None, Some(_)) => Err(self.err(
+                "latitude",
+                "`longitude` is set but `latitude` is not: set both (degrees, north positive)",
+            )),
+            (Some(lat), Some(lon)) => {
+                if !(-90.0..=90.0).contains(&lat) {
+                    return Err(self.err(
+                        "latitude",
+                        format!(
+                            "{lat} is not a latitude: use degrees from -90 (south) to 90 (north)"
+                        ),
+                    ));
+                }
+                if !(-180.0..=180.0).contains(&lon) {
+                    return Err(self.err(
+                        "longitude",
+                        format!(
+                            "{lon} is not a longitude: use degrees from -180 (west) to 180 (east)"
+                        ),
+                    ));
+                }
+                Place::new(lat, lon).map(Some).ok_or_else(|| {
+                    self.err("latitude", "not a place: check latitude and longitude")
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

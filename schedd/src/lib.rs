@@ -1,0 +1,30 @@
+//! schedd: the scheduler daemon of tinsel. It plays ledd's named
+//! animations (or switches off) by time of day and by sunrise and sunset,
+//! on chosen weekdays and between chosen days of the year, as an
+//! unprivileged client holding ledd's `hooks` role, with no network.
+//!
+//! The crate is a library so that tests can drive every part; `main.rs` is
+//! a thin shell. Modules:
+//! - [`schedule`]: the pure core: when entries fire, the scheduled state at
+//!   an instant, the next fires. Time is always passed in.
+//! - [`sun`]: sunrise and sunset for a place and a date.
+//! - [`config`]: the TOML file, validated into a [`schedule::Schedule`].
+//! - [`clock`]: the "is the clock synchronised yet" gate.
+//! - [`link`]: the connection to ledd, with reconnects.
+//! - [`daemon`]: the run loop that ties them together.
+//! - [`cli`]: `schedd next`.
+//! - [`sandbox`]: the confinement applied before the runtime starts.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod link;
+pub mod sandbox;
+pub mod schedule;
+pub mod sun;
+
+/// schedd's exit codes: the daemons' shared ones.
+pub use tinsel_sandbox::exit::Exit;
