@@ -10,5 +10,7 @@ mod fixtures;
 mod hardware;
 mod harness;
 mod ledd;
+mod narrow_tokens;
+mod state;
 mod unprivileged;
 mod webd;
