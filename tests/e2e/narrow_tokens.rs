@@ -105,19 +105,56 @@ fn allow_from_refuses_a_valid_token_from_outside_and_counts_it() {
     assert_eq!(w.ledd.status()["playing"]["animation"], "rainbow");
     let r = get_state(&http, &w, &lan);
     assert_eq!(r.status, 403, "{}", r.json);
+    // A forwarding header from a peer that is not a trusted proxy changes
+    // nothing: this is the same failure, the third, and bans.
+    let auth = format!("Bearer {lan}");
+    let spoofed = [
+        ("authorization", auth.as_str()),
+        ("x-forwarded-for", "10.1.2.3"),
+    ];
+    let r = send(&http, &w, "POST", "/hooks/fire", &spoofed, None);
+    assert_eq!(r.status, 403, "{}", r.json);
     assert!(
         read(&log).contains("valid token used from outside its allow_from"),
         "{}",
         read(&log)
     );
 
-    // Each counts as a failed login: the third (max_failures = 3) bans the
-    // address, and then even the good token is refused.
-    let r = post(&http, &w, "fire", &lan);
-    assert_eq!(r.status, 403, "{}", r.json);
+    // Each counted as a failed login: the third (max_failures = 3) banned
+    // the address, and now even the good token is refused.
     let r = post(&http, &w, "rainbow", &home);
     assert_eq!(r.status, 429, "{}", r.json);
     assert_eq!(r.json["error"], "banned");
+}
+
+#[test]
+fn allow_from_checks_the_client_a_trusted_proxy_names() {
+    let (lan, lan_lines) = token_with("lan-only", &[], "allow_from = [\"10.0.0.0/8\"]");
+    let w = Webd::builder()
+        .top("trusted_proxies = [\"127.0.0.1\"]")
+        .sections(STRICT_BAN)
+        .sections(HA_HOOKS)
+        .sections(&lan_lines)
+        .start();
+    let http = w.agent();
+    let auth = format!("Bearer {lan}");
+    let via = |xff: Option<&str>| {
+        let mut headers = vec![("authorization", auth.as_str())];
+        if let Some(x) = xff {
+            headers.push(("x-forwarded-for", x));
+        }
+        send(&http, &w, "POST", "/hooks/rainbow", &headers, None).status
+    };
+    // The proxy (127.0.0.1) names a client in 10.0.0.0/8: served.
+    assert_eq!(via(Some("10.1.2.3")), 200);
+    // A client outside, or one the proxy does not name: refused. Each is
+    // counted against that client, not against the proxy or 10.1.2.3.
+    assert_eq!(via(Some("192.0.2.7")), 403);
+    assert_eq!(via(None), 403);
+    assert_eq!(via(Some("192.0.2.7")), 403);
+    assert_eq!(via(Some("192.0.2.7")), 403);
+    assert_eq!(via(Some("192.0.2.7")), 429);
+    assert_eq!(via(Some("10.1.2.3")), 200);
 }
 
 #[test]
@@ -241,4 +278,32 @@ fn an_expired_token_is_refused_like_a_bad_one_and_logged_as_expired() {
     // Counted: with the bad token above, the third failure bans.
     assert_eq!(get_state(&http, &w, &old).status, 401);
     assert_eq!(get_state(&http, &w, &fresh).status, 429);
+}
+
+#[test]
+fn a_bad_narrowing_value_exits_78_naming_the_file_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("webd.toml");
+    let token = "[[tokens]]\nname = \"a\"\nsha256 = \"00000000000000000000000000000000000000000000000000000000000000aa\"\nhooks = [\"*\"]\n";
+    for (line, key) in [
+        ("allow_from = [\"10.0.0.0/40\"]", "tokens[0].allow_from[0]"),
+        ("rate = \"lots\"", "tokens[0].rate"),
+        ("expires = \"2027-13-01\"", "tokens[0].expires"),
+        ("state = \"yes\"", "state"),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                "ledd_socket = \"ledd.sock\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n{token}{line}\n"
+            ),
+        )
+        .expect("write");
+        for flag in ["--check-config", "--config"] {
+            let out = crate::harness::run(Command::new(bin("webd")).arg(flag).arg(&path));
+            let err = crate::harness::stderr(&out);
+            assert_eq!(out.status.code(), Some(78), "{flag} {line}: {err}");
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert!(err.contains(key), "{line}: {err}");
+        }
+    }
 }

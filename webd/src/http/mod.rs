@@ -131,4 +131,6 @@ pub fn app(state: AppState) -> Router {
 #[cfg(test)]
 mod failure_tests;
 #[cfg(test)]
+mod narrow_tests;
+#[cfg(test)]
 mod tests;
