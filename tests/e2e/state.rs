@@ -160,16 +160,31 @@ impl Stack {
     }
 }
 
-/// The Unix time of an RFC 3339 UTC time, as GNU `date` reads it.
+/// The Unix time of `YYYY-MM-DDTHH:MM:SSZ` (days from the civil date,
+/// after Howard Hinnant's `days_from_civil`).
 fn unix_of(rfc3339: &str) -> u64 {
-    assert!(rfc3339.ends_with('Z') && rfc3339.len() == 20, "{rfc3339}");
-    let out =
-        crate::harness::run(std::process::Command::new("date").args(["-u", "-d", rfc3339, "+%s"]));
-    assert!(out.status.success(), "date -d {rfc3339}");
-    crate::harness::stdout(&out)
-        .trim()
-        .parse()
-        .expect("seconds")
+    let n = |r: std::ops::Range<usize>| -> i64 {
+        rfc3339
+            .get(r)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not YYYY-MM-DDTHH:MM:SSZ: {rfc3339}"))
+    };
+    assert!(rfc3339.len() == 20 && rfc3339.ends_with('Z'), "{rfc3339}");
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
+    u64::try_from(secs).expect("after 1970")
+}
+
+#[test]
+fn unix_of_reads_utc_times() {
+    assert_eq!(unix_of("1970-01-01T00:00:00Z"), 0);
+    assert_eq!(unix_of("2027-01-07T00:00:00Z"), 1_799_280_000);
+    assert_eq!(unix_of("2000-02-29T01:01:01Z"), 951_782_400 + 3661);
 }
 
 fn now_unix() -> u64 {

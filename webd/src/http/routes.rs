@@ -165,7 +165,7 @@ impl AppState {
         };
         drop(guard);
         // The hook name came from the client: log it only if it could be one.
-        let hook = if valid_hook_name(hook) || hook == "GET /state" {
+        let hook = if valid_hook_name(hook) || hook == super::state::ROUTE {
             hook
         } else {
             "-"

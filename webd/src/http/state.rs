@@ -26,7 +26,7 @@ use super::date::rfc3339;
 use super::error::{ApiError, json_response};
 
 /// What the failure log and the audit line call this route.
-const ROUTE: &str = "GET /state";
+pub(super) const ROUTE: &str = "GET /state";
 
 /// `GET /state`.
 pub async fn state(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
