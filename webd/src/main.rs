@@ -108,7 +108,14 @@ Examples:
 
 Paste the printed [[tokens]] lines into webd.toml, then reload webd
 (systemctl reload webd, or kill -HUP). The token itself is printed once, on
-the first line, and stored nowhere: the config keeps only its SHA-256.";
+the first line, and stored nowhere: the config keeps only its SHA-256.
+
+To narrow a token, add lines below its [[tokens]] lines (docs/webd.md,
+\"Narrow tokens\"):
+  state = true                     may read GET /state (Home Assistant)
+  allow_from = [\"192.168.1.0/24\"]  only from these networks
+  rate = \"30/min\"                  at most this often (429 beyond)
+  expires = 2027-01-06             refused after this day (UTC)";
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {

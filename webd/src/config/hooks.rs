@@ -9,6 +9,7 @@ use tinsel_proto::{Animation, Param, PlayParams, PlaySeconds, Rgb, Speed};
 use super::ConfigError;
 use super::raw::RawHook;
 use super::validate::Validator;
+use crate::http::auth::narrow::Rate;
 
 /// Whether `name` may name a hook (it appears in URLs and logs).
 pub fn valid_hook_name(name: &str) -> bool {
@@ -30,6 +31,8 @@ pub struct Hook {
     pub request_speed: bool,
     /// Whether a request may set the duration.
     pub request_duration: bool,
+    /// At most this many requests per period, all tokens together.
+    pub rate: Option<Rate>,
 }
 
 /// The colours a request may pick.
@@ -185,11 +188,17 @@ impl Validator<'_> {
                 "\"off\" takes no parameters, so request_colors, request_speed and request_duration must be unset",
             ));
         }
+        let rate = h
+            .rate
+            .as_deref()
+            .map(|text| self.rate(&key("rate"), text))
+            .transpose()?;
         Ok(Hook {
             action,
             request_colors,
             request_speed: h.request_speed,
             request_duration: h.request_duration,
+            rate,
         })
     }
 }

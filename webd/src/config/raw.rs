@@ -112,6 +112,13 @@ pub(super) struct RawToken {
     pub(super) sha256: Option<String>,
     pub(super) hmac_secret: Option<String>,
     pub(super) hooks: Vec<String>,
+    // The narrowing of a token (`tokens.rs`, `Validator::access`).
+    #[serde(default)]
+    pub(super) state: bool,
+    pub(super) allow_from: Option<Vec<String>>,
+    pub(super) rate: Option<String>,
+    /// A string or a TOML date.
+    pub(super) expires: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,4 +134,5 @@ pub(super) struct RawHook {
     pub(super) request_speed: bool,
     #[serde(default)]
     pub(super) request_duration: bool,
+    pub(super) rate: Option<String>,
 }

@@ -10,9 +10,11 @@ use super::ConfigError;
 use super::hooks::Hook;
 use super::raw::RawToken;
 use super::validate::Validator;
+use crate::http::auth::narrow::{Access, DATE_RULE, Expiry, RATE_RULE, Rate};
 use crate::http::auth::{
     MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, check_token_name, parse_hex32,
 };
+use crate::http::client::IpNet;
 
 impl Validator<'_> {
     /// The tokens in file order; a name used twice is refused.
@@ -46,6 +48,7 @@ impl Validator<'_> {
     ) -> Result<Token, ConfigError> {
         let key = |k: &str| format!("tokens[{i}].{k}");
         check_token_name(&t.name).map_err(|e| self.err(key("name"), e.to_string()))?;
+        let access = self.access(i, &t)?;
         let secret = match (t.sha256, t.hmac_secret) {
             (Some(hex), None) => TokenSecret::Sha256(parse_hex32(hex.trim()).ok_or_else(|| {
                 self.err(
@@ -111,7 +114,73 @@ impl Validator<'_> {
             name: t.name,
             secret,
             scope,
+            access,
         })
+    }
+
+    /// `state`, `allow_from`, `rate` and `expires` of `tokens[i]`.
+    fn access(&self, i: usize, t: &RawToken) -> Result<Access, ConfigError> {
+        let key = |k: &str| format!("tokens[{i}].{k}");
+        let allow_from = match &t.allow_from {
+            None => Vec::new(),
+            Some(list) if list.is_empty() => {
+                return Err(self.err(
+                    key("allow_from"),
+                    "is empty, which would refuse the token everywhere: list networks (e.g. [\"10.0.0.0/8\"]) or remove the key",
+                ));
+            }
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(j, s)| {
+                    IpNet::parse(s).ok_or_else(|| {
+                        self.err(
+                            format!("tokens[{i}].allow_from[{j}]"),
+                            format!("`{s}` is not an IP address or network (e.g. \"10.0.0.0/8\", \"2001:db8::/32\")"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let rate = t
+            .rate
+            .as_deref()
+            .map(|text| self.rate(&key("rate"), text))
+            .transpose()?;
+        let expires = match &t.expires {
+            None => None,
+            Some(value) => {
+                let text = match value {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Datetime(d) => d.to_string(),
+                    other => other.to_string(),
+                };
+                Some(Expiry::parse(&text).ok_or_else(|| {
+                    self.err(
+                        key("expires"),
+                        format!("`{text}` is not a date: {DATE_RULE}"),
+                    )
+                })?)
+            }
+        };
+        if t.state && t.hmac_secret.is_some() {
+            return Err(self.err(
+                key("state"),
+                "GET /state takes a bearer token, and this one signs: give state = true to a token made by `webd token new NAME` (no --signed)",
+            ));
+        }
+        Ok(Access {
+            state: t.state,
+            allow_from,
+            rate,
+            expires,
+        })
+    }
+
+    /// A `rate` value (`10/min`), or an error naming `key`.
+    pub(super) fn rate(&self, key: &str, text: &str) -> Result<Rate, ConfigError> {
+        Rate::parse(text)
+            .ok_or_else(|| self.err(key, format!("`{text}` is not a rate: {RATE_RULE}")))
     }
 }
 
@@ -171,6 +240,112 @@ mod tests {
                 }
             }
         }
+    }
+
+    const SHA: &str =
+        "sha256 = \"00000000000000000000000000000000000000000000000000000000000000aa\"";
+
+    #[test]
+    fn narrowing_keys_parse() {
+        let config = parse(&format!(
+            "{MINIMAL}\n[hooks.x]\nanimation = \"rainbow\"\nrate = \"2/s\"\n\
+             [[tokens]]\nname = \"ha\"\n{SHA}\nhooks = [\"x\"]\nstate = true\n\
+             allow_from = [\"10.0.0.0/8\", \"fd00::/8\", \"192.168.1.7\"]\n\
+             rate = \"10/min\"\nexpires = 2027-01-06\n\
+             [[tokens]]\nname = \"plain\"\n{SHA}\nhooks = [\"*\"]\nexpires = \"2027-01-06\"\n"
+        ))
+        .unwrap();
+        let ha = &config.tokens[0].access;
+        assert!(ha.state);
+        assert_eq!(ha.allow_from.len(), 3);
+        assert_eq!(ha.rate.map(|r| r.to_string()).as_deref(), Some("10/min"));
+        assert_eq!(
+            ha.expires.as_ref().map(|e| e.refused_from),
+            Some(1_799_280_000)
+        );
+        // The TOML date and the string are the same day.
+        assert_eq!(config.tokens[1].access.expires, ha.expires);
+        assert_eq!(
+            config.hooks["x"].rate.map(|r| r.to_string()).as_deref(),
+            Some("2/s")
+        );
+    }
+
+    #[test]
+    fn tokens_without_the_new_keys_keep_what_they_had() {
+        let config = parse(&format!(
+            "{MINIMAL}\n[[tokens]]\nname = \"old\"\n{SHA}\nhooks = [\"*\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.tokens[0].access,
+            crate::http::auth::narrow::Access::default()
+        );
+        assert!(!config.tokens[0].access.state);
+    }
+
+    #[test]
+    fn bad_narrowing_values_name_their_key() {
+        let signed = "hmac_secret = \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"";
+        let cases = [
+            (
+                format!("{SHA}\nallow_from = [\"10.0.0.0/8\", \"10.0.0.0/33\"]"),
+                "tokens[0].allow_from[1]",
+                "10.0.0.0/33",
+            ),
+            (
+                format!("{SHA}\nallow_from = [\"lan\"]"),
+                "tokens[0].allow_from[0]",
+                "lan",
+            ),
+            (
+                format!("{SHA}\nallow_from = []"),
+                "tokens[0].allow_from",
+                "is empty",
+            ),
+            (
+                format!("{SHA}\nrate = \"10/day\""),
+                "tokens[0].rate",
+                "COUNT/UNIT",
+            ),
+            (
+                format!("{SHA}\nrate = \"0/s\""),
+                "tokens[0].rate",
+                "COUNT/UNIT",
+            ),
+            (
+                format!("{SHA}\nexpires = \"2027-02-30\""),
+                "tokens[0].expires",
+                "YYYY-MM-DD",
+            ),
+            (
+                format!("{SHA}\nexpires = 2027-01-06T10:00:00Z"),
+                "tokens[0].expires",
+                "YYYY-MM-DD",
+            ),
+            (
+                format!("{SHA}\nexpires = 20270106"),
+                "tokens[0].expires",
+                "YYYY-MM-DD",
+            ),
+            (
+                format!("{signed}\nstate = true"),
+                "tokens[0].state",
+                "bearer",
+            ),
+        ];
+        for (lines, key, says) in cases {
+            let text = format!("{MINIMAL}\n[[tokens]]\nname = \"a\"\n{lines}\nhooks = [\"*\"]\n");
+            let err = parse(&text).expect_err(&lines);
+            assert_eq!(err.key(), Some(key), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+            assert!(err.to_string().contains("/etc/webd/webd.toml"), "{err}");
+        }
+        let err = parse(&format!(
+            "{MINIMAL}\n[hooks.x]\nanimation = \"rainbow\"\nrate = \"fast\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key(), Some("hooks.x.rate"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,17 @@ pub enum ApiError {
     },
     /// 403: the token may not call this hook.
     Forbidden,
+    /// 403: the token may not read `GET /state`.
+    StateForbidden,
+    /// 403: the token may not be used from this address (`allow_from`).
+    AddressForbidden,
+    /// 429: the token's or the hook's `rate` is spent.
+    RateLimited {
+        /// Time until one more request fits.
+        retry_after: Duration,
+        /// Whether the hook's rate (else the token's) is spent.
+        of_hook: bool,
+    },
     /// 404 after auth: no such hook.
     NoSuchHook,
     /// 404: no such path.
@@ -82,13 +93,17 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::StateForbidden | ApiError::AddressForbidden => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NoSuchHook | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Banned { .. } | ApiError::GlobalLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Banned { .. }
+            | ApiError::GlobalLimit { .. }
+            | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::LeddRefused => StatusCode::BAD_GATEWAY,
             ApiError::LeddUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,7 +115,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::Unauthorized { .. } => "unauthorized",
-            ApiError::Forbidden => "forbidden",
+            ApiError::Forbidden | ApiError::StateForbidden | ApiError::AddressForbidden => {
+                "forbidden"
+            }
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::NoSuchHook => "no_such_hook",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -121,9 +139,13 @@ impl ApiError {
             ApiError::Unauthorized { hint: Some(h) } => (*h).to_owned(),
             ApiError::Unauthorized { hint: None } => "missing or invalid token, or no such hook: send the token as `Authorization: Bearer TOKEN` or a `token` field in the body".to_owned(),
             ApiError::Forbidden => "this token may not call this hook: add the hook to the token's `hooks` in the config".to_owned(),
+            ApiError::StateForbidden => "this token may not read the state: add `state = true` to the token in the config".to_owned(),
+            ApiError::AddressForbidden => "this token may not be used from this address: send from a network in the token's `allow_from`, or widen it in the config".to_owned(),
+            ApiError::RateLimited { of_hook: false, .. } => "this token's `rate` is spent: wait for Retry-After seconds, or raise the token's rate in the config".to_owned(),
+            ApiError::RateLimited { of_hook: true, .. } => "this hook's `rate` is spent: wait for Retry-After seconds, or raise the hook's rate in the config".to_owned(),
             ApiError::NoSuchHook => "no such hook: check the name after /hooks/".to_owned(),
             ApiError::NotFound => "not found: webhooks are POST /hooks/NAME".to_owned(),
-            ApiError::MethodNotAllowed => "method not allowed: use POST for /hooks/NAME, GET for /healthz".to_owned(),
+            ApiError::MethodNotAllowed => "method not allowed: use POST for /hooks/NAME, GET for /state and /healthz".to_owned(),
             ApiError::Timeout => "the request took too long: send it in one go".to_owned(),
             ApiError::TooLarge { limit } => format!("the body is over {limit} bytes"),
             ApiError::UnsupportedMediaType { message } => message.clone(),
@@ -139,7 +161,8 @@ impl ApiError {
         match self {
             ApiError::Banned { retry_after }
             | ApiError::GlobalLimit { retry_after }
-            | ApiError::LeddUnavailable { retry_after } => Some(*retry_after),
+            | ApiError::LeddUnavailable { retry_after }
+            | ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -6,6 +6,8 @@
 //! - [`body`]: the body's size bound and its fields, parsed.
 //! - [`ban`]: per-client failure counting and bans, the global budget.
 //! - [`client`]: who the client is (peer or trusted proxy's header), CIDRs.
+//! - [`state`]: `GET /state`, what plays, for Home Assistant.
+//! - [`date`]: calendar days and Unix time (UTC).
 //! - [`limits`]: security headers, request timeout, log limits.
 //! - [`error`]: the JSON errors.
 //! - [`admission`]: which connections are kept when clients compete for
@@ -16,10 +18,12 @@ pub mod auth;
 pub mod ban;
 pub mod body;
 pub mod client;
+pub mod date;
 pub mod error;
 pub mod limits;
 pub mod routes;
 pub mod server;
+pub mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -49,6 +53,8 @@ pub struct Guard {
     pub replay: auth::ReplayCache,
     /// The rate limit on failure log lines.
     pub failure_log: limits::LogLimiter,
+    /// The `rate` limits of tokens and hooks.
+    pub rates: auth::narrow::RateTable,
 }
 
 /// The state every request sees. Cheap to clone.
@@ -110,6 +116,10 @@ pub fn app(state: AppState) -> Router {
             post(routes::hook).fallback(routes::method_not_allowed),
         )
         .route(
+            "/state",
+            get(state::state).fallback(routes::method_not_allowed),
+        )
+        .route(
             "/healthz",
             get(routes::healthz).fallback(routes::method_not_allowed),
         )
@@ -120,5 +130,7 @@ pub fn app(state: AppState) -> Router {
 
 #[cfg(test)]
 mod failure_tests;
+#[cfg(test)]
+mod narrow_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
 //! The routes: `POST /hooks/{name}` and `GET /healthz`, and the steps of a
 //! webhook in order: ban check, body bounds, body parse, authentication
-//! (and, only when it fails, the global failure budget), hook lookup and
-//! scope, parameters, ledd.
+//! (and, only when it fails, the global failure budget; an expired token
+//! fails like a bad one), the token's `allow_from`, hook lookup and scope,
+//! the token's and the hook's `rate`, parameters, ledd. `GET /state` is in
+//! [`state`](super::state) and shares these checks.
 //!
 //! The order is the point. Anything that depends on the hook name comes
 //! after authentication, so an unauthenticated client learns nothing about
@@ -25,12 +27,13 @@ use axum::response::Response;
 use tinsel_proto::{PlaySeconds, Speed};
 
 use super::AppState;
+use super::auth::narrow::RateKey;
 use super::auth::{authenticate, refuse_query_token};
 use super::ban::{Recorded, Verdict};
 use super::body::{echo, read_body};
 use super::client::{Client, PeerAddr, client_ip};
 use super::error::{ApiError, json_response};
-use crate::config::{Action, ColorChoice, Config, Hook, valid_hook_name};
+use crate::config::{Action, ColorChoice, Config, Hook, Token, valid_hook_name};
 
 pub use super::body::Fields;
 
@@ -92,6 +95,7 @@ pub async fn hook(
             return Err(err);
         }
     };
+    state.check_from(token, ip, &name, config)?;
     let Some(hook) = config.hooks.get(&name) else {
         audit(&token.name, ip, &name, "no_such_hook");
         return Err(ApiError::NoSuchHook);
@@ -99,6 +103,10 @@ pub async fn hook(
     if !token.scope.allows(&name) {
         audit(&token.name, ip, &name, "forbidden");
         return Err(ApiError::Forbidden);
+    }
+    if let Err(e) = state.take_rates(token, Some((&name, hook))) {
+        audit(&token.name, ip, &name, "rate_limited");
+        return Err(e);
     }
     let request = match build_request(&name, hook, &fields) {
         Ok(r) => r,
@@ -146,7 +154,7 @@ impl AppState {
     /// line, which names the client IP for an external fail2ban. Returns
     /// the time until the global failure budget has room if it was spent
     /// before this failure: the answer is then 429, not 401.
-    fn failure(
+    pub(super) fn failure(
         &self,
         client: Client,
         hook: &str,
@@ -162,7 +170,11 @@ impl AppState {
         };
         drop(guard);
         // The hook name came from the client: log it only if it could be one.
-        let hook = if valid_hook_name(hook) { hook } else { "-" };
+        let hook = if valid_hook_name(hook) || hook == super::state::ROUTE {
+            hook
+        } else {
+            "-"
+        };
         let banned = match recorded {
             Recorded::Banned => format!("; banned for {}s", config.ban.ban.as_secs()),
             _ => String::new(),
@@ -182,6 +194,66 @@ impl AppState {
             ),
         }
         over_budget
+    }
+}
+
+impl AppState {
+    /// Refuses a valid token used from outside its `allow_from` with 403,
+    /// and counts it as a failed login: a token showing up from a network
+    /// its owner never uses is a stolen token, and its user should be
+    /// banned like a guesser before trying the other hooks. Checked before
+    /// the rates, so that such requests spend no budget of the owner's.
+    pub(super) fn check_from(
+        &self,
+        token: &Token,
+        ip: Client,
+        route: &str,
+        config: &Config,
+    ) -> Result<(), ApiError> {
+        let addr = match ip {
+            Client::Addr(a) => Some(a),
+            Client::Unidentified { .. } => None,
+        };
+        if token.access.allows_from(addr) {
+            return Ok(());
+        }
+        audit(&token.name, ip, route, "outside_allow_from");
+        let reason = "valid token used from outside its allow_from";
+        if let Some(retry_after) = self.failure(ip, route, reason, config) {
+            return Err(ApiError::GlobalLimit { retry_after });
+        }
+        Err(ApiError::AddressForbidden)
+    }
+
+    /// Takes one request from the token's `rate` and the hook's, if they
+    /// have them: 429 with `Retry-After` when either is spent, never
+    /// counted as a failure (the sender proved the token).
+    pub(super) fn take_rates(
+        &self,
+        token: &Token,
+        hook: Option<(&str, &Hook)>,
+    ) -> Result<(), ApiError> {
+        let mut limits = Vec::with_capacity(2);
+        if let Some(rate) = token.access.rate {
+            limits.push((RateKey::Token(token.name.clone()), rate));
+        }
+        if let Some((
+            name,
+            Hook {
+                rate: Some(rate), ..
+            },
+        )) = hook
+        {
+            limits.push((RateKey::Hook(name.to_owned()), *rate));
+        }
+        if limits.is_empty() {
+            return Ok(());
+        }
+        let taken = self.guard().rates.take(&limits, Instant::now());
+        taken.map_err(|(retry_after, key)| ApiError::RateLimited {
+            retry_after,
+            of_hook: matches!(key, RateKey::Hook(_)),
+        })
     }
 }
 

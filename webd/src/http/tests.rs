@@ -80,6 +80,13 @@ pub(super) struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+impl Fixture {
+    /// A fixture over `router`, keeping `dir` (ledd's socket) alive.
+    pub(super) fn new(router: Router, dir: tempfile::TempDir) -> Fixture {
+        Fixture { router, _dir: dir }
+    }
+}
+
 pub(super) fn fixture(with_ledd: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("ledd.sock");

@@ -11,7 +11,10 @@
 //!   the replay cache.
 //! - [`token`]: the token types the config holds, the token-name rule, hex.
 //! - `request.rs`: which credential a request presents.
+//! - [`narrow`]: `state`, `allow_from`, `rate` and `expires`, and the
+//!   rate state.
 
+pub mod narrow;
 mod request;
 pub mod token;
 
@@ -169,16 +172,19 @@ mod tests {
                 name: "a".into(),
                 secret: TokenSecret::Sha256(token_hash("secret-a")),
                 scope: Scope::All,
+                access: narrow::Access::default(),
             },
             Token {
                 name: "b".into(),
                 secret: TokenSecret::Sha256(token_hash("secret-b")),
                 scope: Scope::All,
+                access: narrow::Access::default(),
             },
             Token {
                 name: "signer".into(),
                 secret: TokenSecret::Hmac(b"0123456789abcdef0123456789abcdef".to_vec()),
                 scope: Scope::All,
+                access: narrow::Access::default(),
             },
         ]
     }

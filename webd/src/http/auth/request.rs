@@ -65,10 +65,7 @@ pub(crate) fn authenticate<'a>(
             ApiError::bad("X-Tinsel-Timestamp", "a signed request needs this header"),
             "signed request without a timestamp",
         ))?;
-        let now_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now_unix = unix_now();
         let sign_err = |e: SignError| {
             let reason = match e {
                 SignError::Stale => "stale signature timestamp",
@@ -99,6 +96,7 @@ pub(crate) fn authenticate<'a>(
         };
         let (token, sig) =
             super::verify_signed(&config.tokens, ts, sig, body, now_unix).map_err(sign_err)?;
+        refuse_expired(token, now_unix)?;
         state
             .guard()
             .replay
@@ -134,5 +132,25 @@ pub(crate) fn authenticate<'a>(
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return Err(unauthorized("no token")),
     };
-    super::find_bearer(&config.tokens, presented).ok_or_else(|| unauthorized("bad token"))
+    let token =
+        super::find_bearer(&config.tokens, presented).ok_or_else(|| unauthorized("bad token"))?;
+    refuse_expired(token, unix_now())?;
+    Ok(token)
+}
+
+/// An expired token is refused like a bad one (401, counted): the client
+/// learns nothing it could not learn from a wrong token, and the log says
+/// "expired", so the owner knows to mint a new one.
+fn refuse_expired(token: &Token, now_unix: u64) -> Result<(), (ApiError, &'static str)> {
+    match &token.access.expires {
+        Some(e) if e.is_past(now_unix) => Err((ApiError::Unauthorized { hint: None }, "expired")),
+        _ => Ok(()),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -49,6 +49,8 @@ pub struct Token {
     pub secret: TokenSecret,
     /// The hooks it may call.
     pub scope: Scope,
+    /// `GET /state`, networks, rate and expiry.
+    pub access: super::narrow::Access,
 }
 
 impl fmt::Debug for Token {
@@ -57,6 +59,7 @@ impl fmt::Debug for Token {
         f.debug_struct("Token")
             .field("name", &self.name)
             .field("scope", &self.scope)
+            .field("access", &self.access)
             .finish_non_exhaustive()
     }
 }
