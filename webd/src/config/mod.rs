@@ -43,7 +43,7 @@ pub use self::limits::{
     MAX_CONNECTIONS, MAX_HEADER_TIMEOUT_SECS,
 };
 pub use self::listen::DEFAULT_LISTEN;
-pub use self::tls::TlsPaths;
+pub use self::tls::{CLIENT_CERT_MODES, ClientAuth, TlsPaths};
 pub use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, to_hex};
 pub use crate::http::client::{IpNet, canonical};
 
@@ -73,6 +73,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// The certificate chain and key files.
     pub tls: TlsPaths,
+    /// Whether clients must present a certificate, and its CA.
+    pub client_auth: ClientAuth,
     /// Sizes and timeouts.
     pub limits: Limits,
     /// Failure counting and bans.

@@ -43,6 +43,8 @@ pub(super) struct RawSandbox {
 pub(super) struct RawTls {
     pub(super) cert: PathBuf,
     pub(super) key: PathBuf,
+    pub(super) client_ca: Option<PathBuf>,
+    pub(super) client_cert: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +113,8 @@ pub(super) struct RawToken {
     pub(super) sha256: Option<String>,
     pub(super) hmac_secret: Option<String>,
     pub(super) hooks: Vec<String>,
+    #[serde(default)]
+    pub(super) require_client_cert: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -111,6 +111,7 @@ impl Validator<'_> {
             name: t.name,
             secret,
             scope,
+            require_client_cert: t.require_client_cert,
         })
     }
 }

@@ -27,6 +27,9 @@ pub enum ApiError {
     },
     /// 403: the token may not call this hook.
     Forbidden,
+    /// 403: the token has `require_client_cert`, and the connection
+    /// presented no client certificate.
+    ClientCertRequired,
     /// 404 after auth: no such hook.
     NoSuchHook,
     /// 404: no such path.
@@ -82,7 +85,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::ClientCertRequired => StatusCode::FORBIDDEN,
             ApiError::NoSuchHook | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -101,6 +104,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::Forbidden => "forbidden",
+            ApiError::ClientCertRequired => "client_cert_required",
             ApiError::NoSuchHook => "no_such_hook",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -121,6 +125,7 @@ impl ApiError {
             ApiError::Unauthorized { hint: Some(h) } => (*h).to_owned(),
             ApiError::Unauthorized { hint: None } => "missing or invalid token, or no such hook: send the token as `Authorization: Bearer TOKEN` or a `token` field in the body".to_owned(),
             ApiError::Forbidden => "this token may not call this hook: add the hook to the token's `hooks` in the config".to_owned(),
+            ApiError::ClientCertRequired => "this token is only taken over a connection with a client certificate: connect with the certificate and key from `webd cert client NAME` (curl --cert NAME.pem --key NAME-key.pem)".to_owned(),
             ApiError::NoSuchHook => "no such hook: check the name after /hooks/".to_owned(),
             ApiError::NotFound => "not found: webhooks are POST /hooks/NAME".to_owned(),
             ApiError::MethodNotAllowed => "method not allowed: use POST for /hooks/NAME, GET for /healthz".to_owned(),

@@ -31,6 +31,7 @@ use super::body::{echo, read_body};
 use super::client::{Client, PeerAddr, client_ip};
 use super::error::{ApiError, json_response};
 use crate::config::{Action, ColorChoice, Config, Hook, valid_hook_name};
+use crate::tls::ClientIdentity;
 
 pub use super::body::Fields;
 
@@ -87,6 +88,10 @@ pub async fn hook(
             return Err(err);
         }
     };
+    if token.require_client_cert && parts.extensions.get::<ClientIdentity>().is_none() {
+        audit(&token.name, ip, &name, "no_client_cert");
+        return Err(ApiError::ClientCertRequired);
+    }
     let Some(hook) = config.hooks.get(&name) else {
         audit(&token.name, ip, &name, "no_such_hook");
         return Err(ApiError::NoSuchHook);

@@ -169,16 +169,19 @@ mod tests {
                 name: "a".into(),
                 secret: TokenSecret::Sha256(token_hash("secret-a")),
                 scope: Scope::All,
+                require_client_cert: false,
             },
             Token {
                 name: "b".into(),
                 secret: TokenSecret::Sha256(token_hash("secret-b")),
                 scope: Scope::All,
+                require_client_cert: false,
             },
             Token {
                 name: "signer".into(),
                 secret: TokenSecret::Hmac(b"0123456789abcdef0123456789abcdef".to_vec()),
                 scope: Scope::All,
+                require_client_cert: false,
             },
         ]
     }

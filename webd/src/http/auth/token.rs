@@ -49,6 +49,9 @@ pub struct Token {
     pub secret: TokenSecret,
     /// The hooks it may call.
     pub scope: Scope,
+    /// Whether a request with it is refused (403) unless its connection
+    /// presented a client certificate that `tls.client_ca` signed.
+    pub require_client_cert: bool,
 }
 
 impl fmt::Debug for Token {
