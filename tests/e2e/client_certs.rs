@@ -16,9 +16,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tinsel_tests::https::{
-    client_config, client_config_with_cert, read_head, status_of, tls_from,
-};
+use tinsel_tests::https::{client_config, client_config_with_cert, read_head, status_of, tls_from};
 
 use crate::fixtures::{Ledd, Webd, chmod, free_port, new_token, self_signed, user_lines};
 use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
@@ -136,7 +134,12 @@ impl Stack {
     }
 
     fn token(&self, name: &str) -> &str {
-        &self.tokens.iter().find(|(n, _)| n == name).expect("token").1
+        &self
+            .tokens
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("token")
+            .1
     }
 
     /// A client that trusts webd and presents no certificate.
@@ -198,7 +201,10 @@ fn required_client_certs_refuse_handshakes_without_one_from_the_ca() {
         &[("ifttt", "")],
     );
     assert_refused(st.post(st.anonymous(), "ifttt"), "no certificate");
-    assert_refused(st.post(st.with(&theirs), "ifttt"), "another CA's certificate");
+    assert_refused(
+        st.post(st.with(&theirs), "ifttt"),
+        "another CA's certificate",
+    );
     // The same client with the right certificate gets in: the refusals
     // were about the certificate.
     assert_eq!(st.post(st.with(&ours), "ifttt"), Ok(200));
@@ -259,7 +265,10 @@ fn sighup_swaps_in_a_new_client_ca_inside_the_sandbox() {
     assert!(st.webd.is_running());
     // The old CA's certificate is refused now, also by a client that holds
     // a session ticket from before: no session resumes across a CA change.
-    assert_refused(st.post(old_cfg, "ifttt"), "the old CA's ticket after SIGHUP");
+    assert_refused(
+        st.post(old_cfg, "ifttt"),
+        "the old CA's ticket after SIGHUP",
+    );
     assert_refused(st.post(st.with(&old), "ifttt"), "the old CA after SIGHUP");
     assert!(
         !st.log().contains("reload failed"),
@@ -304,7 +313,10 @@ fn bad_client_cert_settings_exit_78_naming_the_key_and_file() {
         ] {
             assert_eq!(out.status.code(), Some(78), "{lines}: {}", stderr(&out));
             let err = stderr(&out);
-            assert!(err.contains(named) && err.contains("tls.client_"), "{lines}: {err}");
+            assert!(
+                err.contains(named) && err.contains("tls.client_"),
+                "{lines}: {err}"
+            );
         }
     }
 }
@@ -313,8 +325,7 @@ fn bad_client_cert_settings_exit_78_naming_the_key_and_file() {
 /// hour) from now, or that expired `-days` ago, written over DIR/tls.
 fn certificate_expiring_in(dir: &Path, days: i64) {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(30);
     params.not_after = now + time::Duration::days(days) + time::Duration::hours(1);
@@ -337,7 +348,11 @@ fn a_certificate_expiring_in_5_days_is_warned_about() {
     // --check-config prints the days left and warns, but passes.
     let check = check_config(st.dir.path());
     assert!(check.status.success(), "{}", stderr(&check));
-    assert!(stdout(&check).contains("(5 day(s) left)"), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("(5 day(s) left)"),
+        "{}",
+        stdout(&check)
+    );
     let warning = stderr(&check);
     assert!(
         warning.contains("warning") && warning.contains("certbot renew"),
@@ -352,9 +367,10 @@ fn a_certificate_expiring_in_5_days_is_warned_about() {
             .map(str::to_owned)
     });
     let line = warned.unwrap_or_else(|| panic!("no expiry warning: {}", st.log()));
-    let date = (time::OffsetDateTime::now_utc() + time::Duration::days(5) + time::Duration::hours(1))
-        .date()
-        .to_string();
+    let date =
+        (time::OffsetDateTime::now_utc() + time::Duration::days(5) + time::Duration::hours(1))
+            .date()
+            .to_string();
     for part in [
         cert.display().to_string().as_str(),
         "WARN",
@@ -399,5 +415,8 @@ fn check_config_fails_on_an_expired_certificate() {
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     assert!(stdout(&out).contains("expired on"), "{}", stdout(&out));
     let err = stderr(&out);
-    assert!(err.contains("EXPIRED") && err.contains("certbot renew"), "{err}");
+    assert!(
+        err.contains("EXPIRED") && err.contains("certbot renew"),
+        "{err}"
+    );
 }

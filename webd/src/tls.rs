@@ -97,6 +97,7 @@ pub enum TlsError {
 #[derive(Clone)]
 pub struct Resumption(Arc<Mutex<Keys>>);
 
+#[derive(Clone)]
 struct Keys {
     ticketer: Arc<dyn ProducesTickets>,
     cache: Arc<dyn StoresServerSessions>,
@@ -131,15 +132,12 @@ impl Resumption {
     }
 
     /// The ticket key and cache for `trust`, fresh ones if it changed.
-    fn keys(
-        &self,
-        trust: [u8; 32],
-    ) -> Result<(Arc<dyn ProducesTickets>, Arc<dyn StoresServerSessions>), TlsError> {
+    fn keys(&self, trust: [u8; 32]) -> Result<Keys, TlsError> {
         let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if keys.trust != trust {
             *keys = Keys::fresh(trust)?;
         }
-        Ok((keys.ticketer.clone(), keys.cache.clone()))
+        Ok(keys.clone())
     }
 }
 
@@ -248,7 +246,14 @@ pub fn server_config(
     key_pem: &[u8],
     resumption: &Resumption,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    build(paths, cert_pem, key_pem, None, trust("off", b""), resumption)
+    build(
+        paths,
+        cert_pem,
+        key_pem,
+        None,
+        trust("off", b""),
+        resumption,
+    )
 }
 
 fn build(
@@ -284,9 +289,9 @@ fn build(
     };
     let mut config = builder.with_single_cert(certs, key).map_err(refused)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let (ticketer, cache) = resumption.keys(trust)?;
-    config.ticketer = ticketer;
-    config.session_storage = cache;
+    let keys = resumption.keys(trust)?;
+    config.ticketer = keys.ticketer;
+    config.session_storage = keys.cache;
     Ok(Arc::new(config))
 }
 
@@ -378,7 +383,7 @@ impl Expiry {
             "expires soon: clients will refuse it then"
         };
         Some(format!(
-            "{}: the certificate {what} ({}); renew it (Let's Encrypt: `certbot renew`, then `systemctl reload webd`) or make a new one (`webd cert self-signed --force --out DIR`) and send webd SIGHUP",
+            "{}: the certificate {what} ({}); renew it (Let's Encrypt: `certbot renew`, then reload or restart webd) or make a new one (`webd cert self-signed --force --out DIR`, then `systemctl reload webd`)",
             path.display(),
             self.describe(now)
         ))
@@ -441,25 +446,36 @@ mod tests {
         let err = client_verifier(&mode, ca, b"junk").err().unwrap();
         assert!(matches!(err, TlsError::ClientCa { .. }), "{err}");
         let msg = err.to_string();
-        assert!(msg.contains("/etc/webd/clients/ca.pem") && msg.contains("`tls.client_ca`"), "{msg}");
+        assert!(
+            msg.contains("/etc/webd/clients/ca.pem") && msg.contains("`tls.client_ca`"),
+            "{msg}"
+        );
         let (cert, _) = pair();
         assert!(client_verifier(&mode, ca, cert.as_bytes()).is_ok());
-        let err = load(&paths(), &ClientAuth::Optional("/nonexistent/ca.pem".into()), &Resumption::new().unwrap()).unwrap_err();
+        let err = load(
+            &paths(),
+            &ClientAuth::Optional("/nonexistent/ca.pem".into()),
+            &Resumption::new().unwrap(),
+        )
+        .unwrap_err();
         // The server certificate is read first; either way the file is named.
-        assert!(err.to_string().contains("fullchain.pem") || err.to_string().contains("ca.pem"), "{err}");
+        assert!(
+            err.to_string().contains("fullchain.pem") || err.to_string().contains("ca.pem"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_new_client_ca_gets_a_new_ticket_key() {
         let r = Resumption::new().unwrap();
-        let (off, _) = r.keys(trust("off", b"")).unwrap();
-        let (again, _) = r.keys(trust("off", b"")).unwrap();
-        assert!(Arc::ptr_eq(&off, &again), "same trust, same key");
-        let (ca1, _) = r.keys(trust("required", b"ca one")).unwrap();
+        let key = |mode: &str, ca: &[u8]| r.keys(trust(mode, ca)).unwrap().ticketer;
+        let off = key("off", b"");
+        assert!(Arc::ptr_eq(&off, &key("off", b"")), "same trust, same key");
+        let ca1 = key("required", b"ca one");
         assert!(!Arc::ptr_eq(&off, &ca1));
-        let (ca2, _) = r.keys(trust("required", b"ca two")).unwrap();
+        let ca2 = key("required", b"ca two");
         assert!(!Arc::ptr_eq(&ca1, &ca2));
-        let (optional, _) = r.keys(trust("optional", b"ca two")).unwrap();
+        let optional = key("optional", b"ca two");
         assert!(!Arc::ptr_eq(&ca2, &optional), "a change of mode counts too");
     }
 
@@ -476,7 +492,10 @@ mod tests {
         let day = DAY_SECS;
         assert_eq!(e.days_left(at(e.not_after - 5 * day - 60)), 5);
         assert_eq!(e.days_left(at(e.not_after - 20 * day)), 20);
-        assert!(e.warning(path, at(e.not_after - EXPIRY_WARNING_DAYS * day)).is_none());
+        assert!(
+            e.warning(path, at(e.not_after - EXPIRY_WARNING_DAYS * day))
+                .is_none()
+        );
         let w = e.warning(path, at(e.not_after - 5 * day - 60)).unwrap();
         for part in [
             "/etc/tinsel/tls/fullchain.pem",

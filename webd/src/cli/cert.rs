@@ -248,7 +248,9 @@ pub fn client(dir: &Path, name: &str, days: u32, force: bool) -> Result<ClientFi
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
@@ -281,7 +283,9 @@ fn ca_params(
 ) -> Result<rcgen::CertificateParams, CliError> {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::KeyCertSign,
@@ -311,18 +315,22 @@ fn existing_ca(
     };
     let key = rcgen::KeyPair::from_pem(&read(ca_key_path)?).map_err(|e| CliError::Ca {
         path: ca_key_path.to_owned(),
-        message: format!("not a PEM private key ({e}): restore the CA's key, or give another --dir for a new CA"),
+        message: format!(
+            "not a PEM private key ({e}): restore the CA's key, or give another --dir for a new CA"
+        ),
     })?;
     let pem = read(ca_path)?;
     let not_a_ca = |why: &str| CliError::Ca {
         path: ca_path.to_owned(),
-        message: format!("{why}: restore the CA made by `webd cert client`, or give another --dir for a new CA"),
+        message: format!(
+            "{why}: restore the CA made by `webd cert client`, or give another --dir for a new CA"
+        ),
     };
     use rustls::pki_types::pem::PemObject as _;
     let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
         .map_err(|_| not_a_ca("no PEM certificate found"))?;
-    let (_, parsed) =
-        x509_parser::parse_x509_certificate(&der).map_err(|_| not_a_ca("not an X.509 certificate"))?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|_| not_a_ca("not an X.509 certificate"))?;
     let cn = parsed
         .subject()
         .iter_common_name()
@@ -335,7 +343,10 @@ fn existing_ca(
 }
 
 /// Whether `leaf` chains to the CA in `ca_path`, by webd's own verifier.
-fn check_chains(ca_path: &Path, leaf: &rustls::pki_types::CertificateDer<'_>) -> Result<(), CliError> {
+fn check_chains(
+    ca_path: &Path,
+    leaf: &rustls::pki_types::CertificateDer<'_>,
+) -> Result<(), CliError> {
     let pem = std::fs::read(ca_path).map_err(|source| CliError::Write {
         path: ca_path.to_owned(),
         source,
@@ -347,7 +358,8 @@ fn check_chains(ca_path: &Path, leaf: &rustls::pki_types::CertificateDer<'_>) ->
             "a certificate signed with {CA_KEY_FILE} does not verify against it ({why}): the CA file and its key do not belong together; restore them, or give another --dir for a new CA"
         ),
     };
-    let verifier = crate::tls::client_verifier(&mode, ca_path, &pem).map_err(|e| mismatch(e.to_string()))?;
+    let verifier =
+        crate::tls::client_verifier(&mode, ca_path, &pem).map_err(|e| mismatch(e.to_string()))?;
     verifier
         .verify_client_cert(leaf, &[], rustls::pki_types::UnixTime::now())
         .map(drop)
@@ -359,7 +371,11 @@ fn check_chains(ca_path: &Path, leaf: &rustls::pki_types::CertificateDer<'_>) ->
 /// mode (0600).
 fn create_dir(dir: &Path) -> Result<(), CliError> {
     use std::os::unix::fs::DirBuilderExt as _;
-    match std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir) {
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+    {
         Ok(()) => Ok(()),
         Err(source) => Err(CliError::Write {
             path: dir.to_owned(),

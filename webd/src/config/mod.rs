@@ -2,9 +2,9 @@
 //! then validated into [`Config`], which cannot hold an invalid value.
 //!
 //! Every error names the file and the key, and says what to do. Relative
-//! paths (`ledd_socket`, `tls.cert`, `tls.key`) are taken relative to the
-//! config file's directory, so a config and its certificate can travel
-//! together.
+//! paths (`ledd_socket`, `tls.cert`, `tls.key`, `tls.client_ca`) are taken
+//! relative to the config file's directory, so a config and its
+//! certificate can travel together.
 //!
 //! - `mod.rs` (this file): the validated [`Config`], [`Config::load`] and
 //!   [`Config::parse`], what a reload cannot change, and the example.
@@ -161,6 +161,19 @@ key = "/abs/key.pem"
         assert!(!c.hooks["color"].request_colors.allows(Rgb::new(1, 2, 3)));
         assert_eq!(c.limits.header_timeout, Duration::from_secs(5));
         assert_eq!(c.ban.max_failures, 5);
+        assert_eq!(c.client_auth, ClientAuth::Off);
+        assert!(!c.tokens[1].require_client_cert);
+        // The commented lines, switched on, parse too.
+        let on = EXAMPLE
+            .replace("client_cert = \"off\"", "client_cert = \"optional\"")
+            .replace("# client_ca = ", "client_ca = ")
+            .replace("require_client_cert = false", "require_client_cert = true");
+        let c = parse(&on).unwrap();
+        assert_eq!(
+            c.client_auth,
+            ClientAuth::Optional("/etc/tinsel/clients/ca.pem".into())
+        );
+        assert!(c.tokens[1].require_client_cert);
     }
 
     /// The config the package installs (`/etc/tinsel/webd.toml`), with the

@@ -144,10 +144,26 @@ mod tests {
     #[test]
     fn bad_client_cert_settings_name_their_key() {
         let cases = [
-            ("client_cert = \"yes\"\nclient_ca = \"ca.pem\"\n", "tls.client_cert", "\"required\""),
-            ("client_cert = \"required\"\n", "tls.client_ca", "webd cert client"),
-            ("client_cert = \"optional\"\n", "tls.client_ca", "is missing"),
-            ("client_ca = \"ca.pem\"\n", "tls.client_ca", "client_cert = \"optional\""),
+            (
+                "client_cert = \"yes\"\nclient_ca = \"ca.pem\"\n",
+                "tls.client_cert",
+                "\"required\"",
+            ),
+            (
+                "client_cert = \"required\"\n",
+                "tls.client_ca",
+                "webd cert client",
+            ),
+            (
+                "client_cert = \"optional\"\n",
+                "tls.client_ca",
+                "is missing",
+            ),
+            (
+                "client_ca = \"ca.pem\"\n",
+                "tls.client_ca",
+                "client_cert = \"optional\"",
+            ),
             (
                 "[[tokens]]\nname = \"ha\"\nsha256 = \"00000000000000000000000000000000000000000000000000000000000000aa\"\nhooks = [\"*\"]\nrequire_client_cert = true\n",
                 "tokens[0].require_client_cert",
@@ -158,7 +174,10 @@ mod tests {
             let err = parse(&format!("{MINIMAL}{extra}")).expect_err(extra);
             assert_eq!(err.key(), Some(key), "{err}");
             let msg = err.to_string();
-            assert!(msg.contains("/etc/webd/webd.toml") && msg.contains(fix), "{msg}");
+            assert!(
+                msg.contains("/etc/webd/webd.toml") && msg.contains(fix),
+                "{msg}"
+            );
         }
     }
 }
