@@ -44,6 +44,38 @@ pub mod https {
         Arc::new(cfg)
     }
 
+    /// As [`client_config`], presenting the client certificate chain in
+    /// `client_cert_pem` with the key in `client_key_pem` when the server
+    /// asks for one.
+    ///
+    /// # Panics
+    /// If the PEM material is unusable: test material is broken.
+    pub fn client_config_with_cert(
+        cert_pem: &[u8],
+        alpn: &[&[u8]],
+        client_cert_pem: &[u8],
+        client_key_pem: &[u8],
+    ) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(cert_pem) {
+            roots.add(c.expect("PEM cert")).expect("root");
+        }
+        let chain = CertificateDer::pem_slice_iter(client_cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("client PEM cert");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(client_key_pem)
+            .expect("client PEM key");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .expect("client certificate and key");
+        cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
+        Arc::new(cfg)
+    }
+
     /// A socket bound to `src` (an address in 127.0.0.0/8), not connected.
     pub fn socket_from(src: Ipv4Addr) -> std::io::Result<Socket> {
         let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;

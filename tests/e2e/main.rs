@@ -4,6 +4,7 @@
 
 mod admin_slots;
 mod admission;
+mod client_certs;
 mod credentials;
 mod first_hour;
 mod fixtures;

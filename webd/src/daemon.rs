@@ -6,12 +6,19 @@
 //! binding `listen`). [`run`] then builds a current-thread tokio runtime, so
 //! webd stays one thread for its whole life, connects to ledd lazily, and
 //! serves until SIGTERM or SIGINT. SIGHUP re-reads the config file and the
-//! PEM files named in it.
+//! PEM files named in it (certificate, key, client CA).
+//!
+//! The certificate's expiry is checked at start, on every reload and once a
+//! day: within [`tls::EXPIRY_WARNING_DAYS`] of it, webd logs a warning that
+//! names the file, the date and the fix. An expired certificate is logged
+//! as an error but still served: refusing to start would turn a late
+//! renewal into an outage, and `certbot renew` plus SIGHUP fixes it live.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tinsel_sandbox::signals::{Signal, Signals};
 use tokio::sync::watch;
@@ -20,7 +27,10 @@ use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::http::{AppState, Live, server};
 use crate::ledd_client::LeddClient;
-use crate::tls::{self, Resumption, TlsError};
+use crate::tls::{self, Expiry, Resumption, TlsError};
+
+/// How often a running webd looks at its certificate's expiry again.
+pub const EXPIRY_CHECK_PERIOD: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Why webd could not start.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +90,9 @@ impl StartError {
         match self {
             StartError::Config(ConfigError::Read { source, .. }) => io_exit(source),
             StartError::Config(_) | StartError::RootWithoutUser { .. } => Exit::Config,
-            StartError::Tls(TlsError::Read { source, .. }) => io_exit(source),
+            StartError::Tls(
+                TlsError::Read { source, .. } | TlsError::ClientCaRead { source, .. },
+            ) => io_exit(source),
             StartError::Tls(TlsError::Ticketer(_)) => Exit::Internal,
             StartError::Tls(_) => Exit::Config,
             StartError::Bind { source, .. } => match source.kind() {
@@ -103,6 +115,8 @@ pub struct Prepared {
     pub tls: Arc<rustls::ServerConfig>,
     /// The session ticket key and cache, reused by reloads.
     pub resumption: Resumption,
+    /// When the certificate expires (`None` if its date cannot be read).
+    pub expiry: Option<Expiry>,
     /// The listening sockets, already non-blocking.
     pub listeners: Vec<TcpListener>,
     /// Whether the listeners came from systemd.
@@ -122,12 +136,14 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
         return Err(StartError::RootWithoutUser { path });
     }
     let resumption = Resumption::new()?;
-    let tls = tls::load(&config.tls, &resumption)?;
+    let tls = tls::load(&config.tls, &config.client_auth, &resumption)?;
+    let expiry = tls::expiry(&config.tls.cert).ok();
     let (listeners, socket_activated) = listeners(&config)?;
     Ok(Prepared {
         config,
         tls,
         resumption,
+        expiry,
         listeners,
         socket_activated,
     })
@@ -234,7 +250,7 @@ async fn serve(p: Prepared) -> Exit {
         .collect();
     let ledd = LeddClient::spawn(p.config.ledd_socket.clone(), p.config.limits.ledd_timeout);
     tracing::info!(
-        "webd ready: https on {} ({}), ledd at {}, {} token(s), {} hook(s)",
+        "webd ready: https on {} ({}), ledd at {}, {} token(s), {} hook(s), client certificates {}",
         addrs.join(", "),
         if p.socket_activated {
             "socket-activated"
@@ -244,7 +260,11 @@ async fn serve(p: Prepared) -> Exit {
         p.config.ledd_socket.display(),
         p.config.tokens.len(),
         p.config.hooks.len(),
+        p.config.client_auth.mode(),
     );
+    let mut expiry = p.expiry;
+    let mut cert = p.config.tls.cert.clone();
+    check_expiry(&cert, expiry.as_ref());
     let state = AppState::new(
         Live {
             config: p.config,
@@ -254,9 +274,25 @@ async fn serve(p: Prepared) -> Exit {
     );
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(server::serve(listeners, state.clone(), stop_rx));
-    // SIGHUP reloads; SIGTERM and SIGINT end the loop.
-    while signals.recv().await == Signal::Hangup {
-        reload(&state, &p.resumption);
+    // SIGHUP reloads; SIGTERM and SIGINT end the loop. Once a day, the
+    // certificate's expiry is looked at again.
+    let mut daily = tokio::time::interval_at(
+        tokio::time::Instant::now() + EXPIRY_CHECK_PERIOD,
+        EXPIRY_CHECK_PERIOD,
+    );
+    loop {
+        tokio::select! {
+            signal = signals.recv() => {
+                if signal != Signal::Hangup {
+                    break;
+                }
+                if let Some(new) = reload(&state, &p.resumption) {
+                    (cert, expiry) = new;
+                    check_expiry(&cert, expiry.as_ref());
+                }
+            }
+            _ = daily.tick() => check_expiry(&cert, expiry.as_ref()),
+        }
     }
     tracing::info!("stopping: no new connections, finishing open ones");
     let _ = stop_tx.send(true);
@@ -265,24 +301,44 @@ async fn serve(p: Prepared) -> Exit {
     Exit::Ok
 }
 
+/// Logs the expiry warning for the certificate in `cert`, if it is due: an
+/// error once expired, a warning within [`tls::EXPIRY_WARNING_DAYS`].
+pub fn check_expiry(cert: &Path, expiry: Option<&Expiry>) {
+    let now = SystemTime::now();
+    let Some(e) = expiry else {
+        tracing::warn!(
+            "{}: cannot read the certificate's expiry date, so webd cannot warn before it runs out; check it with `openssl x509 -enddate -noout -in {}`",
+            cert.display(),
+            cert.display()
+        );
+        return;
+    };
+    match e.warning(cert, now) {
+        Some(w) if e.expired(now) => tracing::error!("{w}"),
+        Some(w) => tracing::warn!("{w}"),
+        None => tracing::debug!("{}: {}", cert.display(), e.describe(now)),
+    }
+}
+
 /// SIGHUP: re-reads the config and the PEM files it names. Anything wrong
 /// keeps the running state and says why. Connections keep the TLS session
-/// they have; new ones get the new certificate.
-pub fn reload(state: &AppState, resumption: &Resumption) {
+/// they have; new ones get the new certificate and client CA. Returns the
+/// new certificate's path and expiry when the reload took.
+pub fn reload(state: &AppState, resumption: &Resumption) -> Option<(PathBuf, Option<Expiry>)> {
     let old = state.live();
     let path = &old.config.path;
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("reload failed, keeping the running config and certificate: {e}");
-            return;
+            return None;
         }
     };
-    let tls = match tls::load(&config.tls, resumption) {
+    let tls = match tls::load(&config.tls, &config.client_auth, resumption) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!("reload failed, keeping the running config and certificate: {e}");
-            return;
+            return None;
         }
     };
     let restart = old.config.restart_only_changes(&config);
@@ -294,11 +350,15 @@ pub fn reload(state: &AppState, resumption: &Resumption) {
         );
     }
     tracing::info!(
-        "reloaded {} and {}: {} token(s), {} hook(s)",
+        "reloaded {} and {}: {} token(s), {} hook(s), client certificates {}",
         path.display(),
         config.tls.cert.display(),
         config.tokens.len(),
-        config.hooks.len()
+        config.hooks.len(),
+        config.client_auth.mode()
     );
+    let cert = config.tls.cert.clone();
+    let expiry = tls::expiry(&cert).ok();
     state.replace(Live { config, tls });
+    Some((cert, expiry))
 }

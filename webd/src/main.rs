@@ -15,8 +15,9 @@ const AFTER_HELP: &str = "\
 Examples:
   webd --example-config > /etc/tinsel/webd.toml     a commented config to edit
   webd cert self-signed --out /etc/tinsel/tls       certificate + key for a first test
+  webd cert client phone --dir /etc/tinsel/clients  client CA + certificate (mutual TLS)
   webd token new ifttt --hook color --hook off      a token for two hooks (shown once)
-  webd --check-config /etc/tinsel/webd.toml         config, certificate, key, users, ledd
+  webd --check-config /etc/tinsel/webd.toml         config, certificate (days left), key, users, ledd
   webd --config /etc/tinsel/webd.toml               run (systemd: systemctl start webd.socket)
   webd check                                        which sandbox layers this kernel has
   kill -HUP $(pidof webd)                           re-read the config and certificate
@@ -25,6 +26,8 @@ A hook is called with
   curl --cacert fullchain.pem -H 'Authorization: Bearer TOKEN' \\
        -H 'Content-Type: application/json' -d '{\"color\":\"red\"}' https://HOST:8443/hooks/color
 or, from IFTTT (no headers), with the token in the JSON body: {\"token\":\"TOKEN\",\"color\":\"red\"}
+With [tls] client_cert = \"optional\" or \"required\", add --cert NAME.pem --key NAME-key.pem
+(from `webd cert client NAME`). webd warns in its log 14 days before its certificate expires.
 
 Exit codes:
   0   stopped cleanly, or the command or check passed
@@ -78,8 +81,9 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Make a TLS certificate for a first test (use Let's Encrypt's for
-    /// IFTTT: it refuses self-signed ones).
+    /// Make TLS certificates: a server certificate for a first test (use
+    /// Let's Encrypt's for IFTTT: it refuses self-signed ones), or client
+    /// certificates for mutual TLS.
     Cert {
         #[command(subcommand)]
         command: CertCommand,
@@ -168,7 +172,50 @@ which drops from root to its user, can re-read it on SIGHUP.")]
         #[arg(long)]
         force: bool,
     },
+    /// Write a client certificate for NAME (NAME.pem) and its key
+    /// (NAME-key.pem, 0600) into DIR, signed by the client CA in DIR
+    /// (ca.pem, ca-key.pem 0600; made on first use), and print the config
+    /// lines. Clients present it with `curl --cert --key`; webd checks it
+    /// against `[tls] client_ca` when `client_cert` is "optional" or
+    /// "required".
+    #[command(after_help = CLIENT_HELP)]
+    Client {
+        /// The client's name: the certificate's subject CN, shown in
+        /// webd's log lines (1 to 64 of A-Z, a-z, 0-9, '.', '_', '-').
+        name: String,
+        /// The directory of the client CA (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// How long the client certificate is valid, in days.
+        #[arg(long, value_name = "DAYS", default_value_t = webd::cli::cert::DEFAULT_CLIENT_DAYS,
+              value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Replace NAME's existing certificate and key (the CA is kept).
+        #[arg(long)]
+        force: bool,
+    },
 }
+
+const CLIENT_HELP: &str = "\
+Example:
+  sudo webd cert client home-assistant --dir /etc/tinsel/clients
+
+then in webd.toml
+  [tls]
+  client_ca = \"/etc/tinsel/clients/ca.pem\"
+  client_cert = \"optional\"      # \"required\": no certificate, no TLS handshake
+and in the token's [[tokens]] entry
+  require_client_cert = true     # this token is refused (403) without the certificate
+and reload webd (systemctl reload webd). IFTTT cannot present a certificate:
+keep client_cert = \"optional\" and require it per token if IFTTT calls webd.
+
+The client uses it with
+  curl --cacert fullchain.pem --cert DIR/NAME.pem --key DIR/NAME-key.pem \\
+       -H 'Authorization: Bearer TOKEN' -X POST https://HOST:8443/hooks/off
+Home Assistant's rest_command cannot present one: use a shell_command with that curl.
+
+Keep DIR/ca-key.pem private: whoever holds it can make client certificates.
+webd reads only DIR/ca.pem. See docs/webd.md, \"Client certificates\".";
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -216,6 +263,15 @@ fn run(cli: Cli) -> Exit {
                         force,
                     },
             } => webd::cli::cert::run(&out, &names, group.as_deref(), force),
+            Command::Cert {
+                command:
+                    CertCommand::Client {
+                        name,
+                        dir,
+                        days,
+                        force,
+                    },
+            } => webd::cli::cert::run_client(&dir, &name, days, force),
             Command::ProbeLedd {
                 socket,
                 user,

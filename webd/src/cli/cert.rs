@@ -1,5 +1,10 @@
 //! `webd cert self-signed --out DIR`: an ECDSA P-256 certificate and key
 //! for a first test, the key readable by webd's group when run as root.
+//!
+//! `webd cert client NAME --dir DIR`: a client certificate and key for
+//! NAME, signed by the CA in DIR (made on first use), for
+//! `tls.client_cert` (mutual TLS). The CA's key never leaves DIR; webd
+//! itself needs only `DIR/ca.pem`.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
@@ -161,9 +166,283 @@ pub fn run(out: &Path, names: &[String], group: Option<&str>, force: bool) -> Ex
     }
 }
 
+/// The client CA's certificate in a `webd cert client` directory: what
+/// `tls.client_ca` names.
+pub const CA_FILE: &str = "ca.pem";
+/// The client CA's key, which signs client certificates. webd never reads
+/// it.
+pub const CA_KEY_FILE: &str = "ca-key.pem";
+/// The client CA's subject.
+pub const CA_NAME: &str = "tinsel webd client CA";
+/// How long a new client CA is valid (about 10 years).
+pub const CA_DAYS: u32 = 3650;
+/// How long a client certificate is valid by default (about 2 years and 3
+/// months, the longest the CA/Browser Forum once allowed).
+pub const DEFAULT_CLIENT_DAYS: u32 = 825;
+
+/// What `webd cert client` wrote.
+#[derive(Debug, Clone)]
+pub struct ClientFiles {
+    /// The CA certificate (`tls.client_ca`).
+    pub ca: PathBuf,
+    /// Whether the CA was made now (else an existing one signed).
+    pub ca_created: bool,
+    /// The client certificate (`curl --cert`).
+    pub cert: PathBuf,
+    /// The client key (`curl --key`), mode 0600.
+    pub key: PathBuf,
+}
+
+/// Writes a client certificate for `name` (its subject CN, shown in webd's
+/// logs) and its key into `dir` as `NAME.pem` and `NAME-key.pem` (0600),
+/// signed by the CA in `dir` (`ca.pem`, `ca-key.pem` 0600), which is made
+/// first if missing. The new certificate is checked against `ca.pem` with
+/// the verifier webd uses, so a CA file that does not belong to its key is
+/// caught here rather than at the first handshake.
+pub fn client(dir: &Path, name: &str, days: u32, force: bool) -> Result<ClientFiles, CliError> {
+    crate::http::auth::check_token_name(name)?;
+    create_dir(dir)?;
+    let ca_path = dir.join(CA_FILE);
+    let ca_key_path = dir.join(CA_KEY_FILE);
+    let cert_path = dir.join(format!("{name}.pem"));
+    let key_path = dir.join(format!("{name}-key.pem"));
+    if !force {
+        for p in [&cert_path, &key_path] {
+            if p.exists() {
+                return Err(CliError::Exists(p.clone()));
+            }
+        }
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let (ca, ca_key, ca_created) = match (ca_path.exists(), ca_key_path.exists()) {
+        (false, false) => {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+            let cert = ca_params(CA_NAME, now, Some(days_from(now, CA_DAYS)))?.self_signed(&key)?;
+            write(&ca_key_path, key.serialize_pem().as_bytes(), 0o600)?;
+            write(&ca_path, cert.pem().as_bytes(), 0o644)?;
+            (cert, key, true)
+        }
+        (true, true) => {
+            let (cert, key) = existing_ca(&ca_path, &ca_key_path, now)?;
+            (cert, key, false)
+        }
+        (true, false) => {
+            return Err(CliError::Ca {
+                path: ca_key_path,
+                message: format!(
+                    "is missing, so {} cannot sign: restore it, or give another --dir for a new CA (and point tls.client_ca at it)",
+                    ca_path.display()
+                ),
+            });
+        }
+        (false, true) => {
+            return Err(CliError::Ca {
+                path: ca_path,
+                message: format!(
+                    "is missing beside {}: restore it, or give another --dir for a new CA",
+                    ca_key_path.display()
+                ),
+            });
+        }
+    };
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.use_authority_key_identifier_extension = true;
+    // A little slack for a client whose clock is behind.
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = days_from(now, days);
+    let cert = params.signed_by(&key, &ca, &ca_key)?;
+    check_chains(&ca_path, cert.der())?;
+    write(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
+    write(&cert_path, cert.pem().as_bytes(), 0o644)?;
+    Ok(ClientFiles {
+        ca: ca_path,
+        ca_created,
+        cert: cert_path,
+        key: key_path,
+    })
+}
+
+fn days_from(now: time::OffsetDateTime, days: u32) -> time::OffsetDateTime {
+    now + time::Duration::days(i64::from(days))
+}
+
+/// The CA's parameters: a CA for client certificates only, no
+/// intermediates below it.
+fn ca_params(
+    cn: &str,
+    now: time::OffsetDateTime,
+    not_after: Option<time::OffsetDateTime>,
+) -> Result<rcgen::CertificateParams, CliError> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    params.not_before = now - time::Duration::hours(1);
+    if let Some(t) = not_after {
+        params.not_after = t;
+    }
+    Ok(params)
+}
+
+/// The CA in `dir`, as a signer: its key from `ca-key.pem`, and its name
+/// from `ca.pem` (rcgen signs with a certificate object; one made again
+/// from the same name and key gives client certificates that chain to the
+/// file, which [`check_chains`] proves).
+fn existing_ca(
+    ca_path: &Path,
+    ca_key_path: &Path,
+    now: time::OffsetDateTime,
+) -> Result<(rcgen::Certificate, rcgen::KeyPair), CliError> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|source| CliError::Write {
+            path: p.to_owned(),
+            source,
+        })
+    };
+    let key = rcgen::KeyPair::from_pem(&read(ca_key_path)?).map_err(|e| CliError::Ca {
+        path: ca_key_path.to_owned(),
+        message: format!(
+            "not a PEM private key ({e}): restore the CA's key, or give another --dir for a new CA"
+        ),
+    })?;
+    let pem = read(ca_path)?;
+    let not_a_ca = |why: &str| CliError::Ca {
+        path: ca_path.to_owned(),
+        message: format!(
+            "{why}: restore the CA made by `webd cert client`, or give another --dir for a new CA"
+        ),
+    };
+    use rustls::pki_types::pem::PemObject as _;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|_| not_a_ca("no PEM certificate found"))?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|_| not_a_ca("not an X.509 certificate"))?;
+    let cn = parsed
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .ok_or_else(|| not_a_ca("its subject has no common name"))?
+        .to_owned();
+    let cert = ca_params(&cn, now, None)?.self_signed(&key)?;
+    Ok((cert, key))
+}
+
+/// Whether `leaf` chains to the CA in `ca_path`, by webd's own verifier.
+fn check_chains(
+    ca_path: &Path,
+    leaf: &rustls::pki_types::CertificateDer<'_>,
+) -> Result<(), CliError> {
+    let pem = std::fs::read(ca_path).map_err(|source| CliError::Write {
+        path: ca_path.to_owned(),
+        source,
+    })?;
+    let mode = crate::config::ClientAuth::Required(ca_path.to_owned());
+    let mismatch = |why: String| CliError::Ca {
+        path: ca_path.to_owned(),
+        message: format!(
+            "a certificate signed with {CA_KEY_FILE} does not verify against it ({why}): the CA file and its key do not belong together; restore them, or give another --dir for a new CA"
+        ),
+    };
+    let verifier =
+        crate::tls::client_verifier(&mode, ca_path, &pem).map_err(|e| mismatch(e.to_string()))?;
+    verifier
+        .verify_client_cert(leaf, &[], rustls::pki_types::UnixTime::now())
+        .map(drop)
+        .map_err(|e| mismatch(e.to_string()))
+}
+
+/// Creates `dir` as 0755 if missing. Not 0700: webd, after dropping root,
+/// re-reads `ca.pem` in it on SIGHUP. The keys are protected by their own
+/// mode (0600).
+fn create_dir(dir: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(source) => Err(CliError::Write {
+            path: dir.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// `webd cert client NAME --dir DIR`: writes the files, prints the config
+/// lines and how curl and Home Assistant use them.
+pub fn run_client(dir: &Path, name: &str, days: u32, force: bool) -> Exit {
+    match client(dir, name, days, force) {
+        Ok(files) => {
+            let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+            let (ca, cert, key) = (abs(&files.ca), abs(&files.cert), abs(&files.key));
+            let (ca, cert, key) = (ca.display(), cert.display(), key.display());
+            println!(
+                "[tls]\nclient_ca = \"{ca}\"\nclient_cert = \"optional\"   # or \"required\": no certificate, no handshake\n\n\
+                 # and in the [[tokens]] entry of `{name}`:\nrequire_client_cert = true"
+            );
+            if files.ca_created {
+                eprintln!(
+                    "webd: made a new client CA: {ca} (webd reads this) and its key {} (0600: keep it here, webd never needs it)",
+                    abs(&files.ca.with_file_name(CA_KEY_FILE)).display()
+                );
+            }
+            eprintln!(
+                "webd: wrote a client certificate for `{name}` (valid {days} days): {cert}, key {key} (0600)\n\
+                 webd: curl:  curl --cacert fullchain.pem --cert {cert} --key {key} -H 'Authorization: Bearer TOKEN' -X POST https://HOST:8443/hooks/off\n\
+                 webd: Home Assistant: rest_command has no client-certificate option; copy both files to /config/tinsel/ and use\n\
+                 \x20 shell_command:\n\
+                 \x20   tree_off: curl -sf --cacert /config/tinsel/fullchain.pem --cert /config/tinsel/{name}.pem --key /config/tinsel/{name}-key.pem -H 'Authorization: Bearer TOKEN' -X POST https://HOST:8443/hooks/off\n\
+                 webd: then reload webd (systemctl reload webd): the CA is re-read on SIGHUP"
+            );
+            Exit::Ok
+        }
+        Err(CliError::Exists(p)) => {
+            eprintln!(
+                "webd: {} already exists: pass --force to replace it",
+                p.display()
+            );
+            Exit::Usage
+        }
+        Err(e @ CliError::BadName(_)) => {
+            eprintln!("webd: {e}");
+            Exit::Usage
+        }
+        Err(e @ CliError::Write { .. }) => {
+            eprintln!("webd: {e}");
+            Exit::Permission
+        }
+        Err(e @ CliError::Ca { .. }) => {
+            eprintln!("webd: {e}");
+            Exit::Config
+        }
+        Err(e) => {
+            eprintln!("webd: {e}");
+            Exit::Internal
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::MetadataExt as _;
+
+    use rustls::pki_types::pem::PemObject as _;
 
     use super::*;
 
@@ -175,7 +454,12 @@ mod tests {
         let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let paths = crate::config::TlsPaths { cert, key };
-        crate::tls::load(&paths, &crate::tls::Resumption::new().unwrap()).unwrap();
+        crate::tls::load(
+            &paths,
+            &crate::config::ClientAuth::Off,
+            &crate::tls::Resumption::new().unwrap(),
+        )
+        .unwrap();
         assert!(matches!(
             self_signed(dir.path(), &names, false, None),
             Err(CliError::Exists(_))
@@ -192,5 +476,44 @@ mod tests {
         let meta = std::fs::metadata(&key).unwrap();
         assert_eq!(meta.mode() & 0o777, GROUP_KEY_MODE);
         assert_eq!(meta.gid(), gid);
+    }
+
+    #[test]
+    fn client_makes_a_ca_once_and_certificates_that_chain_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let clients = dir.path().join("clients");
+        let a = client(&clients, "home-assistant", 30, false).unwrap();
+        assert!(a.ca_created);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&clients), 0o755);
+        assert_eq!(mode(&a.key), 0o600);
+        assert_eq!(mode(&clients.join(CA_KEY_FILE)), 0o600);
+        let ca_before = std::fs::read(&a.ca).unwrap();
+        // A second client is signed by the same CA, which stays as it was.
+        let b = client(&clients, "phone", 30, false).unwrap();
+        assert!(!b.ca_created);
+        assert_eq!(std::fs::read(&b.ca).unwrap(), ca_before);
+        for f in [&a, &b] {
+            let der = rustls::pki_types::CertificateDer::from_pem_file(&f.cert).unwrap();
+            check_chains(&f.ca, &der).unwrap();
+            let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
+            let cn = parsed.subject().iter_common_name().next().unwrap();
+            assert!(["home-assistant", "phone"].contains(&cn.as_str().unwrap()));
+        }
+        assert!(matches!(
+            client(&clients, "phone", 30, false),
+            Err(CliError::Exists(_))
+        ));
+        assert!(matches!(
+            client(&clients, "a/b", 30, false),
+            Err(CliError::BadName(_))
+        ));
+        // A CA file that is not the key's is caught before anything is written.
+        let other = dir.path().join("other");
+        client(&other, "x", 30, false).unwrap();
+        std::fs::copy(other.join(CA_FILE), clients.join(CA_FILE)).unwrap();
+        let err = client(&clients, "mixed", 30, false).unwrap_err();
+        assert!(matches!(err, CliError::Ca { .. }), "{err}");
+        assert!(!clients.join("mixed.pem").exists());
     }
 }

@@ -1,4 +1,6 @@
 //! What `webd --check-config` adds to parsing: the certificate and key,
+//! the client CA, how many days the certificate has left (an expired one
+//! fails the check),
 //! whether webd's user can re-read its files on reload
 //! ([`unreadable_on_reload`]), and which role ledd gives that user
 //! ([`probe_ledd_as`], run in a child, `webd probe-ledd`, that becomes the
@@ -166,18 +168,30 @@ pub fn run(path: &Path) -> Exit {
     let checked = if crate::tls::is_absent_credential(&config.tls.key) {
         // The packaged unit hands the key in with LoadCredential=: it exists
         // only inside webd.service. Check what can be checked here.
-        crate::tls::check_certificate(&config.tls.cert).map(|_| {
-            println!(
-                "{}: a systemd credential, present only inside the service: `systemctl restart webd` loads it, and `journalctl -u webd` says if it is wrong",
-                config.tls.key.display()
-            );
-        })
+        crate::tls::check_certificate(&config.tls.cert)
+            .and_then(|_| check_client_ca(&config))
+            .map(|_| {
+                println!(
+                    "{}: a systemd credential, present only inside the service: `systemctl restart webd` loads it, and `journalctl -u webd` says if it is wrong",
+                    config.tls.key.display()
+                );
+            })
     } else {
-        crate::tls::load(&config.tls, &resumption).map(drop)
+        crate::tls::load(&config.tls, &config.client_auth, &resumption).map(drop)
     };
     if let Err(e) = checked {
         eprintln!("webd: {e}");
         return crate::daemon::StartError::from(e).exit();
+    }
+    if let Err(exit) = check_expiry(&config.tls.cert) {
+        return exit;
+    }
+    if let Some(ca) = config.client_auth.ca() {
+        println!(
+            "{}: client certificates {} (tls.client_cert), signed by this CA",
+            ca.display(),
+            config.client_auth.mode()
+        );
     }
     println!(
         "{}: OK ({} token(s), {} hook(s); certificate {})",
@@ -195,6 +209,45 @@ pub fn run(path: &Path) -> Exit {
     Exit::Ok
 }
 
+/// The client CA, read and turned into a verifier as the daemon would.
+fn check_client_ca(config: &Config) -> Result<(), crate::tls::TlsError> {
+    let Some(ca) = config.client_auth.ca() else {
+        return Ok(());
+    };
+    let pem = std::fs::read(ca).map_err(|source| crate::tls::TlsError::ClientCaRead {
+        path: ca.to_owned(),
+        source,
+    })?;
+    crate::tls::client_verifier(&config.client_auth, ca, &pem).map(drop)
+}
+
+/// Prints how long the certificate in `cert` has left; a warning within
+/// [`crate::tls::EXPIRY_WARNING_DAYS`], and exit 78 once expired: a check
+/// is run before relying on a config, and no client accepts an expired
+/// certificate.
+fn check_expiry(cert: &Path) -> Result<(), Exit> {
+    let now = std::time::SystemTime::now();
+    let expiry = match crate::tls::expiry(cert) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("webd: warning: cannot read the certificate's expiry date: {e}");
+            return Ok(());
+        }
+    };
+    println!("{}: certificate {}", cert.display(), expiry.describe(now));
+    match expiry.warning(cert, now) {
+        Some(w) if expiry.expired(now) => {
+            eprintln!("webd: error: {w}");
+            Err(Exit::Config)
+        }
+        Some(w) => {
+            eprintln!("webd: warning: {w}");
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 /// A warning, with its fix, for each file webd re-reads on SIGHUP that
 /// `who` (webd's user) could not.
 pub fn reload_warnings(config: &Config, who: &Identity) -> Vec<String> {
@@ -207,7 +260,9 @@ pub fn reload_warnings(config: &Config, who: &Identity) -> Vec<String> {
 
 /// The files webd re-reads on SIGHUP that `who` could not.
 fn reload_blockers(config: &Config, who: &Identity) -> Vec<Unreadable> {
-    unreadable_on_reload(&[&config.path, &config.tls.cert, &config.tls.key], who)
+    let mut files = vec![config.path.as_path(), &config.tls.cert, &config.tls.key];
+    files.extend(config.client_auth.ca());
+    unreadable_on_reload(&files, who)
 }
 
 /// webd's group by name for the fix in a warning, or its number.

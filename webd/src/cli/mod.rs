@@ -1,11 +1,12 @@
 //! The one-shot commands: `webd token new NAME`, `webd cert self-signed
-//! --out DIR`, and `webd --check-config FILE` (with the `webd probe-ledd`
+//! --out DIR`, `webd cert client NAME --dir DIR`, and `webd --check-config FILE` (with the `webd probe-ledd`
 //! child it starts). They print or write and exit; nothing here runs in
 //! the daemon. `main.rs` parses the command line and calls the `run`
 //! function of the matching file:
 //!
 //! - [`token`]: `token new`, a random token and its `[[tokens]]` lines.
-//! - [`cert`]: `cert self-signed`, a certificate and key for a first test.
+//! - [`cert`]: `cert self-signed`, a certificate and key for a first test;
+//!   `cert client`, a client CA and a client certificate for mTLS.
 //! - [`check`]: `--check-config`: the certificate and key, whether webd's
 //!   user can re-read its files on reload, and which role ledd gives it.
 
@@ -48,4 +49,12 @@ pub enum CliError {
     /// The files exist already.
     #[error("{} already exists: pass --force to replace it", .0.display())]
     Exists(PathBuf),
+    /// The client CA in a `webd cert client` directory cannot sign.
+    #[error("{}: {message}", path.display())]
+    Ca {
+        /// The CA file or its key.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }

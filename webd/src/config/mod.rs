@@ -2,9 +2,9 @@
 //! then validated into [`Config`], which cannot hold an invalid value.
 //!
 //! Every error names the file and the key, and says what to do. Relative
-//! paths (`ledd_socket`, `tls.cert`, `tls.key`) are taken relative to the
-//! config file's directory, so a config and its certificate can travel
-//! together.
+//! paths (`ledd_socket`, `tls.cert`, `tls.key`, `tls.client_ca`) are taken
+//! relative to the config file's directory, so a config and its
+//! certificate can travel together.
 //!
 //! - `mod.rs` (this file): the validated [`Config`], [`Config::load`] and
 //!   [`Config::parse`], what a reload cannot change, and the example.
@@ -43,7 +43,7 @@ pub use self::limits::{
     MAX_CONNECTIONS, MAX_HEADER_TIMEOUT_SECS,
 };
 pub use self::listen::DEFAULT_LISTEN;
-pub use self::tls::TlsPaths;
+pub use self::tls::{CLIENT_CERT_MODES, ClientAuth, TlsPaths};
 pub use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, to_hex};
 pub use crate::http::client::{ClientHeader, IpNet, canonical};
 
@@ -75,6 +75,8 @@ pub struct Config {
     pub client_header: ClientHeader,
     /// The certificate chain and key files.
     pub tls: TlsPaths,
+    /// Whether clients must present a certificate, and its CA.
+    pub client_auth: ClientAuth,
     /// Sizes and timeouts.
     pub limits: Limits,
     /// Failure counting and bans.
@@ -161,6 +163,19 @@ key = "/abs/key.pem"
         assert!(!c.hooks["color"].request_colors.allows(Rgb::new(1, 2, 3)));
         assert_eq!(c.limits.header_timeout, Duration::from_secs(5));
         assert_eq!(c.ban.max_failures, 5);
+        assert_eq!(c.client_auth, ClientAuth::Off);
+        assert!(!c.tokens[1].require_client_cert);
+        // The commented lines, switched on, parse too.
+        let on = EXAMPLE
+            .replace("client_cert = \"off\"", "client_cert = \"optional\"")
+            .replace("# client_ca = ", "client_ca = ")
+            .replace("require_client_cert = false", "require_client_cert = true");
+        let c = parse(&on).unwrap();
+        assert_eq!(
+            c.client_auth,
+            ClientAuth::Optional("/etc/tinsel/clients/ca.pem".into())
+        );
+        assert!(c.tokens[1].require_client_cert);
     }
 
     /// The config the package installs (`/etc/tinsel/webd.toml`), with the

@@ -44,6 +44,8 @@ pub(super) struct RawSandbox {
 pub(super) struct RawTls {
     pub(super) cert: PathBuf,
     pub(super) key: PathBuf,
+    pub(super) client_ca: Option<PathBuf>,
+    pub(super) client_cert: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +121,8 @@ pub(super) struct RawToken {
     pub(super) rate: Option<String>,
     /// A string or a TOML date.
     pub(super) expires: Option<toml::Value>,
+    #[serde(default)]
+    pub(super) require_client_cert: bool,
 }
 
 #[derive(Debug, Deserialize)]

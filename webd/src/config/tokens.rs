@@ -115,6 +115,7 @@ impl Validator<'_> {
             secret,
             scope,
             access,
+            require_client_cert: t.require_client_cert,
         })
     }
 

@@ -59,7 +59,7 @@ impl Validator<'_> {
         self.names(raw.user.as_deref(), raw.group.as_deref())?;
         let trusted_proxies = self.trusted_proxies(&raw.trusted_proxies)?;
         let client_header = self.client_header(raw.client_address_header.as_deref())?;
-        let tls = self.tls(raw.tls);
+        let (tls, client_auth) = self.tls(raw.tls)?;
         let limits = self.limits(&raw.limits)?;
         let ban = self.ban(&raw.ban)?;
         let landlock = match raw.sandbox.landlock.as_deref() {
@@ -69,6 +69,7 @@ impl Validator<'_> {
         };
         let hooks = self.hooks(raw.hooks)?;
         let tokens = self.tokens(raw.tokens, &hooks)?;
+        self.client_cert_tokens(&client_auth, &tokens)?;
         Ok(Config {
             path: self.path.to_owned(),
             listen,
@@ -78,6 +79,7 @@ impl Validator<'_> {
             trusted_proxies,
             client_header,
             tls,
+            client_auth,
             limits,
             ban,
             tokens,

@@ -38,6 +38,9 @@ pub enum ApiError {
         /// Whether the hook's rate (else the token's) is spent.
         of_hook: bool,
     },
+    /// 403: the token has `require_client_cert`, and the connection
+    /// presented no client certificate.
+    ClientCertRequired,
     /// 404 after auth: no such hook.
     NoSuchHook,
     /// 404: no such path.
@@ -93,9 +96,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::StateForbidden | ApiError::AddressForbidden => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden
+            | ApiError::StateForbidden
+            | ApiError::AddressForbidden
+            | ApiError::ClientCertRequired => StatusCode::FORBIDDEN,
             ApiError::NoSuchHook | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -119,6 +123,7 @@ impl ApiError {
                 "forbidden"
             }
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::ClientCertRequired => "client_cert_required",
             ApiError::NoSuchHook => "no_such_hook",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -143,6 +148,7 @@ impl ApiError {
             ApiError::AddressForbidden => "this token may not be used from this address: send from a network in the token's `allow_from`, or widen it in the config".to_owned(),
             ApiError::RateLimited { of_hook: false, .. } => "this token's `rate` is spent: wait for Retry-After seconds, or raise the token's rate in the config".to_owned(),
             ApiError::RateLimited { of_hook: true, .. } => "this hook's `rate` is spent: wait for Retry-After seconds, or raise the hook's rate in the config".to_owned(),
+            ApiError::ClientCertRequired => "this token is only taken over a connection with a client certificate: connect with the certificate and key from `webd cert client NAME` (curl --cert NAME.pem --key NAME-key.pem)".to_owned(),
             ApiError::NoSuchHook => "no such hook: check the name after /hooks/".to_owned(),
             ApiError::NotFound => "not found: webhooks are POST /hooks/NAME".to_owned(),
             ApiError::MethodNotAllowed => "method not allowed: use POST for /hooks/NAME, GET for /state and /healthz".to_owned(),

@@ -34,6 +34,7 @@ use super::body::{echo, read_body};
 use super::client::{Client, PeerAddr, client_ip};
 use super::error::{ApiError, json_response};
 use crate::config::{Action, ColorChoice, Config, Hook, Token, valid_hook_name};
+use crate::tls::ClientIdentity;
 
 pub use super::body::Fields;
 
@@ -95,6 +96,7 @@ pub async fn hook(
             return Err(err);
         }
     };
+    check_client_cert(token, &parts.extensions, ip, &name)?;
     state.check_from(token, ip, &name, config)?;
     let Some(hook) = config.hooks.get(&name) else {
         audit(&token.name, ip, &name, "no_such_hook");
@@ -144,6 +146,22 @@ pub async fn hook(
 }
 
 /// One audit line per authenticated webhook.
+/// A token with `require_client_cert` is taken only over a connection
+/// that presented a certificate `tls.client_ca` signed: 403 otherwise, not
+/// counted as a failure (the sender proved the token, not the device).
+pub(super) fn check_client_cert(
+    token: &Token,
+    extensions: &axum::http::Extensions,
+    ip: Client,
+    route: &str,
+) -> Result<(), ApiError> {
+    if token.require_client_cert && extensions.get::<ClientIdentity>().is_none() {
+        audit(&token.name, ip, route, "no_client_cert");
+        return Err(ApiError::ClientCertRequired);
+    }
+    Ok(())
+}
+
 fn audit(token: &str, ip: Client, hook: &str, result: &str) {
     let hook = if valid_hook_name(hook) { hook } else { "-" };
     tracing::info!(target: "webd::audit", token, %ip, hook, result, "webhook");

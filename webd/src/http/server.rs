@@ -376,13 +376,26 @@ async fn connection(
         }
     };
     slot.handshake_done();
+    // A verified client certificate: its name goes with every request on
+    // this connection, as an extension and into the request's log lines.
+    let client_cert = crate::tls::client_identity(tls.get_ref().1);
+    let span = match &client_cert {
+        Some(c) => tracing::info_span!("tls", client_cn = %c.0),
+        None => tracing::Span::none(),
+    };
 
     let gate = slot.gate.clone();
     let id = slot.id;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(PeerAddr(peer));
+        if let Some(c) = &client_cert {
+            req.extensions_mut().insert(c.clone());
+        }
         let busy = InFlight::start(&gate, id);
-        let answer = router.clone().oneshot(req.map(Body::new));
+        let answer = tracing::Instrument::instrument(
+            router.clone().oneshot(req.map(Body::new)),
+            span.clone(),
+        );
         async move {
             let r = answer.await;
             drop(busy);

@@ -24,6 +24,7 @@ use super::body::Fields;
 use super::client::{Client, PeerAddr, client_ip};
 use super::date::rfc3339;
 use super::error::{ApiError, json_response};
+use super::routes::check_client_cert;
 
 /// What the failure log and the audit line call this route.
 pub(super) const ROUTE: &str = "GET /state";
@@ -37,7 +38,12 @@ pub async fn state(State(state): State<AppState>, req: Request) -> Result<Respon
         .0;
     let live = state.live();
     let config = &live.config;
-    let ip = client_ip(peer.ip(), req.headers(), &config.trusted_proxies);
+    let ip = client_ip(
+        peer.ip(),
+        req.headers(),
+        &config.trusted_proxies,
+        config.client_header,
+    );
     if let Verdict::Banned { retry_after } = state.guard().bans.check(ip, std::time::Instant::now())
     {
         return Err(ApiError::Banned { retry_after });
@@ -67,6 +73,7 @@ pub async fn state(State(state): State<AppState>, req: Request) -> Result<Respon
             return Err(err);
         }
     };
+    check_client_cert(token, req.extensions(), ip, ROUTE)?;
     state.check_from(token, ip, ROUTE, config)?;
     if !token.access.state {
         audit(&token.name, ip, "forbidden");

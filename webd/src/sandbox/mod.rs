@@ -68,7 +68,8 @@ pub struct Plan {
     /// Starting as root without one is an error.
     pub user: Option<Identity>,
     /// Files and directories that stay readable: the config file and the
-    /// directories holding the certificate and key (see [`reload_paths`]).
+    /// directories holding the certificate, key and client CA (see
+    /// [`reload_paths`]).
     pub read_only_paths: Vec<PathBuf>,
     /// ledd's socket path. Not a Landlock rule: `connect(2)` to a pathname
     /// Unix socket is not mediated by Landlock up to ABI 8 (proven by a
@@ -81,14 +82,14 @@ pub struct Plan {
 }
 
 /// The read-only paths webd needs to re-read its config and certificate on
-/// SIGHUP: the config file, and for the certificate and key the directory
-/// that holds each — both as written and as resolved through symlinks
+/// SIGHUP: the config file, and for the certificate, key and client CA
+/// (`files`) the directory that holds each — both as written and as resolved through symlinks
 /// (certbot's `live/` links point into `archive/`, and Landlock checks the
 /// file a link resolves to). Paths that do not exist are skipped here and
 /// reported by the TLS loader instead.
-pub fn reload_paths(config_file: &Path, cert: &Path, key: &Path) -> Vec<PathBuf> {
+pub fn reload_paths(config_file: &Path, files: &[&Path]) -> Vec<PathBuf> {
     let mut out = vec![config_file.to_owned()];
-    for file in [cert, key] {
+    for file in files {
         let as_written = file.parent().map(Path::to_owned);
         let resolved = std::fs::canonicalize(file)
             .ok()
@@ -105,7 +106,8 @@ pub fn reload_paths(config_file: &Path, cert: &Path, key: &Path) -> Vec<PathBuf>
 /// The daemon's plan, built from its validated config: keep `listeners`
 /// (the listening sockets from `daemon::prepare`), become the configured
 /// `user`/`group` (resolved through NSS here, before the sandbox), keep the
-/// config file, certificate and key readable for SIGHUP ([`reload_paths`]),
+/// config file, certificate, key and client CA readable for SIGHUP
+/// ([`reload_paths`]),
 /// `sandbox.landlock`, and `seccomp` (`--seccomp-log` gives
 /// [`SeccompMode::Log`]). `main` applies exactly this plan, and the attack
 /// tests attack it.
@@ -117,11 +119,18 @@ pub fn daemon_plan(
     Ok(Plan {
         keep_fds: listeners.to_vec(),
         user: config.identity()?,
-        read_only_paths: reload_paths(&config.path, &config.tls.cert, &config.tls.key),
+        read_only_paths: reload_paths(&config.path, &reload_files(config)),
         ledd_socket: config.ledd_socket.clone(),
         landlock: config.landlock,
         seccomp,
     })
+}
+
+/// The PEM files webd re-reads on SIGHUP: certificate, key, client CA.
+fn reload_files(config: &Config) -> Vec<&Path> {
+    let mut files = vec![config.tls.cert.as_path(), &config.tls.key];
+    files.extend(config.client_auth.ca());
+    files
 }
 
 /// A step that failed; `main` maps every variant to exit code 71.

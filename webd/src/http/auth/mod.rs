@@ -173,18 +173,21 @@ mod tests {
                 secret: TokenSecret::Sha256(token_hash("secret-a")),
                 scope: Scope::All,
                 access: narrow::Access::default(),
+                require_client_cert: false,
             },
             Token {
                 name: "b".into(),
                 secret: TokenSecret::Sha256(token_hash("secret-b")),
                 scope: Scope::All,
                 access: narrow::Access::default(),
+                require_client_cert: false,
             },
             Token {
                 name: "signer".into(),
                 secret: TokenSecret::Hmac(b"0123456789abcdef0123456789abcdef".to_vec()),
                 scope: Scope::All,
                 access: narrow::Access::default(),
+                require_client_cert: false,
             },
         ]
     }

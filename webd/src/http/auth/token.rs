@@ -51,6 +51,9 @@ pub struct Token {
     pub scope: Scope,
     /// `GET /state`, networks, rate and expiry.
     pub access: super::narrow::Access,
+    /// Whether a request with it is refused (403) unless its connection
+    /// presented a client certificate that `tls.client_ca` signed.
+    pub require_client_cert: bool,
 }
 
 impl fmt::Debug for Token {
