@@ -221,7 +221,9 @@ pub fn explain(e: &ConnectionError, config: &Config, addr: SocketAddr) -> (Strin
     let io_kind = |e: &std::io::Error| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => (
             "refused".to_owned(),
-            format!("nothing listens on {at}: start the broker, or fix broker.host and broker.port"),
+            format!(
+                "nothing listens on {at}: start the broker, or fix broker.host and broker.port"
+            ),
         ),
         std::io::ErrorKind::PermissionDenied => (
             "denied".to_owned(),
@@ -231,7 +233,9 @@ pub fn explain(e: &ConnectionError, config: &Config, addr: SocketAddr) -> (Strin
         ),
         std::io::ErrorKind::TimedOut => (
             "timeout".to_owned(),
-            format!("no answer from {at}: check the network and a firewall between this tree and the broker"),
+            format!(
+                "no answer from {at}: check the network and a firewall between this tree and the broker"
+            ),
         ),
         _ => (
             format!("io:{:?}", e.kind()),
@@ -270,7 +274,9 @@ pub fn explain(e: &ConnectionError, config: &Config, addr: SocketAddr) -> (Strin
             ),
             other => (
                 format!("refused:{other:?}"),
-                format!("the broker at {at} refused the connection ({other:?}); see the broker's log"),
+                format!(
+                    "the broker at {at} refused the connection ({other:?}); see the broker's log"
+                ),
             ),
         },
         ConnectionError::MqttState(s) => (
@@ -307,7 +313,10 @@ mod tests {
         assert_eq!(&will.message[..], b"offline");
         assert!(will.retain);
         let login = o.credentials().unwrap();
-        assert_eq!((login.username.as_str(), login.password.as_str()), ("tree", "pw"));
+        assert_eq!(
+            (login.username.as_str(), login.password.as_str()),
+            ("tree", "pw")
+        );
         let o = options(&c, "[::1]:1883".parse().unwrap(), None, None);
         assert_eq!(o.broker_address().0, "[::1]");
     }

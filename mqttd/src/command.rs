@@ -224,7 +224,11 @@ mod tests {
 
     #[test]
     fn on_with_an_effect_plays_it() {
-        let p = run(r#"{"state":"ON","effect":"fire","color_mode":"rgb"}"#, &view(None)).unwrap();
+        let p = run(
+            r#"{"state":"ON","effect":"fire","color_mode":"rgb"}"#,
+            &view(None),
+        )
+        .unwrap();
         assert_eq!(
             p.request,
             Some(Request::Play {
@@ -297,7 +301,13 @@ mod tests {
         let cmd = parse(br#"{"state":"ON"}"#, 1024).unwrap();
         let p = plan(&cmd, &view(None), &Animation::ALL, Some(last)).unwrap();
         assert!(
-            matches!(p.request, Some(Request::Play { animation: Animation::Snowfall, .. })),
+            matches!(
+                p.request,
+                Some(Request::Play {
+                    animation: Animation::Snowfall,
+                    ..
+                })
+            ),
             "{p:?}"
         );
         let p = plan(&cmd, &view(Some(last)), &Animation::ALL, None).unwrap();

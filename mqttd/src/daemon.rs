@@ -147,7 +147,8 @@ pub fn run(prepared: Prepared) -> Exit {
             return Exit::Internal;
         }
     };
-    runtime.block_on(Bridge::new(prepared).serve())
+    // The ledd connection is registered with the runtime: build inside it.
+    runtime.block_on(async { Bridge::new(prepared).serve().await })
 }
 
 /// The loop's state.
@@ -177,8 +178,12 @@ struct Bridge {
     /// The availability last published since the connection.
     available: Option<bool>,
     bucket: TokenBucket,
+    /// Rate-limited log lines, one limiter per kind: a flood of one kind
+    /// never hides the first line of another.
     flood_log: LogLimit,
     bad_log: LogLimit,
+    part_log: LogLimit,
+    ledd_log: LogLimit,
 }
 
 impl Bridge {
@@ -188,7 +193,10 @@ impl Bridge {
         events
             .network_options
             .set_connection_timeout(broker::CONNECT_TIMEOUT.as_secs());
-        let bucket = TokenBucket::new(p.config.limits.commands_per_second, std::time::Instant::now());
+        let bucket = TokenBucket::new(
+            p.config.limits.commands_per_second,
+            std::time::Instant::now(),
+        );
         Bridge {
             ledd: Ledd::new(p.config.ledd_socket.clone(), p.ledd),
             config: p.config,
@@ -210,6 +218,8 @@ impl Bridge {
             bucket,
             flood_log: LogLimit::new(LOG_EVERY),
             bad_log: LogLimit::new(LOG_EVERY),
+            part_log: LogLimit::new(LOG_EVERY),
+            ledd_log: LogLimit::new(LOG_EVERY),
         }
     }
 
@@ -317,7 +327,9 @@ impl Bridge {
                 let topic = p.topic.as_str();
                 if topic == self.config.ha_status_topic() {
                     if &p.payload[..] == b"online" {
-                        tracing::info!("Home Assistant came online: publishing the discovery config again");
+                        tracing::info!(
+                            "Home Assistant came online: publishing the discovery config again"
+                        );
                         self.publish_discovery();
                         self.published = None;
                         self.publish_state();
@@ -470,7 +482,7 @@ impl Bridge {
             }
         };
         for why in &plan.dropped {
-            if let Some(held) = self.bad_log.allow(now) {
+            if let Some(held) = self.part_log.allow(now) {
                 tracing::warn!("mqtt: command on {topic}: dropped {why}{}", held_note(held));
             }
         }
@@ -482,11 +494,8 @@ impl Bridge {
             match self.ledd.request(&request).await {
                 Ok(_) => {}
                 Err(e) => {
-                    if let Some(held) = self.bad_log.allow(now) {
-                        tracing::warn!(
-                            "mqtt: command on {topic} not done: {e}{}",
-                            held_note(held)
-                        );
+                    if let Some(held) = self.ledd_log.allow(now) {
+                        tracing::warn!("mqtt: command on {topic} not done: {e}{}", held_note(held));
                     }
                     self.published = None;
                 }

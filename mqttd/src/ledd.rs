@@ -177,7 +177,9 @@ impl Ledd {
             }
             Err(_) => {
                 self.lost();
-                Err(LeddError::Lost(format!("no answer within {REQUEST_TIMEOUT:?}")))
+                Err(LeddError::Lost(format!(
+                    "no answer within {REQUEST_TIMEOUT:?}"
+                )))
             }
         }
     }
@@ -228,9 +230,7 @@ impl Ledd {
 
 /// Connects and says `Hello`, blocking, before the sandbox (the daemon keeps
 /// the connection). The cause when it fails, for the log.
-pub fn connect_blocking(
-    socket: &Path,
-) -> Result<(std::os::unix::net::UnixStream, Welcome), Cause> {
+pub fn connect_blocking(socket: &Path) -> Result<(std::os::unix::net::UnixStream, Welcome), Cause> {
     use std::io::{Read as _, Write as _};
     let io = |e: io::Error| Cause::from_io(&e);
     let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(io)?;
@@ -271,8 +271,8 @@ async fn handshake(socket: &Path) -> Result<(Conn, Welcome), Cause> {
     let reply = exchange(&mut conn, &handshake::hello())
         .await
         .map_err(|e| Cause::Other(e.to_string()))?;
-    let welcome = handshake::check_welcome(reply, tinsel_proto::VERSION)
-        .map_err(Cause::from_handshake)?;
+    let welcome =
+        handshake::check_welcome(reply, tinsel_proto::VERSION).map_err(Cause::from_handshake)?;
     Ok((conn, welcome))
 }
 

@@ -78,7 +78,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::Usage } else { Exit::Ok }.into();
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            }
+            .into();
         }
     };
     log::init(cli.verbose, Targets::Hidden);
@@ -123,7 +128,11 @@ fn check_config(path: &Path) -> Exit {
         "broker: {}:{} -> {:?}, tls {}",
         c.broker.host, c.broker.port, prepared.addrs, c.broker.tls
     );
-    println!("topics: {}/set, discovery {}", c.base_topic, c.discovery_topic());
+    println!(
+        "topics: {}/set, discovery {}",
+        c.base_topic,
+        c.discovery_topic()
+    );
     match &prepared.ledd {
         Some((_, w)) => println!("ledd: role {} ({} LEDs)", w.role.name(), w.led_count),
         None => println!("ledd: not reachable now (see the warning above)"),

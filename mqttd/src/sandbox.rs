@@ -190,7 +190,10 @@ pub fn ensure_single_threaded(report: &mut Report) -> Result<(), SandboxError> {
 /// Step 1: close every inherited descriptor except stdio and `keep`.
 pub fn close_inherited_fds(report: &mut Report, keep: &[RawFd]) -> Result<(), SandboxError> {
     process::close_inherited_fds(keep).map_err(SandboxError::CloseFds)?;
-    report.step("close_inherited_fds", format!("closed all but 0-2 and {keep:?}"));
+    report.step(
+        "close_inherited_fds",
+        format!("closed all but 0-2 and {keep:?}"),
+    );
     Ok(())
 }
 
@@ -207,14 +210,20 @@ pub fn drop_privileges(report: &mut Report, user: Option<&Identity>) -> Result<(
         ids::prove_irreversible().map_err(SandboxError::Privileges)?;
         report.step(
             "drop_privileges",
-            format!("root → uid {} gid {}; setresuid(0,0,0) now fails", user.uid, user.gid),
+            format!(
+                "root → uid {} gid {}; setresuid(0,0,0) now fails",
+                user.uid, user.gid
+            ),
         );
     } else {
         let now = caps::get().map_err(SandboxError::Bounding)?;
         if now.effective & (1 << caps::CAP_SETPCAP) != 0 {
             caps::drop_bounding_set(0).map_err(SandboxError::Bounding)?;
         }
-        report.step("drop_privileges", format!("not root (uid {r}): nothing to switch"));
+        report.step(
+            "drop_privileges",
+            format!("not root (uid {r}): nothing to switch"),
+        );
     }
     report.uid = ids::resuid().0;
     report.gid = ids::resgid().0;
@@ -234,7 +243,10 @@ pub fn clear_capabilities(report: &mut Report) -> Result<(), SandboxError> {
     if !caps::ambient_is_empty().map_err(|err| e("ambient", err))? {
         return Err(SandboxError::Capabilities("ambient set not empty".into()));
     }
-    report.step("clear_capabilities", "effective/permitted/inheritable/ambient empty".into());
+    report.step(
+        "clear_capabilities",
+        "effective/permitted/inheritable/ambient empty".into(),
+    );
     Ok(())
 }
 

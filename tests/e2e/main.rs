@@ -10,5 +10,6 @@ mod fixtures;
 mod hardware;
 mod harness;
 mod ledd;
+mod mqtt;
 mod unprivileged;
 mod webd;

@@ -303,10 +303,7 @@ impl Validator<'_> {
             ));
         }
         if t.starts_with('/') || t.ends_with('/') {
-            return Err(self.err(
-                key,
-                format!("{t:?} starts or ends with '/': remove it"),
-            ));
+            return Err(self.err(key, format!("{t:?} starts or ends with '/': remove it")));
         }
         Ok(t.to_owned())
     }
@@ -450,9 +447,7 @@ impl Validator<'_> {
                 "a password is configured (password_file or the mqtt.password credential) but no username: MQTT sends a password only with a user name; set username",
             ));
         }
-        let client_id = raw
-            .client_id
-            .unwrap_or_else(|| format!("tinsel-{node_id}"));
+        let client_id = raw.client_id.unwrap_or_else(|| format!("tinsel-{node_id}"));
         if client_id.is_empty()
             || client_id.len() > 64
             || !client_id
@@ -511,7 +506,8 @@ mod tests {
         Config::parse_with(text, Path::new("/etc/tinsel/mqttd.toml"), None)
     }
 
-    const MINIMAL: &str = "ledd_socket = \"ledd.sock\"\nname = \"Living room\"\n[broker]\nhost = \"mqtt.local\"\n";
+    const MINIMAL: &str =
+        "ledd_socket = \"ledd.sock\"\nname = \"Living room\"\n[broker]\nhost = \"mqtt.local\"\n";
 
     #[test]
     fn example_config_is_valid() {
