@@ -61,6 +61,10 @@ pub enum StartError {
         /// The config file.
         path: PathBuf,
     },
+    /// The broker's name does not resolve (DNS not up yet?): systemd
+    /// restarts mqttd, unlike a config error.
+    #[error("{0}")]
+    Resolve(String),
     /// The config path cannot be made absolute.
     #[error("{}: {source}", path.display())]
     ConfigPath {
@@ -81,6 +85,7 @@ impl StartError {
             {
                 Exit::Permission
             }
+            StartError::Resolve(_) => Exit::Unavailable,
             _ => Exit::Config,
         }
     }
@@ -114,7 +119,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     }
     let password = config.read_password()?;
     let tls = broker::tls(&config)?;
-    let addrs = broker::resolve(&config)?;
+    let addrs = broker::resolve(&config).map_err(|e| StartError::Resolve(e.to_string()))?;
     let ledd = match ledd::connect_blocking(&config.ledd_socket) {
         Ok(l) => Some(l),
         Err(cause) => {

@@ -31,11 +31,12 @@ credential mqtt.password: never from the command line or the config itself.
 Exit codes:
   0   stopped cleanly, or the check passed
   64  bad command line
+  69  the broker's name does not resolve (yet): systemd tries again
   70  internal error
   71  the sandbox could not be applied
   77  permission denied on a file
-  78  config error (or a file, the broker's name, the CA it names): the
-      message names the file and the key
+  78  config error (or a file it names: CA, password): the message names
+      the file and the key; systemd does not restart
 
 See docs/mqtt.md (installed as /usr/share/doc/tinsel/mqtt.md).";
 

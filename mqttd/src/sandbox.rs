@@ -233,7 +233,11 @@ pub fn drop_privileges(report: &mut Report, user: Option<&Identity>) -> Result<(
 /// Step 3: effective, permitted, inheritable and ambient empty, verified.
 pub fn clear_capabilities(report: &mut Report) -> Result<(), SandboxError> {
     let e = |what: &str, err: std::io::Error| SandboxError::Capabilities(format!("{what}: {err}"));
-    caps::restrict_sets(0).map_err(|err| e("capset", err))?;
+    // Under systemd (User=tinsel-mqtt) every set is empty already: then no
+    // capset, so the unit can keep ~@privileged, which removes it.
+    if caps::get().map_err(|err| e("capget", err))? != caps::CapSets::default() {
+        caps::restrict_sets(0).map_err(|err| e("capset", err))?;
+    }
     let now = caps::get().map_err(|err| e("capget", err))?;
     if now != caps::CapSets::default() {
         return Err(SandboxError::Capabilities(format!(

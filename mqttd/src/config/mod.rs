@@ -437,9 +437,11 @@ impl Validator<'_> {
         }
         let password_file = match raw.password_file {
             Some(p) => Some(self.relative(p)),
+            // An empty credential is no password: the package installs
+            // /etc/tinsel/mqtt.password empty, for brokers without logins.
             None => credentials
                 .map(|dir| dir.join(PASSWORD_CREDENTIAL))
-                .filter(|p| p.is_file()),
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > 0)),
         };
         if password_file.is_some() && raw.username.is_none() {
             return Err(self.err(
@@ -586,6 +588,15 @@ mod tests {
             .unwrap();
         assert_eq!(c.read_password().unwrap().as_deref(), Some("s3cret"));
         let c = parse(&text).unwrap();
+        assert_eq!(c.read_password().unwrap(), None);
+        // The unit's empty default credential means no password.
+        std::fs::write(dir.path().join(PASSWORD_CREDENTIAL), "").unwrap();
+        let c = Config::parse_with(
+            MINIMAL,
+            Path::new("/etc/tinsel/mqttd.toml"),
+            Some(dir.path()),
+        )
+        .unwrap();
         assert_eq!(c.read_password().unwrap(), None);
         let err = parse(&format!("{MINIMAL}password = \"x\"\n")).unwrap_err();
         assert!(err.to_string().contains("password"), "{err}");
