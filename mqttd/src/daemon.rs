@@ -121,7 +121,15 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     let tls = broker::tls(&config)?;
     let addrs = broker::resolve(&config).map_err(|e| StartError::Resolve(e.to_string()))?;
     let ledd = match ledd::connect_blocking(&config.ledd_socket) {
-        Ok(l) => Some(l),
+        Ok(l) => {
+            tracing::info!(
+                socket = %config.ledd_socket.display(),
+                leds = l.1.led_count,
+                role = l.1.role.name(),
+                "connected to ledd"
+            );
+            Some(l)
+        }
         Err(cause) => {
             tracing::warn!(
                 "ledd is not reachable yet: {}; retrying in the background",

@@ -78,7 +78,7 @@ fn test_pki() -> TestPki {
 /// listener (`tls_port`) with the test CA's certificate. Logins need
 /// [`USER`] and [`PASSWORD`].
 struct Broker {
-    _daemon: Daemon,
+    daemon: Daemon,
     port: u16,
     tls_port: Option<u16>,
     dir: tempfile::TempDir,
@@ -86,7 +86,7 @@ struct Broker {
 
 impl Broker {
     fn start(tls: bool) -> Broker {
-        let exe = mosquitto();
+        mosquitto();
         let dir = tempfile::tempdir().unwrap();
         // Mosquitto started as root reads its files as user `mosquitto`.
         chmod(dir.path(), 0o755);
@@ -127,27 +127,21 @@ impl Broker {
         let conf_path = dir.path().join("mosquitto.conf");
         std::fs::write(&conf_path, conf).unwrap();
         chmod(&conf_path, 0o644);
-        let log = dir.path().join("mosquitto.log");
-        let mut cmd = Command::new(exe);
-        cmd.arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap());
-        let daemon = Daemon::spawn("mosquitto", &mut cmd);
-        let up = wait_for(LIMIT, || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        assert!(
-            up.is_some(),
-            "mosquitto did not listen on {port}: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        let daemon = spawn_mosquitto(dir.path(), port);
         Broker {
-            _daemon: daemon,
+            daemon,
             port,
             tls_port,
             dir,
         }
+    }
+
+    /// Stops the broker (its retained messages go: no persistence) and
+    /// starts it again on the same ports.
+    fn restart(&mut self) {
+        self.daemon.signal("KILL");
+        self.daemon.wait_timeout(LIMIT);
+        self.daemon = spawn_mosquitto(self.dir.path(), self.port);
     }
 
     fn ca(&self) -> PathBuf {
@@ -158,6 +152,26 @@ impl Broker {
     fn watch(&self, filter: &str) -> Watcher {
         Watcher::connect(self.port, filter)
     }
+}
+
+/// Starts mosquitto with `dir/mosquitto.conf` and waits for `port`.
+fn spawn_mosquitto(dir: &Path, port: u16) -> Daemon {
+    let log = dir.join("mosquitto.log");
+    let mut cmd = Command::new(mosquitto());
+    cmd.arg("-c")
+        .arg(dir.join("mosquitto.conf"))
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).unwrap());
+    let daemon = Daemon::spawn("mosquitto", &mut cmd);
+    let up = wait_for(LIMIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    assert!(
+        up.is_some(),
+        "mosquitto did not listen on {port}: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    daemon
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +247,21 @@ impl Watcher {
         })
     }
 
+    /// Waits until the newest message on `topic` is `payload`.
+    fn wait_latest_text(&self, topic: &str, payload: &str) {
+        wait_for(LIMIT, || {
+            let seen = self.seen.lock().unwrap();
+            let last = seen.iter().rev().find(|m| m.topic == topic)?;
+            (last.payload == payload).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{topic} did not become {payload:?} within {LIMIT:?}; seen: {:#?}",
+                self.seen.lock().unwrap()
+            )
+        })
+    }
+
     fn publish(&self, topic: &str, payload: &str) {
         self.client
             .publish(topic, QoS::AtMostOnce, false, payload.as_bytes().to_vec())
@@ -243,6 +272,10 @@ impl Watcher {
 /// A ledd that gives mqttd's user (nobody when the tests run as root, as
 /// mqttd drops to it; else the tests' own uid) the hooks role.
 fn ledd() -> Ledd {
+    ledd_builder().start()
+}
+
+fn ledd_builder() -> crate::fixtures::LeddBuilder {
     let hooks = if is_root() {
         "nobody".to_owned()
     } else {
@@ -253,7 +286,6 @@ fn ledd() -> Ledd {
     Ledd::builder()
         .socket_mode("0666")
         .access(&format!("hooks_users = [\"{hooks}\"]"))
-        .start()
 }
 
 /// A running mqttd; its log (stderr) in its directory.
@@ -532,4 +564,52 @@ fn mqtt_a_command_flood_is_rate_limited_and_ledd_keeps_time() {
             <= 2,
         "the flood's log line is rate-limited:\n{log}"
     );
+}
+
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_ledd_and_broker_restarts_are_survived() {
+    let mut broker = Broker::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let ledd = ledd_builder().start_in(dir.path());
+    let mut mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+    mqttd.wait_log("mqtt: connected to localhost");
+    let availability = format!("tinsel/{NODE}/availability");
+    let w = broker.watch(&availability);
+    w.wait_latest_text(&availability, "online");
+
+    // ledd goes away: offline; it comes back: online, and commands work.
+    drop(ledd);
+    w.wait_latest_text(&availability, "offline");
+    let ledd = ledd_builder().start_in(dir.path());
+    w.wait_latest_text(&availability, "online");
+    w.publish(
+        &format!("tinsel/{NODE}/set"),
+        r#"{"state":"ON","effect":"aurora"}"#,
+    );
+    wait_for(LIMIT, || (playing(&ledd) == "aurora").then_some(()))
+        .unwrap_or_else(|| panic!("ledd does not play aurora: {}", mqttd.log()));
+
+    // The broker restarts and forgets everything (no persistence): mqttd
+    // reconnects by itself and publishes its config, state and
+    // availability again.
+    broker.restart();
+    wait_for(Duration::from_secs(20), || {
+        (mqttd.log().matches("mqtt: connected to").count() >= 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("mqttd did not reconnect:\n{}", mqttd.log()));
+    let w2 = broker.watch("#");
+    w2.wait("the discovery config again", |m| {
+        m.topic == format!("homeassistant/light/{NODE}/config") && m.retain
+    });
+    w2.wait_latest_text(&availability, "online");
+    w2.wait_latest(&state_topic(), |s| s["effect"] == "aurora");
+    assert!(mqttd.daemon.is_running(), "{}", mqttd.log());
+    let log = mqttd.log();
+    // One line for the lost broker, naming it.
+    let lost = format!("lost the connection to localhost:{}", broker.port);
+    assert_eq!(log.matches(&lost).count(), 1, "{log}");
 }
