@@ -1,9 +1,10 @@
 //! The daemon's life, in two halves with the sandbox between them.
 //!
 //! [`prepare`] runs while the process has one thread: it reads the config,
-//! the password and the CA, resolves the broker's name and connects to ledd
-//! (if it is up). [`run`] then builds a current-thread tokio runtime and
-//! runs one loop that owns both links:
+//! the password and the CA, and resolves the broker's name. [`run`] then
+//! (after the sandbox) builds a current-thread tokio runtime and runs one
+//! loop that owns both links; ledd is connected to from there, as mqttd's
+//! own user (as root, ledd would give the connection the admin role):
 //!
 //! - every `limits.status_interval` it asks ledd for its status and
 //!   publishes the state (retained) when what plays or the brightness
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
-use tinsel_proto::{Animation, Playing, Request, Response, Welcome};
+use tinsel_proto::{Animation, Playing, Request, Response};
 use tinsel_sandbox::signals::{Signal, Signals};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
@@ -33,7 +34,7 @@ use crate::broker;
 use crate::command::{self, Refused, View};
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
-use crate::ledd::{self, Ledd, LeddError};
+use crate::ledd::{Ledd, LeddError};
 use crate::publish::{self, OFFLINE, ONLINE};
 use crate::ratelimit::{LogLimit, TokenBucket};
 
@@ -102,12 +103,11 @@ pub struct Prepared {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The broker's addresses.
     pub addrs: Vec<SocketAddr>,
-    /// The connection to ledd, if ledd was up.
-    pub ledd: Option<(std::os::unix::net::UnixStream, Welcome)>,
 }
 
-/// Reads every file, resolves the broker and connects to ledd. Must run
-/// before any thread starts.
+/// Reads every file and resolves the broker. Must run before any thread
+/// starts. ledd is connected to only after the sandbox: a connection made
+/// as root would carry ledd's admin role into the dropped process.
 pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     let path = std::path::absolute(config_path).map_err(|source| StartError::ConfigPath {
         path: config_path.to_owned(),
@@ -120,30 +120,11 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     let password = config.read_password()?;
     let tls = broker::tls(&config)?;
     let addrs = broker::resolve(&config).map_err(|e| StartError::Resolve(e.to_string()))?;
-    let ledd = match ledd::connect_blocking(&config.ledd_socket) {
-        Ok(l) => {
-            tracing::info!(
-                socket = %config.ledd_socket.display(),
-                leds = l.1.led_count,
-                role = l.1.role.name(),
-                "connected to ledd"
-            );
-            Some(l)
-        }
-        Err(cause) => {
-            tracing::warn!(
-                "ledd is not reachable yet: {}; retrying in the background",
-                cause.explain(&config.ledd_socket)
-            );
-            None
-        }
-    };
     Ok(Prepared {
         config,
         password,
         tls,
         addrs,
-        ledd,
     })
 }
 
@@ -211,7 +192,7 @@ impl Bridge {
             std::time::Instant::now(),
         );
         Bridge {
-            ledd: Ledd::new(p.config.ledd_socket.clone(), p.ledd),
+            ledd: Ledd::new(p.config.ledd_socket.clone()),
             config: p.config,
             password: p.password,
             tls: p.tls,

@@ -115,10 +115,9 @@ pub struct Ledd {
 }
 
 impl Ledd {
-    /// A link to `socket`, connected already if `pre` holds a connection
-    /// made before the sandbox.
-    pub fn new(socket: PathBuf, pre: Option<(std::os::unix::net::UnixStream, Welcome)>) -> Ledd {
-        let mut ledd = Ledd {
+    /// A link to `socket`; it connects at the first request.
+    pub fn new(socket: PathBuf) -> Ledd {
+        Ledd {
             socket,
             conn: None,
             backoff: MIN_BACKOFF,
@@ -126,19 +125,7 @@ impl Ledd {
             cause: None,
             welcome: None,
             fresh: false,
-        };
-        if let Some((stream, welcome)) = pre
-            && stream.set_nonblocking(true).is_ok()
-            && let Ok(stream) = UnixStream::from_std(stream)
-        {
-            ledd.conn = Some(Conn {
-                stream,
-                reader: Box::new(FrameReader::new()),
-            });
-            ledd.welcome = Some(welcome);
-            ledd.fresh = true;
         }
-        ledd
     }
 
     /// Whether a connection is open.
@@ -200,6 +187,12 @@ impl Ledd {
         };
         match result {
             Ok((conn, welcome)) => {
+                if welcome.role != tinsel_proto::Role::Hooks {
+                    tracing::warn!(
+                        role = welcome.role.name(),
+                        "ledd gives mqttd more than the hooks role: mqttd needs only hooks; list its user under `[access] hooks_users`, not as an admin"
+                    );
+                }
                 if self.cause.take().is_some() || self.welcome.is_none() {
                     tracing::info!(
                         socket = %self.socket.display(),
@@ -228,8 +221,8 @@ impl Ledd {
     }
 }
 
-/// Connects and says `Hello`, blocking, before the sandbox (the daemon keeps
-/// the connection). The cause when it fails, for the log.
+/// Connects and says `Hello`, blocking: `mqttd --check-config`'s probe. The
+/// cause when it fails.
 pub fn connect_blocking(socket: &Path) -> Result<(std::os::unix::net::UnixStream, Welcome), Cause> {
     use std::io::{Read as _, Write as _};
     let io = |e: io::Error| Cause::from_io(&e);

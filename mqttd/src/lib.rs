@@ -7,10 +7,11 @@
 //! it. It never binds, listens or accepts.
 //!
 //! Start-up is split in two so the sandbox fits between the halves:
-//! [`daemon::prepare`] reads every file, resolves the broker and connects to
-//! ledd while the process has one thread; after [`sandbox::apply`] in
-//! `main`, [`daemon::run`] builds a current-thread runtime and runs the
-//! bridge.
+//! [`daemon::prepare`] reads every file and resolves the broker while the
+//! process has one thread; after [`sandbox::apply`] in `main`,
+//! [`daemon::run`] builds a current-thread runtime and runs the bridge,
+//! connecting to ledd as mqttd's own user (a connection made as root would
+//! get ledd's admin role).
 //!
 //! Modules:
 //! - [`config`]: the TOML file, validated into a type that cannot be invalid;

@@ -1,6 +1,6 @@
 //! mqttd's command line: a thin shell over the library. The daemon path is
-//! three steps in a fixed order: prepare (files, broker address, ledd; one
-//! thread), sandbox, run.
+//! three steps in a fixed order: prepare (files, broker address; one
+//! thread), sandbox, run (ledd and the broker).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![forbid(unsafe_code)]
 
@@ -134,9 +134,15 @@ fn check_config(path: &Path) -> Exit {
         c.base_topic,
         c.discovery_topic()
     );
-    match &prepared.ledd {
-        Some((_, w)) => println!("ledd: role {} ({} LEDs)", w.role.name(), w.led_count),
-        None => println!("ledd: not reachable now (see the warning above)"),
+    let socket = &c.ledd_socket;
+    match mqttd::ledd::connect_blocking(socket) {
+        Ok((_, w)) if rustix::process::geteuid().is_root() => println!(
+            "ledd: reachable ({} LEDs); as root it says admin, mqttd connects as {}: check that user is in ledd's [access] hooks_users",
+            w.led_count,
+            c.user.as_deref().unwrap_or("its user")
+        ),
+        Ok((_, w)) => println!("ledd: role {} ({} LEDs)", w.role.name(), w.led_count),
+        Err(cause) => println!("ledd: not reachable: {}", cause.explain(socket)),
     }
     Exit::Ok
 }
@@ -157,10 +163,8 @@ fn daemon(path: &Path, seccomp_log: bool) -> Exit {
 }
 
 fn sandbox(prepared: &mqttd::daemon::Prepared, seccomp_log: bool) -> Result<(), Exit> {
-    use std::os::fd::AsRawFd as _;
-    let keep: Vec<_> = prepared.ledd.iter().map(|(s, _)| s.as_raw_fd()).collect();
     let mode = mqttd::sandbox::SeccompMode::from_log_flag(seccomp_log);
-    let plan = mqttd::sandbox::daemon_plan(&prepared.config, &keep, mode).map_err(|e| {
+    let plan = mqttd::sandbox::daemon_plan(&prepared.config, &[], mode).map_err(|e| {
         tracing::error!("{e}");
         Exit::Config
     })?;

@@ -1,12 +1,13 @@
 //! mqttd's sandbox: the ordered confinement steps applied in `main` after
-//! [`crate::daemon::prepare`] (files read, broker resolved, ledd connected)
-//! and before any thread starts. The same shape as webd's, with one
+//! [`crate::daemon::prepare`] (files read, broker resolved) and before any
+//! thread starts; ledd and the broker are connected to afterwards, as
+//! mqttd's own user. The same shape as webd's, with one
 //! difference in policy: mqttd may open TCP connections, to the broker's
 //! port only, and never bind, listen or accept.
 //!
 //! 0. [`ensure_single_threaded`] — capabilities, no_new_privs and Landlock
 //!    are per thread;
-//! 1. [`close_inherited_fds`] — keep stdio and ledd's connection;
+//! 1. [`close_inherited_fds`] — keep stdio (and `plan.keep_fds`);
 //! 2. [`drop_privileges`] — as root: drop the bounding set, then become
 //!    `user`/`group` for good (proven: `setresuid(0,0,0)` fails);
 //! 3. [`clear_capabilities`] — every set empty, verified;
@@ -44,7 +45,7 @@ use crate::config::{Config, ConfigError};
 /// What to confine and how. The daemon's is [`daemon_plan`].
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    /// Descriptors to keep open besides 0, 1, 2 (ledd's connection).
+    /// Descriptors to keep open besides 0, 1, 2 (none for the daemon).
     pub keep_fds: Vec<RawFd>,
     /// Who to become when started as root.
     pub user: Option<Identity>,
@@ -58,7 +59,7 @@ pub struct Plan {
     pub seccomp: SeccompMode,
 }
 
-/// The daemon's plan: keep `keep` (ledd's connection), become the
+/// The daemon's plan: keep `keep` (tests smuggle descriptors in), become the
 /// configured user, keep the config, CA and password files readable, TCP
 /// to the broker's port only.
 pub fn daemon_plan(

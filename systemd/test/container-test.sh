@@ -38,7 +38,10 @@
 #   - after `systemctl restart ledd` webd reconnects by itself;
 #   - with ledd-spi.conf installed (simulated strip; /dev/null stands in for
 #     /dev/spidev0.0) ledd runs as tinsel-led with no capabilities, opens the
-#     device node, and still serves webd.
+#     device node, and still serves webd;
+#   - mqttd.service runs as tinsel-mqtt with no capabilities, NoNewPrivs 1,
+#     Seccomp 2, logs its seven sandbox steps, reaches ledd, and waits for
+#     a broker that is not there without exiting.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -319,6 +322,36 @@ done
 [ "$(animation || true)" = snowfall ] || fail "the unprivileged ledd does not play snowfall"
 ok "the unprivileged ledd gives webd the hooks role and plays snowfall"
 
+# ------------------------------------------------------------------- mqttd
+step "mqttd under its unit (the packaged config; no broker listens)"
+grep -q "^tinsel-mqtt:x:[1-9][0-9]*:$tinsel_gid:" "$root/etc/passwd" || fail "no user tinsel-mqtt in group tinsel"
+[ "$(stat -c '%a %u' "$root/etc/tinsel/mqtt.password")" = "600 0" ] || fail "mqtt.password is not 0600 root"
+# The container has no /etc/hosts: the broker by address.
+inside sh -c 'sed "s/^host = \"localhost\"/host = \"127.0.0.1\"/" /usr/share/tinsel/mqttd.toml > /etc/tinsel/mqttd.toml'
+inside timeout 20 systemctl start mqttd.service || { inside systemctl status mqttd.service --no-pager >&2 || true; fail "mqttd did not start"; }
+jmqttd() { inside journalctl -u mqttd.service -o cat --no-pager "$@"; }
+ok=no
+for _ in $(seq 1 40); do
+  jmqttd | grep -q 'nothing listens on 127.0.0.1:1883' && { ok=yes; break; }
+  sleep 0.25
+done
+[ $ok = yes ] || { jmqttd >&2; fail "mqttd did not say that no broker listens"; }
+mpid=$(main_pid mqttd.service)
+mst=$(status_of "$mpid")
+[ "$(awk '$1 == "Uid:" {print $2}' <<<"$mst")" = "$(inside id -u tinsel-mqtt)" ] || fail "mqttd does not run as tinsel-mqtt"
+for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+  [ "$(field "$mst" "$c")" = 0000000000000000 ] || fail "mqttd $c = $(field "$mst" "$c")"
+done
+[ "$(field "$mst" NoNewPrivs)" = 1 ] && [ "$(field "$mst" Seccomp)" = 2 ] || fail "mqttd NoNewPrivs/Seccomp: $(field "$mst" NoNewPrivs)/$(field "$mst" Seccomp)"
+mlog=$(jmqttd _PID="$mpid")
+for s in ensure_single_threaded close_inherited_fds drop_privileges clear_capabilities set_no_new_privs landlock seccomp; do
+  grep -q "sandbox: $s: " <<<"$mlog" || { echo "$mlog" >&2; fail "mqttd: no line for sandbox step $s"; }
+done
+grep -q 'connected to ledd' <<<"$mlog" || { echo "$mlog" >&2; fail "mqttd did not reach ledd"; }
+sleep 2
+[ "$(inside systemctl is-active mqttd.service || true)" = active ] || fail "mqttd stopped while the broker is away"
+ok "mqttd as tinsel-mqtt, no capabilities, NoNewPrivs 1, Seccomp 2, seven sandbox steps, ledd reached, waiting for the broker"
+
 # ------------------------------------------------------------------- overall
 step "ledd's watchdog pings arrive (sd_notify after hardening)"
 # systemd restamps WatchdogTimestamp on each WATCHDOG=1 (and once at start).
@@ -333,7 +366,7 @@ done
 ok "WATCHDOG=1 received from the unprivileged, hardened ledd"
 
 step "no crashes"
-for u in ledd.service webd.service; do
+for u in ledd.service webd.service mqttd.service; do
   [ "$(inside systemctl show -P NRestarts "$u")" = 0 ] || fail "$u restarted by itself (NRestarts $(inside systemctl show -P NRestarts "$u"))"
 done
 ! inside journalctl --no-pager -o cat | grep -E 'status=31/SYS|code=killed.*SYS' || fail "a process was killed by seccomp"

@@ -377,6 +377,10 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
         false,
     );
     mqttd.wait_log("mqtt: connected to localhost");
+    // mqttd reaches ledd as its own user, with the hooks role only (as
+    // root it would be admin: it connects after dropping root).
+    mqttd.wait_log("connected to ledd");
+    assert!(mqttd.log().contains("role=\"hooks\""), "{}", mqttd.log());
     // A client that subscribes later gets the retained config and state.
     let w = broker.watch("#");
     let config = w.wait("retained discovery config", |m| {
