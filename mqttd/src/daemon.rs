@@ -36,7 +36,7 @@ use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::ledd::{Ledd, LeddError};
 use crate::publish::{self, OFFLINE, ONLINE};
-use crate::ratelimit::{LogLimit, TokenBucket};
+use crate::ratelimit::{Causes, LogLimit, TokenBucket};
 
 /// The first retry after the broker connection fails.
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -157,8 +157,8 @@ struct Bridge {
     events: EventLoop,
     /// Connected to the broker (a ConnAck seen since the last error).
     connected: bool,
-    /// The broker's last failure cause, logged once.
-    cause: Option<String>,
+    /// The broker failure causes logged in this outage.
+    causes: Causes,
     backoff: Duration,
     retry_at: Option<Instant>,
     /// ledd's state as last read.
@@ -201,7 +201,7 @@ impl Bridge {
             client,
             events,
             connected: false,
-            cause: None,
+            causes: Causes::default(),
             backoff: MIN_BACKOFF,
             retry_at: None,
             view: None,
@@ -293,9 +293,8 @@ impl Bridge {
     fn on_broker_error(&mut self, e: &rumqttc::ConnectionError) {
         let addr = self.addrs[self.addr_index];
         let (key, line) = broker::explain(e, &self.config, addr);
-        if self.cause.as_deref() != Some(key.as_str()) {
+        if self.causes.first(&key) {
             tracing::warn!("mqtt: {line}; retrying in {:?}", self.backoff);
-            self.cause = Some(key);
         } else {
             tracing::debug!("mqtt: {line}");
         }
@@ -348,7 +347,7 @@ impl Bridge {
             self.config.discovery_topic()
         );
         self.connected = true;
-        self.cause = None;
+        self.causes.clear();
         self.backoff = MIN_BACKOFF;
         let mut topics = vec![self.config.command_topic(), self.config.ha_status_topic()];
         topics.extend(self.config.group_topic.clone());
