@@ -19,6 +19,7 @@
 //! - [`publish`]: the discovery config and the state, as JSON;
 //! - [`broker`]: addresses, TLS (rustls, ring), MQTT options, failure causes;
 //! - [`ledd`]: the connection to ledd;
+//! - [`check`]: `--check-config`, which also asks ledd as mqttd's user;
 //! - [`ratelimit`]: the command token bucket and rate-limited log lines;
 //! - [`daemon`]: the loop;
 //! - [`sandbox`]: the confinement steps;
@@ -27,6 +28,7 @@
 #![deny(unsafe_code)]
 
 pub mod broker;
+pub mod check;
 pub mod command;
 pub mod config;
 pub mod daemon;

@@ -72,6 +72,20 @@ struct Cli {
 enum Command {
     /// Print which sandbox layers this kernel supports, then exit.
     Check,
+    /// Connect to ledd as a user and print the role it gives (used by
+    /// --check-config, in a child that becomes mqttd's user).
+    #[command(hide = true)]
+    ProbeLedd {
+        /// ledd's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// Become this user first (needs root).
+        #[arg(long)]
+        user: Option<String>,
+        /// With this group.
+        #[arg(long, requires = "user")]
+        group: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,59 +106,30 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Exit {
-    if let Some(Command::Check) = cli.command {
-        print!("{}", mqttd::sandbox::check());
-        return Exit::Ok;
+    match cli.command {
+        Some(Command::Check) => {
+            print!("{}", mqttd::sandbox::check());
+            return Exit::Ok;
+        }
+        Some(Command::ProbeLedd {
+            socket,
+            user,
+            group,
+        }) => return mqttd::check::run_probe_ledd(&socket, user.as_deref(), group.as_deref()),
+        None => {}
     }
     if cli.example_config {
         print!("{}", mqttd::config::EXAMPLE);
         return Exit::Ok;
     }
     if let Some(path) = cli.check_config {
-        return check_config(&path);
+        return mqttd::check::run(&path);
     }
     let Some(path) = cli.config else {
         eprintln!("mqttd: nothing to do: give --config FILE (or see --help)");
         return Exit::Usage;
     };
     daemon(&path, cli.seccomp_log)
-}
-
-/// `--check-config`: everything `prepare` does, then report.
-fn check_config(path: &Path) -> Exit {
-    let prepared = match mqttd::daemon::prepare(path) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            return e.exit();
-        }
-    };
-    if let Err(e) = prepared.config.identity() {
-        eprintln!("{e}");
-        return Exit::Config;
-    }
-    let c = &prepared.config;
-    println!("{}: ok", c.path.display());
-    println!(
-        "broker: {}:{} -> {:?}, tls {}",
-        c.broker.host, c.broker.port, prepared.addrs, c.broker.tls
-    );
-    println!(
-        "topics: {}/set, discovery {}",
-        c.base_topic,
-        c.discovery_topic()
-    );
-    let socket = &c.ledd_socket;
-    match mqttd::ledd::connect_blocking(socket) {
-        Ok((_, w)) if rustix::process::geteuid().is_root() => println!(
-            "ledd: reachable ({} LEDs); as root it says admin, mqttd connects as {}: check that user is in ledd's [access] hooks_users",
-            w.led_count,
-            c.user.as_deref().unwrap_or("its user")
-        ),
-        Ok((_, w)) => println!("ledd: role {} ({} LEDs)", w.role.name(), w.led_count),
-        Err(cause) => println!("ledd: not reachable: {}", cause.explain(socket)),
-    }
-    Exit::Ok
 }
 
 fn daemon(path: &Path, seccomp_log: bool) -> Exit {

@@ -425,6 +425,21 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
     let s = w.wait_latest(&state_topic(), |s| s["effect"] == "comet");
     assert_eq!(s["color"], serde_json::json!({"r":0,"g":0,"b":255}));
 
+    // Home Assistant restarts and says so: the discovery config comes again.
+    let discovery = format!("homeassistant/light/{NODE}/config");
+    let configs = |w: &Watcher| {
+        w.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.topic == discovery)
+            .count()
+    };
+    let before = configs(&w);
+    w.publish("homeassistant/status", "online");
+    wait_for(LIMIT, || (configs(&w) > before).then_some(()))
+        .unwrap_or_else(|| panic!("no discovery config after HA's birth message"));
+
     // The group topic switches this tree too.
     w.publish("tinsel/all/set", r#"{"state":"OFF"}"#);
     w.wait_latest(&state_topic(), |s| s["state"] == "OFF");
@@ -616,6 +631,13 @@ fn mqtt_ledd_and_broker_restarts_are_survived() {
     w2.wait_latest_text(&availability, "online");
     w2.wait_latest(&state_topic(), |s| s["effect"] == "aurora");
     assert!(mqttd.daemon.is_running(), "{}", mqttd.log());
+
+    // A clean stop says offline itself (a DISCONNECT suppresses the will)
+    // and exits 0.
+    mqttd.daemon.signal("TERM");
+    let status = mqttd.daemon.wait_timeout(LIMIT);
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", mqttd.log());
+    w2.wait_latest_text(&availability, "offline");
     let log = mqttd.log();
     // One line for the lost broker, naming it.
     let lost = format!("lost the connection to localhost:{}", broker.port);
