@@ -351,6 +351,9 @@ grep -q 'connected to ledd' <<<"$mlog" || { echo "$mlog" >&2; fail "mqttd did no
 sleep 2
 [ "$(inside systemctl is-active mqttd.service || true)" = active ] || fail "mqttd stopped while the broker is away"
 ok "mqttd as tinsel-mqtt, no capabilities, NoNewPrivs 1, Seccomp 2, seven sandbox steps, ledd reached, waiting for the broker"
+check=$(inside mqttd --check-config /etc/tinsel/mqttd.toml 2>&1) || { echo "$check" >&2; fail "mqttd --check-config"; }
+grep -q 'as user tinsel-mqtt: role hooks' <<<"$check" || { echo "$check" >&2; fail "mqttd --check-config: ledd does not give tinsel-mqtt the hooks role"; }
+ok "mqttd --check-config as root: ledd gives tinsel-mqtt the hooks role"
 
 # ------------------------------------------------------------------- overall
 step "ledd's watchdog pings arrive (sd_notify after hardening)"
