@@ -148,6 +148,9 @@ pub fn run(prepared: Prepared) -> Exit {
 /// The loop's state.
 struct Bridge {
     config: Config,
+    /// The topics a message can arrive on, compared for every message.
+    command_topic: String,
+    ha_status_topic: String,
     password: Option<String>,
     tls: Option<Arc<rustls::ClientConfig>>,
     addrs: Vec<SocketAddr>,
@@ -192,6 +195,8 @@ impl Bridge {
             std::time::Instant::now(),
         );
         Bridge {
+            command_topic: p.config.command_topic(),
+            ha_status_topic: p.config.ha_status_topic(),
             ledd: Ledd::new(p.config.ledd_socket.clone()),
             config: p.config,
             password: p.password,
@@ -318,7 +323,7 @@ impl Bridge {
             Event::Incoming(Incoming::ConnAck(_)) => self.on_connected(),
             Event::Incoming(Incoming::Publish(p)) => {
                 let topic = p.topic.as_str();
-                if topic == self.config.ha_status_topic() {
+                if topic == self.ha_status_topic {
                     if &p.payload[..] == b"online" {
                         tracing::info!(
                             "Home Assistant came online: publishing the discovery config again"
@@ -327,7 +332,7 @@ impl Bridge {
                         self.published = None;
                         self.publish_state();
                     }
-                } else if topic == self.config.command_topic()
+                } else if topic == self.command_topic
                     || self.config.group_topic.as_deref() == Some(topic)
                 {
                     let topic = topic.to_owned();
@@ -349,7 +354,7 @@ impl Bridge {
         self.connected = true;
         self.causes.clear();
         self.backoff = MIN_BACKOFF;
-        let mut topics = vec![self.config.command_topic(), self.config.ha_status_topic()];
+        let mut topics = vec![self.command_topic.clone(), self.ha_status_topic.clone()];
         topics.extend(self.config.group_topic.clone());
         for t in topics {
             if let Err(e) = self.client.try_subscribe(t.clone(), QoS::AtLeastOnce) {
