@@ -297,3 +297,79 @@ async fn exchange(conn: &mut Conn, request: &Request) -> io::Result<Response> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinsel_proto::{AnimationSet, Role};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::UnixListener;
+
+    /// A fake ledd: welcomes as hooks, answers `Ok` to everything. Its
+    /// connections end with it (a JoinSet aborts them on drop).
+    async fn fake_ledd(listener: UnixListener) {
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            conns.spawn(async move {
+                let mut reader = FrameReader::new();
+                loop {
+                    while let Ok(Some(req)) = reader.next_frame::<Request>() {
+                        let resp = match req {
+                            Request::Hello { version } => Response::Welcome(Welcome {
+                                version,
+                                role: Role::Hooks,
+                                led_count: 5,
+                                animations: AnimationSet::all(),
+                            }),
+                            _ => Response::Ok,
+                        };
+                        let frame = tinsel_proto::encode(&resp).unwrap();
+                        if s.write_all(&frame).await.is_err() {
+                            return;
+                        }
+                    }
+                    match s.read(reader.spare()).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => reader.filled(n),
+                    }
+                }
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn away_fails_fast_then_the_link_comes_back_by_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledd.sock");
+        let mut ledd = Ledd::new(path.clone());
+        // No socket: the first attempt fails with the cause, the next
+        // request within the backoff fails at once.
+        let err = ledd.request(&Request::Status).await.unwrap_err();
+        assert_eq!(err, LeddError::Unavailable);
+        assert_eq!(ledd.cause, Some(Cause::NoSocket));
+        assert!(
+            Cause::NoSocket.explain(&path).contains("start ledd"),
+            "the cause says the fix"
+        );
+        let server = tokio::spawn(fake_ledd(UnixListener::bind(&path).unwrap()));
+        tokio::time::sleep(MAX_BACKOFF).await;
+        assert_eq!(ledd.request(&Request::Status).await, Ok(Response::Ok));
+        assert!(ledd.take_fresh() && !ledd.take_fresh(), "fresh once");
+        assert_eq!(ledd.welcome().map(|w| w.role), Some(Role::Hooks));
+        // ledd goes away: the link notices at the next request.
+        server.abort();
+        let _ = server.await;
+        std::fs::remove_file(&path).unwrap();
+        let mut failed = false;
+        for _ in 0..3 {
+            if ledd.request(&Request::Status).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "a request to a vanished ledd fails");
+    }
+}

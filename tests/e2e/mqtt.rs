@@ -570,6 +570,9 @@ fn mqtt_a_command_flood_is_rate_limited_and_ledd_keeps_time() {
     let count = |v: &Value, k: &str| v["stats"][k].as_u64().expect("a stats counter");
     let late = count(&after, "late_frames") - count(&before, "late_frames");
     let frames = count(&after, "frames") - count(&before, "frames");
+    eprintln!(
+        "flood: {passed} of 1000 commands reached ledd in {elapsed:?}; {late} of {frames} frames late"
+    );
     assert!(frames >= 60, "the loop kept running: {frames} frames");
     let realtime = ledd.log().contains("frame loop runs SCHED_FIFO");
     let allowed_late = if realtime {
