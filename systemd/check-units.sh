@@ -4,7 +4,7 @@
 #   systemd-analyze verify         clean (no output at all) for the five units
 #                                  and for ledd with the SPI drop-in
 #   systemd-analyze security       webd.service <= 0.5, schedd.service <= 0.5,
-#                                  ledd.service <= 1.6,
+#                                  mqttd.service <= 1.0, ledd.service <= 1.6,
 #     --offline=true               ledd.service + ledd-spi.conf <= 0.6
 #                                  (ledd's 0.1 over 1.5 and 0.5 is sched_setscheduler,
 #                                  which lets ledd's socket server leave SCHED_FIFO:
@@ -32,7 +32,7 @@ command -v systemd-analyze >/dev/null || { echo "check-units: systemd-analyze is
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-units=(ledd.socket ledd.service webd.socket webd.service schedd.service)
+units=(ledd.socket ledd.service webd.socket webd.service schedd.service mqttd.service)
 fail=0
 
 make_root() { # $1 = root, $2 = with the SPI drop-in (yes/no)
@@ -40,7 +40,7 @@ make_root() { # $1 = root, $2 = with the SPI drop-in (yes/no)
   mkdir -p "$r/usr/bin" "$r/bin" "$r/usr/lib/systemd" "$r/etc/systemd/system"
   cp -a /usr/lib/systemd/system "$r/usr/lib/systemd/"
   for u in "${units[@]}"; do cp "$here/$u" "$r/usr/lib/systemd/system/"; done
-  for b in ledd webd schedd; do
+  for b in ledd webd schedd mqttd; do
     if [ -n "$bin_dir" ]; then
       cp "$bin_dir/$b" "$r/usr/bin/$b"
     else
@@ -85,6 +85,7 @@ verify "$scratch/plain" "${units[@]}"
 verify "$scratch/spi" ledd.service
 score "$scratch/plain" webd.service 0.5 "webd.service"
 score "$scratch/plain" schedd.service 0.5 "schedd.service"
+score "$scratch/plain" mqttd.service 1.0 "mqttd.service"
 score "$scratch/plain" ledd.service 1.6 "ledd.service"
 score "$scratch/spi" ledd.service 0.6 "ledd.service + ledd-spi.conf"
 exit $fail

@@ -45,7 +45,7 @@ ct_host_tools() {
 ct_build_deb() { # OUTDIR PROFILE
   local out=$1 profile=$2
   command -v cargo-deb >/dev/null || cargo install cargo-deb --locked >&2 || return 1
-  (cd "$ct_repo" && cargo build --profile "$profile" --locked -p ledd -p webd -p schedd) >&2 || return 1
+  (cd "$ct_repo" && cargo build --profile "$profile" --locked -p ledd -p webd -p schedd -p mqttd) >&2 || return 1
   (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" --output "$out/") >&2 || return 1
   ls "$out"/tinsel_*.deb
 }

@@ -44,6 +44,9 @@
 #     own, its seven sandbox steps logged, and does nothing with the packaged
 #     config; with an entry at the current minute it waits for timesyncd's
 #     flag, then makes ledd play it, and puts it back after ledd restarts.
+#   - mqttd.service runs as tinsel-mqtt with no capabilities, NoNewPrivs 1,
+#     Seccomp 2, logs its seven sandbox steps, reaches ledd, and waits for
+#     a broker that is not there without exiting.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -387,6 +390,38 @@ for _ in $(seq 1 30); do
 done
 [ $ok = yes ] || fail "schedd did not put aurora back after ledd restarted: $(jsched --since "@$since" | tail -5)"
 ok "after restarting ledd, schedd put the scheduled state back"
+# ------------------------------------------------------------------- mqttd
+step "mqttd under its unit (the packaged config; no broker listens)"
+grep -q "^tinsel-mqtt:x:[1-9][0-9]*:$tinsel_gid:" "$root/etc/passwd" || fail "no user tinsel-mqtt in group tinsel"
+[ "$(stat -c '%a %u' "$root/etc/tinsel/mqtt.password")" = "600 0" ] || fail "mqtt.password is not 0600 root"
+# The container has no /etc/hosts: the broker by address.
+inside sh -c 'sed "s/^host = \"localhost\"/host = \"127.0.0.1\"/" /usr/share/tinsel/mqttd.toml > /etc/tinsel/mqttd.toml'
+inside timeout 20 systemctl start mqttd.service || { inside systemctl status mqttd.service --no-pager >&2 || true; fail "mqttd did not start"; }
+jmqttd() { inside journalctl -u mqttd.service -o cat --no-pager "$@"; }
+ok=no
+for _ in $(seq 1 40); do
+  jmqttd | grep -q 'nothing listens on 127.0.0.1:1883' && { ok=yes; break; }
+  sleep 0.25
+done
+[ $ok = yes ] || { jmqttd >&2; fail "mqttd did not say that no broker listens"; }
+mpid=$(main_pid mqttd.service)
+mst=$(status_of "$mpid")
+[ "$(awk '$1 == "Uid:" {print $2}' <<<"$mst")" = "$(inside id -u tinsel-mqtt)" ] || fail "mqttd does not run as tinsel-mqtt"
+for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+  [ "$(field "$mst" "$c")" = 0000000000000000 ] || fail "mqttd $c = $(field "$mst" "$c")"
+done
+[ "$(field "$mst" NoNewPrivs)" = 1 ] && [ "$(field "$mst" Seccomp)" = 2 ] || fail "mqttd NoNewPrivs/Seccomp: $(field "$mst" NoNewPrivs)/$(field "$mst" Seccomp)"
+mlog=$(jmqttd _PID="$mpid")
+for s in ensure_single_threaded close_inherited_fds drop_privileges clear_capabilities set_no_new_privs landlock seccomp; do
+  grep -q "sandbox: $s: " <<<"$mlog" || { echo "$mlog" >&2; fail "mqttd: no line for sandbox step $s"; }
+done
+grep -q 'connected to ledd' <<<"$mlog" || { echo "$mlog" >&2; fail "mqttd did not reach ledd"; }
+sleep 2
+[ "$(inside systemctl is-active mqttd.service || true)" = active ] || fail "mqttd stopped while the broker is away"
+ok "mqttd as tinsel-mqtt, no capabilities, NoNewPrivs 1, Seccomp 2, seven sandbox steps, ledd reached, waiting for the broker"
+check=$(inside mqttd --check-config /etc/tinsel/mqttd.toml 2>&1) || { echo "$check" >&2; fail "mqttd --check-config"; }
+grep -q 'as user tinsel-mqtt: role hooks' <<<"$check" || { echo "$check" >&2; fail "mqttd --check-config: ledd does not give tinsel-mqtt the hooks role"; }
+ok "mqttd --check-config as root: ledd gives tinsel-mqtt the hooks role"
 
 # ------------------------------------------------------------------- overall
 step "ledd's watchdog pings arrive (sd_notify after hardening)"
@@ -402,7 +437,7 @@ done
 ok "WATCHDOG=1 received from the unprivileged, hardened ledd"
 
 step "no crashes"
-for u in ledd.service webd.service schedd.service; do
+for u in ledd.service webd.service schedd.service mqttd.service; do
   [ "$(inside systemctl show -P NRestarts "$u")" = 0 ] || fail "$u restarted by itself (NRestarts $(inside systemctl show -P NRestarts "$u"))"
 done
 ! inside journalctl --no-pager -o cat | grep -E 'status=31/SYS|code=killed.*SYS' || fail "a process was killed by seccomp"

@@ -11,6 +11,7 @@ mod fixtures;
 mod hardware;
 mod harness;
 mod ledd;
+mod mqtt;
 mod narrow_tokens;
 mod schedule;
 mod startup;

@@ -224,7 +224,7 @@ pub(crate) mod tests {
     }
 
     /// The config the package installs (`/etc/tinsel/ledd.toml`). It names
-    /// the package's `tinsel` group and `tinsel-web` user, which a test
+    /// the package's `tinsel` group and `tinsel-web` and `tinsel-mqtt` users, which a test
     /// machine may lack: with those names swapped for root's, it checks
     /// out as the defaults plus them.
     #[test]
@@ -234,7 +234,7 @@ pub(crate) mod tests {
         parse(PACKAGED, &origin).unwrap();
         let local = PACKAGED
             .replace("socket_group = \"tinsel\"", "socket_group = \"root\"")
-            .replace("[\"tinsel-web\", \"tinsel-sched\"]", "[\"root\"]");
+            .replace("[\"tinsel-web\", \"tinsel-sched\", \"tinsel-mqtt\"]", "[\"root\"]");
         assert_ne!(
             local, PACKAGED,
             "the package's names moved: update this test"

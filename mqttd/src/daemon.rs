@@ -1,0 +1,521 @@
+//! The daemon's life, in two halves with the sandbox between them.
+//!
+//! [`prepare`] runs while the process has one thread: it reads the config,
+//! the password and the CA, and resolves the broker's name. [`run`] then
+//! (after the sandbox) builds a current-thread tokio runtime and runs one
+//! loop that owns both links; ledd is connected to from there, as mqttd's
+//! own user (as root, ledd would give the connection the admin role):
+//!
+//! - every `limits.status_interval` it asks ledd for its status and
+//!   publishes the state (retained) when what plays or the brightness
+//!   changed, whichever client changed it;
+//! - each command from the broker passes the token bucket
+//!   (`limits.commands_per_second`; excess dropped, logged at most every
+//!   few seconds), is parsed ([`crate::command`]) and becomes at most one
+//!   ledd request;
+//! - a lost broker is retried with a capped exponential backoff, cycling
+//!   through the resolved addresses; each distinct cause is logged once,
+//!   with the fix;
+//! - availability is `online` while both the broker and ledd are
+//!   connected; the broker publishes the retained last will `offline` if
+//!   mqttd dies, and mqttd publishes it itself when it stops or loses ledd.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
+use tinsel_proto::{Animation, Playing, Request, Response};
+use tinsel_sandbox::signals::{Signal, Signals};
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
+
+use crate::broker;
+use crate::command::{self, Refused, View};
+use crate::config::{Config, ConfigError};
+use crate::exit::Exit;
+use crate::ledd::{Ledd, LeddError};
+use crate::publish::{self, OFFLINE, ONLINE};
+use crate::ratelimit::{Causes, LogLimit, TokenBucket};
+
+/// The first retry after the broker connection fails.
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between attempts: a broker that comes back is found
+/// within this, and a wrong password costs the broker one attempt per 30 s.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Requests queued for the MQTT event loop.
+const CHANNEL: usize = 64;
+/// How often a repeated log line (a flood, bad commands) may be written.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+/// How long a clean stop waits for `offline` to reach the broker.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Why mqttd could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config file (or a file it names) is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Started as root without somewhere to drop to.
+    #[error("{}: `user`: mqttd was started as root, but `user` is not set; set user = \"tinsel-mqtt\" and group = \"tinsel\" so mqttd can drop root before it talks to the network", path.display())]
+    RootWithoutUser {
+        /// The config file.
+        path: PathBuf,
+    },
+    /// The broker's name does not resolve (DNS not up yet?): systemd
+    /// restarts mqttd, unlike a config error.
+    #[error("{0}")]
+    Resolve(String),
+    /// The config path cannot be made absolute.
+    #[error("{}: {source}", path.display())]
+    ConfigPath {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StartError {
+    /// The exit code this failure maps to.
+    pub fn exit(&self) -> Exit {
+        match self {
+            StartError::Config(ConfigError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Exit::Permission
+            }
+            StartError::Resolve(_) => Exit::Unavailable,
+            _ => Exit::Config,
+        }
+    }
+}
+
+/// Everything mqttd needs, obtained before any thread exists.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The validated config; `config.path` is absolute.
+    pub config: Config,
+    /// The broker password, read from its file or credential.
+    pub password: Option<String>,
+    /// The TLS client configuration, with TLS.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The broker's addresses.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Reads every file and resolves the broker. Must run before any thread
+/// starts. ledd is connected to only after the sandbox: a connection made
+/// as root would carry ledd's admin role into the dropped process.
+pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
+    let path = std::path::absolute(config_path).map_err(|source| StartError::ConfigPath {
+        path: config_path.to_owned(),
+        source,
+    })?;
+    let config = Config::load(&path)?;
+    if rustix::process::geteuid().is_root() && config.user.is_none() {
+        return Err(StartError::RootWithoutUser { path });
+    }
+    let password = config.read_password()?;
+    let tls = broker::tls(&config)?;
+    let addrs = broker::resolve(&config).map_err(|e| StartError::Resolve(e.to_string()))?;
+    Ok(Prepared {
+        config,
+        password,
+        tls,
+        addrs,
+    })
+}
+
+/// Builds the runtime and runs until SIGTERM/SIGINT.
+pub fn run(prepared: Prepared) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return Exit::Internal;
+        }
+    };
+    // The ledd connection is registered with the runtime: build inside it.
+    runtime.block_on(async { Bridge::new(prepared).serve().await })
+}
+
+/// The loop's state.
+struct Bridge {
+    config: Config,
+    /// The topics a message can arrive on, compared for every message.
+    command_topic: String,
+    ha_status_topic: String,
+    password: Option<String>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    addrs: Vec<SocketAddr>,
+    addr_index: usize,
+    ledd: Ledd,
+    client: AsyncClient,
+    events: EventLoop,
+    /// Connected to the broker (a ConnAck seen since the last error).
+    connected: bool,
+    /// The broker failure causes logged in this outage.
+    causes: Causes,
+    backoff: Duration,
+    retry_at: Option<Instant>,
+    /// ledd's state as last read.
+    view: Option<View>,
+    /// The state last published.
+    published: Option<View>,
+    /// What played last (a bare ON resumes it).
+    resume: Option<Playing>,
+    /// The effect list last published.
+    effects: Vec<Animation>,
+    /// The availability last published since the connection.
+    available: Option<bool>,
+    bucket: TokenBucket,
+    /// Rate-limited log lines, one limiter per kind: a flood of one kind
+    /// never hides the first line of another.
+    flood_log: LogLimit,
+    bad_log: LogLimit,
+    part_log: LogLimit,
+    ledd_log: LogLimit,
+}
+
+impl Bridge {
+    fn new(p: Prepared) -> Bridge {
+        let opts = broker::options(&p.config, p.addrs[0], p.password.as_deref(), p.tls.as_ref());
+        let (client, mut events) = AsyncClient::new(opts, CHANNEL);
+        events
+            .network_options
+            .set_connection_timeout(broker::CONNECT_TIMEOUT.as_secs());
+        let bucket = TokenBucket::new(
+            p.config.limits.commands_per_second,
+            std::time::Instant::now(),
+        );
+        Bridge {
+            command_topic: p.config.command_topic(),
+            ha_status_topic: p.config.ha_status_topic(),
+            ledd: Ledd::new(p.config.ledd_socket.clone()),
+            config: p.config,
+            password: p.password,
+            tls: p.tls,
+            addrs: p.addrs,
+            addr_index: 0,
+            client,
+            events,
+            connected: false,
+            causes: Causes::default(),
+            backoff: MIN_BACKOFF,
+            retry_at: None,
+            view: None,
+            published: None,
+            resume: None,
+            effects: Vec::new(),
+            available: None,
+            bucket,
+            flood_log: LogLimit::new(LOG_EVERY),
+            bad_log: LogLimit::new(LOG_EVERY),
+            part_log: LogLimit::new(LOG_EVERY),
+            ledd_log: LogLimit::new(LOG_EVERY),
+        }
+    }
+
+    async fn serve(mut self) -> Exit {
+        let mut signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot install signal handlers: {e}");
+                return Exit::Internal;
+            }
+        };
+        tracing::info!(
+            "mqttd ready: broker {}:{} ({}), ledd at {}, topics {}/...",
+            self.config.broker.host,
+            self.config.broker.port,
+            self.addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.config.ledd_socket.display(),
+            self.config.base_topic,
+        );
+        let mut tick = tokio::time::interval(self.config.limits.status_interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let retry_at = self.retry_at;
+            tokio::select! {
+                signal = signals.recv() => match signal {
+                    Signal::Hangup => tracing::warn!(
+                        "SIGHUP: mqttd does not reload; restart it to apply config changes (systemctl restart mqttd)"
+                    ),
+                    s => {
+                        tracing::info!("{}: stopping", s.name());
+                        break;
+                    }
+                },
+                _ = tick.tick() => self.poll_ledd().await,
+                () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
+                    self.retry_at = None;
+                }
+                event = self.events.poll(), if retry_at.is_none() => match event {
+                    Ok(event) => self.on_event(event).await,
+                    Err(e) => self.on_broker_error(&e),
+                },
+            }
+        }
+        self.stop().await;
+        tracing::info!("stopped");
+        Exit::Ok
+    }
+
+    /// Publishes `offline` and disconnects, waiting a little for both to
+    /// leave.
+    async fn stop(&mut self) {
+        if !self.connected {
+            return;
+        }
+        let _ = self.client.try_publish(
+            self.config.availability_topic(),
+            QoS::AtLeastOnce,
+            true,
+            OFFLINE,
+        );
+        let _ = self.client.try_disconnect();
+        let _ = tokio::time::timeout(STOP_GRACE, async {
+            loop {
+                match self.events.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+    }
+
+    fn on_broker_error(&mut self, e: &rumqttc::ConnectionError) {
+        let addr = self.addrs[self.addr_index];
+        let (key, line) = broker::explain(e, &self.config, addr);
+        if self.causes.first(&key) {
+            tracing::warn!("mqtt: {line}; retrying in {:?}", self.backoff);
+        } else {
+            tracing::debug!("mqtt: {line}");
+        }
+        self.connected = false;
+        self.available = None;
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        if self.addrs.len() > 1 {
+            self.addr_index = (self.addr_index + 1) % self.addrs.len();
+            self.events.mqtt_options = broker::options(
+                &self.config,
+                self.addrs[self.addr_index],
+                self.password.as_deref(),
+                self.tls.as_ref(),
+            );
+        }
+    }
+
+    async fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Incoming(Incoming::ConnAck(_)) => self.on_connected(),
+            Event::Incoming(Incoming::Publish(p)) => {
+                let topic = p.topic.as_str();
+                if topic == self.ha_status_topic {
+                    if &p.payload[..] == b"online" {
+                        tracing::info!(
+                            "Home Assistant came online: publishing the discovery config again"
+                        );
+                        self.publish_discovery();
+                        self.published = None;
+                        self.publish_state();
+                    }
+                } else if topic == self.command_topic
+                    || self.config.group_topic.as_deref() == Some(topic)
+                {
+                    let topic = topic.to_owned();
+                    self.on_command(&topic, p.retain, &p.payload).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_connected(&mut self) {
+        let addr = self.addrs[self.addr_index];
+        tracing::info!(
+            "mqtt: connected to {}:{} ({addr}); discovery config on {}",
+            self.config.broker.host,
+            self.config.broker.port,
+            self.config.discovery_topic()
+        );
+        self.connected = true;
+        self.causes.clear();
+        self.backoff = MIN_BACKOFF;
+        let mut topics = vec![self.command_topic.clone(), self.ha_status_topic.clone()];
+        topics.extend(self.config.group_topic.clone());
+        for t in topics {
+            if let Err(e) = self.client.try_subscribe(t.clone(), QoS::AtLeastOnce) {
+                tracing::warn!("mqtt: cannot subscribe to {t}: {e}");
+            }
+        }
+        self.publish_discovery();
+        self.available = None;
+        self.publish_availability();
+        self.published = None;
+        self.publish_state();
+    }
+
+    /// The effects to expose: the configured ones (or all) that ledd offers.
+    fn exposed(&self) -> Vec<Animation> {
+        let offered = self.ledd.welcome().map(|w| w.animations);
+        let wanted: Vec<Animation> = match &self.config.effects {
+            Some(list) => list.clone(),
+            None => Animation::ALL.to_vec(),
+        };
+        wanted
+            .into_iter()
+            .filter(|a| offered.is_none_or(|set| set.contains(*a)))
+            .collect()
+    }
+
+    fn publish(&self, topic: String, retain: bool, payload: String) {
+        if let Err(e) = self
+            .client
+            .try_publish(topic.clone(), QoS::AtLeastOnce, retain, payload)
+        {
+            tracing::debug!("mqtt: cannot queue a message for {topic}: {e}");
+        }
+    }
+
+    fn publish_discovery(&mut self) {
+        self.effects = self.exposed();
+        let body = publish::discovery(&self.config, &self.effects).to_string();
+        self.publish(self.config.discovery_topic(), true, body);
+    }
+
+    fn publish_availability(&mut self) {
+        let now = self.ledd.is_connected();
+        if !self.connected || self.available == Some(now) {
+            return;
+        }
+        if !now {
+            tracing::info!("mqtt: ledd is away: availability offline until it is back");
+        }
+        self.available = Some(now);
+        let payload = if now { ONLINE } else { OFFLINE };
+        self.publish(self.config.availability_topic(), true, payload.to_owned());
+    }
+
+    fn publish_state(&mut self) {
+        let Some(view) = self.view else {
+            return;
+        };
+        if !self.connected || self.published == Some(view) {
+            return;
+        }
+        self.publish(
+            self.config.state_topic(),
+            true,
+            publish::state(&view).to_string(),
+        );
+        self.published = Some(view);
+    }
+
+    async fn poll_ledd(&mut self) {
+        match self.ledd.request(&Request::Status).await {
+            Ok(Response::Status(s)) => {
+                let view = publish::view(&s);
+                if view.playing.is_some() {
+                    self.resume = view.playing;
+                }
+                self.view = Some(view);
+            }
+            Ok(other) => tracing::debug!("ledd answered Status with {other:?}"),
+            Err(LeddError::Refused(e)) => tracing::warn!("ledd refused Status: {e}"),
+            Err(_) => {}
+        }
+        if self.ledd.take_fresh() && self.connected && self.exposed() != self.effects {
+            self.publish_discovery();
+        }
+        self.publish_availability();
+        self.publish_state();
+    }
+
+    async fn on_command(&mut self, topic: &str, retained: bool, payload: &[u8]) {
+        let now = std::time::Instant::now();
+        if retained {
+            if let Some(held) = self.bad_log.allow(now) {
+                tracing::warn!(
+                    "mqtt: ignoring a retained command on {topic} (commands are events; clear it with: mosquitto_pub -r -n -t '{topic}'){}",
+                    held_note(held)
+                );
+            }
+            return;
+        }
+        if !self.bucket.try_take(now) {
+            if let Some(held) = self.flood_log.allow(now) {
+                tracing::warn!(
+                    "mqtt: commands arrive faster than limits.commands_per_second ({}/s): dropping the excess{}",
+                    self.config.limits.commands_per_second,
+                    held_note(held)
+                );
+            }
+            return;
+        }
+        let view = self.view.unwrap_or(View {
+            playing: None,
+            brightness: tinsel_proto::Brightness::DEFAULT,
+        });
+        let exposed = self.exposed();
+        let plan = command::parse(payload, self.config.limits.max_payload_bytes)
+            .and_then(|cmd| command::plan(&cmd, &view, &exposed, self.resume));
+        let plan = match plan {
+            Ok(p) => p,
+            Err(e) => {
+                self.bad_command(topic, &e);
+                return;
+            }
+        };
+        for why in &plan.dropped {
+            if let Some(held) = self.part_log.allow(now) {
+                tracing::warn!("mqtt: command on {topic}: dropped {why}{}", held_note(held));
+            }
+        }
+        if plan.republish {
+            self.published = None;
+        }
+        if let Some(request) = plan.request {
+            tracing::debug!("mqtt: command on {topic}: {request:?}");
+            match self.ledd.request(&request).await {
+                Ok(_) => {}
+                Err(e) => {
+                    if let Some(held) = self.ledd_log.allow(now) {
+                        tracing::warn!("mqtt: command on {topic} not done: {e}{}", held_note(held));
+                    }
+                    self.published = None;
+                }
+            }
+            // Show the result at once rather than at the next tick.
+            self.poll_ledd().await;
+        } else {
+            self.publish_state();
+        }
+    }
+
+    fn bad_command(&mut self, topic: &str, e: &Refused) {
+        if let Some(held) = self.bad_log.allow(std::time::Instant::now()) {
+            tracing::warn!("mqtt: dropped a command on {topic}: {e}{}", held_note(held));
+        }
+    }
+}
+
+fn held_note(held: u64) -> String {
+    if held == 0 {
+        String::new()
+    } else {
+        format!(" ({held} similar lines held back)")
+    }
+}

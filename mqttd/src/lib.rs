@@ -1,0 +1,39 @@
+//! mqttd: the MQTT bridge that makes a tinsel tree a Home Assistant light.
+//!
+//! mqttd connects *out* to the user's MQTT broker, announces the tree with
+//! Home Assistant's MQTT discovery, turns commands from the broker into
+//! ledd requests (with ledd's `hooks` role: named animations, colour, off),
+//! and publishes ledd's state whenever it changes, whichever client changed
+//! it. It never binds, listens or accepts.
+//!
+//! Start-up is split in two so the sandbox fits between the halves:
+//! [`daemon::prepare`] reads every file and resolves the broker while the
+//! process has one thread; after [`sandbox::apply`] in `main`,
+//! [`daemon::run`] builds a current-thread runtime and runs the bridge,
+//! connecting to ledd as mqttd's own user (a connection made as root would
+//! get ledd's admin role).
+//!
+//! Modules:
+//! - [`config`]: the TOML file, validated into a type that cannot be invalid;
+//! - [`command`]: a command payload, parsed strictly, into a ledd request;
+//! - [`publish`]: the discovery config and the state, as JSON;
+//! - [`broker`]: addresses, TLS (rustls, ring), MQTT options, failure causes;
+//! - [`ledd`]: the connection to ledd;
+//! - [`check`]: `--check-config`, which also asks ledd as mqttd's user;
+//! - [`ratelimit`]: the command token bucket and rate-limited log lines;
+//! - [`daemon`]: the loop;
+//! - [`sandbox`]: the confinement steps;
+//! - [`exit`]: the named exit codes.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![deny(unsafe_code)]
+
+pub mod broker;
+pub mod check;
+pub mod command;
+pub mod config;
+pub mod daemon;
+pub mod exit;
+pub mod ledd;
+pub mod publish;
+pub mod ratelimit;
+pub mod sandbox;

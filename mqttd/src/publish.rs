@@ -1,0 +1,132 @@
+//! What mqttd publishes: the Home Assistant discovery config (retained, on
+//! `<prefix>/light/<node_id>/config`) and the light's state (retained, on
+//! `<base>/state`), both JSON, built from the config and ledd's status.
+
+use serde_json::{Value, json};
+use tinsel_proto::{Animation, Status};
+
+use crate::command::View;
+use crate::config::Config;
+
+/// `online` on the availability topic.
+pub const ONLINE: &str = "online";
+/// `offline` on the availability topic: the last will, and what a clean
+/// stop or a lost ledd publishes.
+pub const OFFLINE: &str = "offline";
+
+/// The discovery config for Home Assistant's MQTT JSON light, exposing
+/// `effects` as its effect list.
+pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
+    let id = format!("tinsel_{}", config.node_id);
+    json!({
+        "name": null,
+        "unique_id": id,
+        "schema": "json",
+        "state_topic": config.state_topic(),
+        "command_topic": config.command_topic(),
+        "availability_topic": config.availability_topic(),
+        "payload_available": ONLINE,
+        "payload_not_available": OFFLINE,
+        "brightness": true,
+        "brightness_scale": 100,
+        "supported_color_modes": ["rgb"],
+        "effect": true,
+        "effect_list": effects.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "device": {
+            "identifiers": [id],
+            "name": config.name,
+            "model": "tinsel",
+            "manufacturer": "tinsel",
+            "sw_version": env!("CARGO_PKG_VERSION"),
+        },
+        "origin": {
+            "name": "tinsel mqttd",
+            "sw_version": env!("CARGO_PKG_VERSION"),
+        },
+    })
+}
+
+/// What Home Assistant shows, from ledd's view.
+pub fn state(view: &View) -> Value {
+    let brightness = view.brightness.get();
+    match view.playing {
+        None => json!({ "state": "OFF", "brightness": brightness }),
+        Some(p) => {
+            let mut v = json!({
+                "state": "ON",
+                "brightness": brightness,
+                "effect": p.animation.name(),
+                "color_mode": "rgb",
+            });
+            if let Some(c) = p.params.color {
+                v["color"] = json!({ "r": c.r, "g": c.g, "b": c.b });
+            }
+            v
+        }
+    }
+}
+
+/// The part of ledd's status that Home Assistant shows: what plays and the
+/// brightness. Frame statistics change every poll and are left out, so a
+/// state is published only when this changes.
+pub fn view(status: &Status) -> View {
+    View {
+        playing: status.playing.map(|mut p| {
+            // The seconds left tick down every poll; not part of the state.
+            p.remaining_secs = None;
+            p
+        }),
+        brightness: status.brightness,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinsel_proto::{Brightness, PlayParams, Playing, Rgb};
+
+    #[test]
+    fn the_discovery_config_names_every_topic_and_the_effects() {
+        let config = crate::config::Config::parse_with(
+            "ledd_socket = \"/s\"\nname = \"Hall tree\"\n[broker]\nhost = \"h\"\n",
+            std::path::Path::new("/etc/tinsel/mqttd.toml"),
+            None,
+        )
+        .unwrap();
+        let d = discovery(&config, &[Animation::Fire, Animation::CandyCane]);
+        assert_eq!(d["schema"], "json");
+        assert_eq!(d["command_topic"], "tinsel/hall_tree/set");
+        assert_eq!(d["state_topic"], "tinsel/hall_tree/state");
+        assert_eq!(d["availability_topic"], "tinsel/hall_tree/availability");
+        assert_eq!(d["effect_list"], json!(["fire", "candy-cane"]));
+        assert_eq!(d["supported_color_modes"], json!(["rgb"]));
+        assert_eq!(d["device"]["name"], "Hall tree");
+        assert_eq!(d["device"]["model"], "tinsel");
+        assert_eq!(d["unique_id"], "tinsel_hall_tree");
+    }
+
+    #[test]
+    fn state_says_on_off_effect_colour_and_brightness() {
+        let b = Brightness::new(40).unwrap();
+        let off = View {
+            playing: None,
+            brightness: b,
+        };
+        assert_eq!(state(&off), json!({"state":"OFF","brightness":40}));
+        let on = View {
+            playing: Some(Playing {
+                animation: Animation::Comet,
+                params: PlayParams {
+                    color: Some(Rgb::new(1, 2, 3)),
+                    ..PlayParams::default()
+                },
+                remaining_secs: None,
+            }),
+            brightness: b,
+        };
+        let s = state(&on);
+        assert_eq!(s["state"], "ON");
+        assert_eq!(s["effect"], "comet");
+        assert_eq!(s["color"], json!({"r":1,"g":2,"b":3}));
+    }
+}

@@ -1,0 +1,648 @@
+//! mqttd against real parts: a Mosquitto broker started by the test on a
+//! free loopback port (with a password file, and a TLS listener with a test
+//! CA), the real ledd on a simulated strip, the real mqttd, and a test MQTT
+//! client (rumqttc) that watches and commands like Home Assistant.
+//!
+//! The broker is the Debian package `mosquitto`; without it these tests
+//! fail and say how to install it. The emulated Pi Zero has no broker, so
+//! there they are ignored.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+
+use crate::fixtures::{Ledd, chmod, free_port, is_root, user_lines};
+use crate::harness::{Daemon, bin, run, wait_for};
+
+const USER: &str = "tree";
+const PASSWORD: &str = "correct horse battery staple";
+const NAME: &str = "E2E tree";
+const NODE: &str = "e2e_tree";
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// The broker binary: `mosquitto` from PATH or /usr/sbin (not in an
+/// ordinary user's PATH on Debian). Fails the test, with the fix, when the
+/// package is missing: these tests are never skipped silently.
+fn mosquitto() -> PathBuf {
+    for candidate in ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"] {
+        if Path::new(candidate).is_file() {
+            return candidate.into();
+        }
+    }
+    match Command::new("mosquitto")
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => "mosquitto".into(),
+        Err(e) => panic!(
+            "the MQTT end-to-end tests need the Mosquitto broker ({e}): install it with \
+             `apt-get install mosquitto` and stop the service it starts \
+             (`systemctl disable --now mosquitto`); .ci/run installs it"
+        ),
+    }
+}
+
+/// A test CA and a server certificate for `localhost` signed by it.
+struct TestPki {
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+fn test_pki() -> TestPki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "tinsel test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    TestPki {
+        ca_pem: ca_cert.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// A running Mosquitto: a plain listener (`port`) and, with TLS, a TLS
+/// listener (`tls_port`) with the test CA's certificate. Logins need
+/// [`USER`] and [`PASSWORD`].
+struct Broker {
+    daemon: Daemon,
+    port: u16,
+    tls_port: Option<u16>,
+    dir: tempfile::TempDir,
+}
+
+impl Broker {
+    fn start(tls: bool) -> Broker {
+        mosquitto();
+        let dir = tempfile::tempdir().unwrap();
+        // Mosquitto started as root reads its files as user `mosquitto`.
+        chmod(dir.path(), 0o755);
+        let passwd = dir.path().join("passwd");
+        let out = run(Command::new("mosquitto_passwd")
+            .arg("-c")
+            .arg("-b")
+            .arg(&passwd)
+            .arg(USER)
+            .arg(PASSWORD));
+        assert!(out.status.success(), "mosquitto_passwd: {out:?}");
+        chmod(&passwd, 0o644);
+        let port = free_port();
+        let mut conf = format!(
+            "persistence false\nallow_anonymous false\npassword_file {}\nlistener {port} 127.0.0.1\n",
+            passwd.display()
+        );
+        let tls_port = tls.then(|| {
+            let pki = test_pki();
+            let write = |name: &str, text: &str| {
+                let p = dir.path().join(name);
+                std::fs::write(&p, text).unwrap();
+                chmod(&p, 0o644);
+                p
+            };
+            let ca = write("ca.pem", &pki.ca_pem);
+            let cert = write("server.pem", &pki.cert_pem);
+            let key = write("server.key", &pki.key_pem);
+            let tls_port = free_port();
+            conf.push_str(&format!(
+                "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+                ca.display(),
+                cert.display(),
+                key.display()
+            ));
+            tls_port
+        });
+        let conf_path = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        chmod(&conf_path, 0o644);
+        let daemon = spawn_mosquitto(dir.path(), port);
+        Broker {
+            daemon,
+            port,
+            tls_port,
+            dir,
+        }
+    }
+
+    /// Stops the broker (its retained messages go: no persistence) and
+    /// starts it again on the same ports.
+    fn restart(&mut self) {
+        self.daemon.signal("KILL");
+        self.daemon.wait_timeout(LIMIT);
+        self.daemon = spawn_mosquitto(self.dir.path(), self.port);
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A test client subscribed to `filter` that records every message.
+    fn watch(&self, filter: &str) -> Watcher {
+        Watcher::connect(self.port, filter)
+    }
+}
+
+/// Starts mosquitto with `dir/mosquitto.conf` and waits for `port`.
+fn spawn_mosquitto(dir: &Path, port: u16) -> Daemon {
+    let log = dir.join("mosquitto.log");
+    let mut cmd = Command::new(mosquitto());
+    cmd.arg("-c")
+        .arg(dir.join("mosquitto.conf"))
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).unwrap());
+    let daemon = Daemon::spawn("mosquitto", &mut cmd);
+    let up = wait_for(LIMIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    assert!(
+        up.is_some(),
+        "mosquitto did not listen on {port}: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    daemon
+}
+
+#[derive(Debug, Clone)]
+struct Msg {
+    topic: String,
+    payload: String,
+    retain: bool,
+}
+
+/// The test's MQTT client, on the broker's plain listener.
+struct Watcher {
+    client: Client,
+    seen: Arc<Mutex<Vec<Msg>>>,
+}
+
+impl Watcher {
+    fn connect(port: u16, filter: &str) -> Watcher {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut o = MqttOptions::new(
+            format!("e2e-watch-{}-{n}", std::process::id()),
+            "127.0.0.1",
+            port,
+        );
+        o.set_credentials(USER, PASSWORD);
+        o.set_keep_alive(Duration::from_secs(30));
+        let (client, mut connection) = Client::new(o, 2000);
+        client.subscribe(filter, QoS::AtLeastOnce).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                match event {
+                    Ok(Event::Incoming(Packet::Publish(p))) => sink.lock().unwrap().push(Msg {
+                        topic: p.topic.clone(),
+                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        retain: p.retain,
+                    }),
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        });
+        Watcher { client, seen }
+    }
+
+    /// The first message (in arrival order) that satisfies `f`.
+    fn wait(&self, what: &str, f: impl Fn(&Msg) -> bool) -> Msg {
+        wait_for(LIMIT, || {
+            self.seen.lock().unwrap().iter().find(|m| f(m)).cloned()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no message {what} within {LIMIT:?}; seen: {:#?}",
+                self.seen.lock().unwrap()
+            )
+        })
+    }
+
+    /// The newest message on `topic` satisfying `f`, waited for.
+    fn wait_latest(&self, topic: &str, f: impl Fn(&Value) -> bool) -> Value {
+        wait_for(LIMIT, || {
+            let seen = self.seen.lock().unwrap();
+            let last = seen.iter().rev().find(|m| m.topic == topic)?;
+            let v: Value = serde_json::from_str(&last.payload).ok()?;
+            f(&v).then_some(v)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{topic} did not show the expected state within {LIMIT:?}; seen: {:#?}",
+                self.seen.lock().unwrap()
+            )
+        })
+    }
+
+    /// Waits until the newest message on `topic` is `payload`.
+    fn wait_latest_text(&self, topic: &str, payload: &str) {
+        wait_for(LIMIT, || {
+            let seen = self.seen.lock().unwrap();
+            let last = seen.iter().rev().find(|m| m.topic == topic)?;
+            (last.payload == payload).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{topic} did not become {payload:?} within {LIMIT:?}; seen: {:#?}",
+                self.seen.lock().unwrap()
+            )
+        })
+    }
+
+    fn publish(&self, topic: &str, payload: &str) {
+        self.client
+            .publish(topic, QoS::AtMostOnce, false, payload.as_bytes().to_vec())
+            .unwrap();
+    }
+}
+
+/// A ledd that gives mqttd's user (nobody when the tests run as root, as
+/// mqttd drops to it; else the tests' own uid) the hooks role.
+fn ledd() -> Ledd {
+    ledd_builder().start()
+}
+
+fn ledd_builder() -> crate::fixtures::LeddBuilder {
+    let hooks = if is_root() {
+        "nobody".to_owned()
+    } else {
+        String::from_utf8_lossy(&run(Command::new("id").arg("-u")).stdout)
+            .trim()
+            .to_owned()
+    };
+    Ledd::builder()
+        .socket_mode("0666")
+        .access(&format!("hooks_users = [\"{hooks}\"]"))
+}
+
+/// A running mqttd; its log (stderr) in its directory.
+struct Mqttd {
+    daemon: Daemon,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Mqttd {
+    /// Starts mqttd for `ledd` and the broker's plain listener, logging in
+    /// with `password`; `top` are top-level lines, `broker_lines` more
+    /// `[broker]` keys (a `port` there replaces the plain listener's).
+    fn start(
+        broker: &Broker,
+        ledd: &Ledd,
+        top: &str,
+        broker_lines: &str,
+        password: &str,
+        verbose: bool,
+    ) -> Mqttd {
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o755);
+        let password_file = dir.path().join("mqtt.password");
+        std::fs::write(&password_file, format!("{password}\n")).unwrap();
+        chmod(&password_file, 0o644);
+        let port_line = if broker_lines.contains("port") {
+            String::new()
+        } else {
+            format!("port = {}\n", broker.port)
+        };
+        let config = format!(
+            "ledd_socket = {:?}\nname = \"{NAME}\"\n{}{top}\n[broker]\nhost = \"localhost\"\nusername = \"{USER}\"\npassword_file = {:?}\n{port_line}{broker_lines}",
+            ledd.socket,
+            user_lines(),
+            password_file,
+        );
+        let path = dir.path().join("mqttd.toml");
+        std::fs::write(&path, config).unwrap();
+        chmod(&path, 0o644);
+        let log = dir.path().join("mqttd.log");
+        let mut cmd = Command::new(bin("mqttd"));
+        cmd.arg("--config").arg(&path);
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        cmd.stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap());
+        Mqttd {
+            daemon: Daemon::spawn("mqttd", &mut cmd),
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle`.
+    fn wait_log(&self, needle: &str) {
+        wait_for(LIMIT, || self.log().contains(needle).then_some(()))
+            .unwrap_or_else(|| panic!("mqttd did not log {needle:?}:\n{}", self.log()));
+    }
+}
+
+fn state_topic() -> String {
+    format!("tinsel/{NODE}/state")
+}
+
+fn playing(ledd: &Ledd) -> Value {
+    ledd.status()["playing"]["animation"].clone()
+}
+
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_discovery_commands_state_group_topic_and_the_will() {
+    let broker = Broker::start(false);
+    let ledd = ledd();
+    let mut mqttd = Mqttd::start(
+        &broker,
+        &ledd,
+        "group_topic = \"tinsel/all/set\"\n",
+        "",
+        PASSWORD,
+        false,
+    );
+    mqttd.wait_log("mqtt: connected to localhost");
+    // Started as root, mqttd reaches ledd as the user it dropped to, with
+    // the hooks role only (as root it would be admin: it connects after
+    // the drop). An ordinary user running ledd and mqttd both is ledd's
+    // owner, which ledd makes admin.
+    mqttd.wait_log("connected to ledd");
+    if is_root() {
+        assert!(mqttd.log().contains("role=\"hooks\""), "{}", mqttd.log());
+    }
+    // A client that subscribes later gets the retained config and state.
+    let w = broker.watch("#");
+    let config = w.wait("retained discovery config", |m| {
+        m.topic == format!("homeassistant/light/{NODE}/config") && m.retain
+    });
+    let config: Value = serde_json::from_str(&config.payload).unwrap();
+    assert_eq!(config["schema"], "json");
+    assert_eq!(config["command_topic"], format!("tinsel/{NODE}/set"));
+    assert_eq!(config["device"]["name"], NAME);
+    assert_eq!(config["device"]["model"], "tinsel");
+    let effects = config["effect_list"].as_array().unwrap();
+    assert!(effects.contains(&"fire".into()), "{config}");
+    w.wait("retained online", |m| {
+        m.topic == format!("tinsel/{NODE}/availability") && m.payload == "online" && m.retain
+    });
+    w.wait_latest(&state_topic(), |s| {
+        s["state"] == "OFF" || s["state"] == "ON"
+    });
+
+    // ON + effect: ledd plays it, and the state says so.
+    w.publish(
+        &format!("tinsel/{NODE}/set"),
+        r#"{"state":"ON","effect":"fire"}"#,
+    );
+    wait_for(LIMIT, || (playing(&ledd) == "fire").then_some(())).unwrap_or_else(|| {
+        panic!(
+            "ledd does not play fire: {}\n{}",
+            ledd.status(),
+            mqttd.log()
+        )
+    });
+    w.wait_latest(&state_topic(), |s| {
+        s["state"] == "ON" && s["effect"] == "fire"
+    });
+
+    // Another client (ledctl, a webhook) changes ledd: the state follows.
+    ledd.ok(&["play", "comet", "--color", "blue"]);
+    let s = w.wait_latest(&state_topic(), |s| s["effect"] == "comet");
+    assert_eq!(s["color"], serde_json::json!({"r":0,"g":0,"b":255}));
+
+    // Home Assistant restarts and says so: the discovery config comes again.
+    let discovery = format!("homeassistant/light/{NODE}/config");
+    let configs = |w: &Watcher| {
+        w.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.topic == discovery)
+            .count()
+    };
+    let before = configs(&w);
+    w.publish("homeassistant/status", "online");
+    wait_for(LIMIT, || (configs(&w) > before).then_some(()))
+        .unwrap_or_else(|| panic!("no discovery config after HA's birth message"));
+
+    // The group topic switches this tree too.
+    w.publish("tinsel/all/set", r#"{"state":"OFF"}"#);
+    w.wait_latest(&state_topic(), |s| s["state"] == "OFF");
+    assert!(ledd.status()["playing"].is_null(), "{}", ledd.status());
+
+    // mqttd dies: the broker publishes its last will.
+    mqttd.daemon.signal("KILL");
+    mqttd.daemon.wait_timeout(LIMIT);
+    let w2 = broker.watch(&format!("tinsel/{NODE}/availability"));
+    w2.wait("the retained last will", |m| {
+        m.payload == "offline" && m.retain
+    });
+}
+
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_over_tls_with_a_test_ca_and_a_clear_error_with_the_wrong_ca() {
+    let broker = Broker::start(true);
+    let ledd = ledd();
+    let tls_port = broker.tls_port.unwrap();
+    let good = Mqttd::start(
+        &broker,
+        &ledd,
+        "",
+        &format!(
+            "port = {tls_port}\ntls = true\nca_file = {:?}\n",
+            broker.ca()
+        ),
+        PASSWORD,
+        false,
+    );
+    good.wait_log("mqtt: connected to localhost");
+    let w = broker.watch(&format!("tinsel/{NODE}/availability"));
+    w.wait("online over TLS", |m| m.payload == "online");
+
+    // Another CA: the certificate is refused, said once, with the fix.
+    let other = tempfile::tempdir().unwrap();
+    chmod(other.path(), 0o755);
+    let wrong_ca = other.path().join("other-ca.pem");
+    std::fs::write(&wrong_ca, test_pki().ca_pem).unwrap();
+    chmod(&wrong_ca, 0o644);
+    let mut bad = Mqttd::start(
+        &broker,
+        &ledd,
+        "",
+        &format!("port = {tls_port}\ntls = true\nca_file = {wrong_ca:?}\nclient_id = \"other\"\n"),
+        PASSWORD,
+        false,
+    );
+    bad.wait_log(&format!("TLS with localhost:{tls_port}"));
+    std::thread::sleep(Duration::from_secs(2));
+    let log = bad.log();
+    assert!(log.contains("broker.ca_file"), "{log}");
+    assert_eq!(
+        log.matches("TLS with").count(),
+        1,
+        "one line per cause:\n{log}"
+    );
+    assert!(bad.daemon.is_running(), "no exit, no crash loop:\n{log}");
+}
+
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_a_wrong_password_is_one_clear_line_and_no_crash_loop() {
+    let broker = Broker::start(false);
+    let ledd = ledd();
+    let mut mqttd = Mqttd::start(&broker, &ledd, "", "", "hunter2", false);
+    mqttd.wait_log("refused the login");
+    // Several retries later (0.5, 1, 2 s...): still one line, still running.
+    std::thread::sleep(Duration::from_secs(4));
+    let log = mqttd.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused the login"))
+        .unwrap();
+    assert!(
+        line.contains(&format!("localhost:{}", broker.port)),
+        "{line}"
+    );
+    assert!(line.contains("\"tree\""), "{line}");
+    assert!(line.contains("mosquitto_passwd"), "{line}");
+    assert_eq!(log.matches("refused the login").count(), 1, "{log}");
+    assert!(!log.contains(PASSWORD) && !log.contains("hunter2"), "{log}");
+    assert!(mqttd.daemon.is_running(), "{log}");
+}
+
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have; a load test"
+)]
+fn mqtt_a_command_flood_is_rate_limited_and_ledd_keeps_time() {
+    let broker = Broker::start(false);
+    let ledd = ledd();
+    let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, true);
+    mqttd.wait_log("mqtt: connected to localhost");
+    let w = broker.watch(&state_topic());
+    w.wait_latest(&state_topic(), |_| true);
+    let before = ledd.status();
+    let start = Instant::now();
+    let effects = ["fire", "snowfall", "comet", "aurora"];
+    for i in 0..1000 {
+        let effect = effects[i % effects.len()];
+        w.publish(
+            &format!("tinsel/{NODE}/set"),
+            &format!(r#"{{"state":"ON","effect":"{effect}"}}"#),
+        );
+    }
+    // The last command may be dropped; ledd settles on one of the effects.
+    mqttd.wait_log("faster than limits.commands_per_second");
+    std::thread::sleep(Duration::from_secs(2));
+    let elapsed = start.elapsed();
+    let after = ledd.status();
+    let log = mqttd.log();
+    let passed = log.matches("mqtt: command on").count() as u64;
+    // The bucket holds 10 and refills at 10/s.
+    let allowed = 10 + 10 * (elapsed.as_secs() + 1);
+    assert!(
+        (1..=allowed).contains(&passed),
+        "{passed} commands reached ledd in {elapsed:?} (at most {allowed})"
+    );
+    let count = |v: &Value, k: &str| v["stats"][k].as_u64().expect("a stats counter");
+    let late = count(&after, "late_frames") - count(&before, "late_frames");
+    let frames = count(&after, "frames") - count(&before, "frames");
+    eprintln!(
+        "flood: {passed} of 1000 commands reached ledd in {elapsed:?}; {late} of {frames} frames late"
+    );
+    assert!(frames >= 60, "the loop kept running: {frames} frames");
+    let realtime = ledd.log().contains("frame loop runs SCHED_FIFO");
+    let allowed_late = if realtime {
+        3 + frames / 20
+    } else {
+        frames / 2
+    };
+    assert!(
+        late <= allowed_late,
+        "{late} of {frames} frames late during the flood (real-time: {realtime}): {after}"
+    );
+    assert!(
+        log.matches("faster than limits.commands_per_second")
+            .count()
+            <= 2,
+        "the flood's log line is rate-limited:\n{log}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_ledd_and_broker_restarts_are_survived() {
+    let mut broker = Broker::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let ledd = ledd_builder().start_in(dir.path());
+    let mut mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+    mqttd.wait_log("mqtt: connected to localhost");
+    let availability = format!("tinsel/{NODE}/availability");
+    let w = broker.watch(&availability);
+    w.wait_latest_text(&availability, "online");
+
+    // ledd goes away: offline; it comes back: online, and commands work.
+    drop(ledd);
+    w.wait_latest_text(&availability, "offline");
+    let ledd = ledd_builder().start_in(dir.path());
+    w.wait_latest_text(&availability, "online");
+    w.publish(
+        &format!("tinsel/{NODE}/set"),
+        r#"{"state":"ON","effect":"aurora"}"#,
+    );
+    wait_for(LIMIT, || (playing(&ledd) == "aurora").then_some(()))
+        .unwrap_or_else(|| panic!("ledd does not play aurora: {}", mqttd.log()));
+
+    // The broker restarts and forgets everything (no persistence): mqttd
+    // reconnects by itself and publishes its config, state and
+    // availability again.
+    broker.restart();
+    wait_for(Duration::from_secs(20), || {
+        (mqttd.log().matches("mqtt: connected to").count() >= 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("mqttd did not reconnect:\n{}", mqttd.log()));
+    let w2 = broker.watch("#");
+    w2.wait("the discovery config again", |m| {
+        m.topic == format!("homeassistant/light/{NODE}/config") && m.retain
+    });
+    w2.wait_latest_text(&availability, "online");
+    w2.wait_latest(&state_topic(), |s| s["effect"] == "aurora");
+    assert!(mqttd.daemon.is_running(), "{}", mqttd.log());
+
+    // A clean stop says offline itself (a DISCONNECT suppresses the will)
+    // and exits 0.
+    mqttd.daemon.signal("TERM");
+    let status = mqttd.daemon.wait_timeout(LIMIT);
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", mqttd.log());
+    w2.wait_latest_text(&availability, "offline");
+    let log = mqttd.log();
+    // One line for the lost broker, naming it.
+    let lost = format!("lost the connection to localhost:{}", broker.port);
+    assert_eq!(log.matches(&lost).count(), 1, "{log}");
+}
