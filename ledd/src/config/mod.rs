@@ -224,9 +224,9 @@ pub(crate) mod tests {
     }
 
     /// The config the package installs (`/etc/tinsel/ledd.toml`). It names
-    /// the package's `tinsel` group and `tinsel-web` and `tinsel-mqtt` users, which a test
-    /// machine may lack: with those names swapped for root's, it checks
-    /// out as the defaults plus them.
+    /// the package's `tinsel` group and its `tinsel-web`, `tinsel-sched`
+    /// and `tinsel-mqtt` users, which a test machine may lack: with those
+    /// names swapped for root's, it checks out as the defaults plus them.
     #[test]
     fn the_packaged_config_is_valid() {
         const PACKAGED: &str = include_str!("../../../packaging/ledd.toml");
@@ -234,7 +234,10 @@ pub(crate) mod tests {
         parse(PACKAGED, &origin).unwrap();
         let local = PACKAGED
             .replace("socket_group = \"tinsel\"", "socket_group = \"root\"")
-            .replace("[\"tinsel-web\", \"tinsel-sched\", \"tinsel-mqtt\"]", "[\"root\"]");
+            .replace(
+                "[\"tinsel-web\", \"tinsel-sched\", \"tinsel-mqtt\"]",
+                "[\"root\"]",
+            );
         assert_ne!(
             local, PACKAGED,
             "the package's names moved: update this test"
