@@ -76,6 +76,10 @@ pub struct View {
 /// What to do for one command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
+    /// A new brightness for ledd, asked before `request`. ledd takes it
+    /// from the hooks role only under its `[access] hooks_max_brightness`
+    /// (and lowers it to that ceiling).
+    pub brightness: Option<Brightness>,
     /// The request for ledd, if anything changes.
     pub request: Option<Request>,
     /// Parts that were dropped, each with its reason, for the log.
@@ -130,11 +134,14 @@ pub fn plan(
     if let Some(b) = cmd.brightness
         && b != u32::from(view.brightness.get())
     {
-        plan.dropped.push(format!(
-            "brightness {b}: ledd lets only admins change brightness (it is {}); use `ledctl brightness`",
-            view.brightness
-        ));
-        plan.republish = true;
+        match u8::try_from(b).ok().and_then(|b| Brightness::new(b).ok()) {
+            Some(b) => plan.brightness = Some(b),
+            None => {
+                plan.dropped
+                    .push(format!("brightness {b}: not within 0-100"));
+                plan.republish = true;
+            }
+        }
     }
     let color = cmd.color.map(|c| Rgb::new(c.r, c.g, c.b));
     let takes_color = |a: Animation| a.accepts().contains(Param::Color);
@@ -188,7 +195,7 @@ pub fn plan(
         }
         (None, None) => None,
     };
-    if plan.request.is_none() {
+    if plan.request.is_none() && plan.brightness.is_none() {
         plan.republish = true;
     }
     Ok(plan)
@@ -285,14 +292,34 @@ mod tests {
     }
 
     #[test]
-    fn brightness_other_than_ledds_is_dropped_and_the_state_republished() {
+    fn a_new_brightness_is_asked_of_ledd_and_one_out_of_range_is_dropped() {
+        // ledd's own value (50 in `view`): nothing to ask.
         let p = run(r#"{"state":"ON","brightness":50}"#, &view(None)).unwrap();
         assert!(p.dropped.is_empty());
+        assert_eq!(p.brightness, None);
         let p = run(r#"{"state":"ON","brightness":80}"#, &view(None)).unwrap();
-        assert!(p.dropped[0].contains("brightness 80"), "{:?}", p.dropped);
-        assert!(p.republish);
+        assert_eq!(p.brightness, Some(Brightness::new(80).unwrap()));
+        assert!(p.dropped.is_empty(), "{:?}", p.dropped);
         // ON still turns the tree on.
         assert!(matches!(p.request, Some(Request::Play { .. })));
+        // Brightness alone is a command (Home Assistant's slider).
+        let p = run(r#"{"brightness":20}"#, &view(None)).unwrap();
+        assert_eq!(p.brightness, Some(Brightness::new(20).unwrap()));
+        assert!(!p.republish);
+        for bad in [101, 255, 70000] {
+            let p = run(
+                &format!(r#"{{"state":"ON","brightness":{bad}}}"#),
+                &view(None),
+            )
+            .unwrap();
+            assert_eq!(p.brightness, None);
+            assert!(
+                p.dropped[0].contains(&format!("brightness {bad}")),
+                "{:?}",
+                p.dropped
+            );
+            assert!(p.republish);
+        }
     }
 
     #[test]

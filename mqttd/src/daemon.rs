@@ -487,6 +487,24 @@ impl Bridge {
         if plan.republish {
             self.published = None;
         }
+        if let Some(b) = plan.brightness {
+            tracing::debug!("mqtt: command on {topic}: brightness {b}");
+            if let Err(e) = self.ledd.request(&Request::SetBrightness(b)).await {
+                // Without `[access] hooks_max_brightness`, ledd refuses the
+                // hooks role and says so; the slider must go back.
+                if let Some(held) = self.ledd_log.allow(now) {
+                    tracing::warn!(
+                        "mqtt: brightness {b} from {topic} not set: {e}{}",
+                        held_note(held)
+                    );
+                }
+                self.published = None;
+            }
+            if plan.request.is_none() {
+                self.poll_ledd().await;
+                return;
+            }
+        }
         if let Some(request) = plan.request {
             tracing::debug!("mqtt: command on {topic}: {request:?}");
             match self.ledd.request(&request).await {

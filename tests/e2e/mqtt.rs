@@ -646,3 +646,50 @@ fn mqtt_ledd_and_broker_restarts_are_survived() {
     let lost = format!("lost the connection to localhost:{}", broker.port);
     assert_eq!(log.matches(&lost).count(), 1, "{log}");
 }
+
+/// Home Assistant's brightness slider: refused by ledd (and the slider set
+/// back by the state) without `[access] hooks_max_brightness`, lowered to
+/// it with one. Root only: as an ordinary user mqttd and ledd share a uid,
+/// which ledd makes admin.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: mqttd drops to another user, which ledd gives the hooks role"
+)]
+fn as_root_mqtt_brightness_goes_through_ledds_hooks_ceiling() {
+    let broker = Broker::start(false);
+    for (ceiling, asked, want) in [(None, 80, 50), (Some(40), 80, 40), (Some(40), 30, 30)] {
+        let mut b = ledd_builder();
+        if let Some(c) = ceiling {
+            b = b.access(&format!("hooks_max_brightness = {c}"));
+        }
+        let ledd = b.start();
+        ledd.ok(&["brightness", "50"]);
+        let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+        mqttd.wait_log("connected to ledd");
+        let w = broker.watch(&state_topic());
+        w.wait_latest(&state_topic(), |s| s["brightness"] == 50);
+        w.publish(
+            &format!("tinsel/{NODE}/set"),
+            &format!(r#"{{"state":"ON","brightness":{asked}}}"#),
+        );
+        let s = w.wait_latest(&state_topic(), |s| {
+            s["brightness"] == want && s["state"] == "ON"
+        });
+        assert_eq!(
+            ledd.status()["brightness"],
+            want,
+            "{ceiling:?} {asked}: {s}"
+        );
+        if ceiling.is_none() {
+            let said = |l: &str| l.contains("brightness 80") && l.contains("hooks_max_brightness");
+            wait_for(LIMIT, || said(&mqttd.log()).then_some(()))
+                .unwrap_or_else(|| panic!("no line naming the ceiling:\n{}", mqttd.log()));
+            assert_eq!(ledd.status()["brightness"], 50);
+        }
+    }
+}
