@@ -7,7 +7,9 @@
 //! checks the broker's certificate against the configured *name*
 //! ([`PinnedName`]). Because the TLS library is handed an address, no SNI
 //! is sent: a broker that needs SNI to pick its certificate is not
-//! supported. If the broker's address changes, restart mqttd.
+//! supported. If the broker's address changes, mqttd exits after
+//! [`crate::daemon::RERESOLVE_AFTER`] without reaching it, and systemd
+//! restarts it (a fresh resolution).
 
 use std::fs::File;
 use std::io::BufReader;
