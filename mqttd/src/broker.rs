@@ -5,7 +5,7 @@
 //!
 //! mqttd connects to the resolved *address* (the sandbox has no DNS), and
 //! checks the broker's certificate against the configured *name*
-//! ([`PinnedName`]). Because the TLS library is handed an address, no SNI
+//! (`PinnedName`). Because the TLS library is handed an address, no SNI
 //! is sent: a broker that needs SNI to pick its certificate is not
 //! supported. If the broker's address changes, mqttd exits after
 //! [`crate::daemon::RERESOLVE_AFTER`] without reaching it, and systemd
