@@ -25,8 +25,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
 /// The ABI whose access rights tinsel asks for: filesystem (1–5), TCP
@@ -127,6 +127,9 @@ pub struct Rules {
     pub read_only: Vec<PathBuf>,
     /// Deny TCP bind and connect (ABI 4).
     pub deny_tcp: bool,
+    /// With `deny_tcp`: the TCP ports `connect` may still reach (mqttd's
+    /// broker). Binding stays denied.
+    pub connect_tcp: Vec<u16>,
     /// Scope abstract Unix sockets and signals to the sandbox (ABI 6).
     pub scope: bool,
 }
@@ -287,9 +290,15 @@ pub fn restrict(
     if rules.scope {
         ruleset = ruleset.scope(Scope::from_all(TARGET_ABI))?;
     }
+    let connect = rules
+        .connect_tcp
+        .iter()
+        .filter(|_| rules.deny_tcp)
+        .map(|&port| Ok::<_, landlock::RulesetError>(NetPort::new(port, AccessNet::ConnectTcp)));
     let status = ruleset
         .create()?
         .add_rules(beneath.into_iter().map(Ok::<_, landlock::RulesetError>))?
+        .add_rules(connect)?
         .restrict_self()?;
     let tcp = rules.deny_tcp && abi >= TCP_ABI;
     let scopes = rules.scope && abi >= SCOPE_ABI;

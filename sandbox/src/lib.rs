@@ -25,6 +25,7 @@
 pub mod arch;
 pub mod caps;
 pub mod config_error;
+pub mod confine;
 pub mod exit;
 #[cfg(feature = "harness")]
 pub mod harness;

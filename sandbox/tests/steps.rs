@@ -268,6 +268,7 @@ fn landlock_rules(f: &Fixture) -> ll::Rules {
     ll::Rules {
         read_only: vec![f.config.clone()],
         deny_tcp: true,
+        connect_tcp: Vec::new(),
         scope: true,
     }
 }
@@ -398,6 +399,7 @@ mod landlock_fs {
         let rules = ll::Rules {
             read_only: vec![f.root.join("does-not-exist")],
             deny_tcp: true,
+            connect_tcp: Vec::new(),
             scope: true,
         };
         // Fails before restricting anything, so it can run in-process. A
@@ -522,6 +524,7 @@ mod landlock_fallbacks {
         ll::Rules {
             read_only: vec![],
             deny_tcp: true,
+            connect_tcp: Vec::new(),
             scope: true,
         }
     }
