@@ -8,7 +8,7 @@
 //! (`PinnedName`). Because the TLS library is handed an address, no SNI
 //! is sent: a broker that needs SNI to pick its certificate is not
 //! supported. If the broker's address changes, mqttd exits after
-//! [`crate::daemon::RERESOLVE_AFTER`] without reaching it, and systemd
+//! [`RERESOLVE_AFTER`] without reaching it, and systemd
 //! restarts it (a fresh resolution).
 
 use std::fs::File;
@@ -292,9 +292,55 @@ pub fn explain(e: &ConnectionError, config: &Config, addr: SocketAddr) -> (Strin
     }
 }
 
+/// How long a broker configured by name may stay unreachable at the
+/// addresses resolved at start before mqttd exits (69) for systemd to
+/// restart it, which resolves the name again: the sandbox has no DNS, and
+/// a broker's address can change (DHCP, a new container).
+pub const RERESOLVE_AFTER: Duration = Duration::from_secs(300);
+
+/// Whether an outage that began at `since` calls for a fresh resolution of
+/// `host` at `now`: only for a name (an address never changes), only for
+/// failures to reach it (a wrong password or certificate is not cured by
+/// DNS), and only after [`RERESOLVE_AFTER`].
+pub fn time_to_reresolve(
+    host: &str,
+    since: Option<tokio::time::Instant>,
+    now: tokio::time::Instant,
+) -> bool {
+    host.parse::<std::net::IpAddr>().is_err()
+        && since.is_some_and(|s| now.saturating_duration_since(s) >= RERESOLVE_AFTER)
+}
+
+/// Whether a failure cause (a key of `broker::explain`) means the broker
+/// could not be reached at all.
+pub fn unreachable_cause(key: &str) -> bool {
+    matches!(key, "refused" | "denied" | "timeout") || key.starts_with("io:")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_name_unreachable_for_long_is_resolved_again() {
+        let t0 = tokio::time::Instant::now();
+        let later = t0 + RERESOLVE_AFTER;
+        assert!(time_to_reresolve("broker.lan", Some(t0), later));
+        assert!(!time_to_reresolve(
+            "broker.lan",
+            Some(t0),
+            later - Duration::from_secs(1)
+        ));
+        assert!(!time_to_reresolve("broker.lan", None, later));
+        assert!(!time_to_reresolve("192.0.2.10", Some(t0), later));
+        assert!(!time_to_reresolve("2001:db8::10", Some(t0), later));
+        assert!(unreachable_cause("refused") && unreachable_cause("io:HostUnreachable"));
+        assert!(
+            !unreachable_cause("login")
+                && !unreachable_cause("tls")
+                && !unreachable_cause("refused:BadUserNamePassword")
+        );
+    }
 
     fn config(extra: &str) -> Config {
         Config::parse_with(

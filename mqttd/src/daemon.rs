@@ -50,27 +50,6 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 /// How long a clean stop waits for `offline` to reach the broker.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// How long a broker configured by name may stay unreachable at the
-/// addresses resolved at start before mqttd exits (69) for systemd to
-/// restart it, which resolves the name again: the sandbox has no DNS, and
-/// a broker's address can change (DHCP, a new container).
-pub const RERESOLVE_AFTER: Duration = Duration::from_secs(300);
-
-/// Whether an outage that began at `since` calls for a fresh resolution of
-/// `host` at `now`: only for a name (an address never changes), only for
-/// failures to reach it (a wrong password or certificate is not cured by
-/// DNS), and only after [`RERESOLVE_AFTER`].
-pub fn time_to_reresolve(host: &str, since: Option<Instant>, now: Instant) -> bool {
-    host.parse::<std::net::IpAddr>().is_err()
-        && since.is_some_and(|s| now.saturating_duration_since(s) >= RERESOLVE_AFTER)
-}
-
-/// Whether a failure cause (a key of `broker::explain`) means the broker
-/// could not be reached at all.
-fn unreachable_cause(key: &str) -> bool {
-    matches!(key, "refused" | "denied" | "timeout") || key.starts_with("io:")
-}
-
 /// Why mqttd could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -289,11 +268,11 @@ impl Bridge {
                     Err(e) => {
                         self.on_broker_error(&e);
                         let host = &self.config.broker.host;
-                        if time_to_reresolve(host, self.unreachable_since, Instant::now()) {
+                        if broker::time_to_reresolve(host, self.unreachable_since, Instant::now()) {
                             tracing::error!(
                                 "mqtt: {host} unreachable at {} for {} s: exiting so that systemd restarts mqttd and {host} is resolved again",
                                 self.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-                                RERESOLVE_AFTER.as_secs()
+                                broker::RERESOLVE_AFTER.as_secs()
                             );
                             return Exit::Unavailable;
                         }
@@ -333,7 +312,7 @@ impl Bridge {
     fn on_broker_error(&mut self, e: &rumqttc::ConnectionError) {
         let addr = self.addrs[self.addr_index];
         let (key, line) = broker::explain(e, &self.config, addr);
-        if !unreachable_cause(&key) {
+        if !broker::unreachable_cause(&key) {
             self.unreachable_since = None;
         } else if self.unreachable_since.is_none() {
             self.unreachable_since = Some(Instant::now());
@@ -576,31 +555,5 @@ fn held_note(held: u64) -> String {
         String::new()
     } else {
         format!(" ({held} similar lines held back)")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_name_unreachable_for_long_is_resolved_again() {
-        let t0 = Instant::now();
-        let later = t0 + RERESOLVE_AFTER;
-        assert!(time_to_reresolve("broker.lan", Some(t0), later));
-        assert!(!time_to_reresolve(
-            "broker.lan",
-            Some(t0),
-            later - Duration::from_secs(1)
-        ));
-        assert!(!time_to_reresolve("broker.lan", None, later));
-        assert!(!time_to_reresolve("192.0.2.10", Some(t0), later));
-        assert!(!time_to_reresolve("2001:db8::10", Some(t0), later));
-        assert!(unreachable_cause("refused") && unreachable_cause("io:HostUnreachable"));
-        assert!(
-            !unreachable_cause("login")
-                && !unreachable_cause("tls")
-                && !unreachable_cause("refused:BadUserNamePassword")
-        );
     }
 }
