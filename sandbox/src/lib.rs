@@ -33,6 +33,7 @@ pub mod ids;
 pub mod landlock;
 pub mod log;
 pub mod mode;
+pub mod probe;
 pub mod process;
 pub mod seccomp;
 pub mod signals;

@@ -281,34 +281,7 @@ fn check_ledd(config: &Config) {
         .as_ref()
         .filter(|_| rustix::process::geteuid().is_root());
     let result = match as_user {
-        Some(user) => {
-            let mut cmd = match std::env::current_exe() {
-                Ok(exe) => std::process::Command::new(exe),
-                Err(e) => {
-                    eprintln!("webd: warning: cannot run myself to try ledd's socket: {e}");
-                    return;
-                }
-            };
-            cmd.arg("probe-ledd")
-                .arg("--socket")
-                .arg(socket)
-                .arg("--user")
-                .arg(user);
-            if let Some(group) = &config.group {
-                cmd.arg("--group").arg(group);
-            }
-            match cmd.stderr(std::process::Stdio::inherit()).output() {
-                Ok(out) => {
-                    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-                    if out.status.success() {
-                        Ok(text)
-                    } else {
-                        Err(text)
-                    }
-                }
-                Err(e) => Err(format!("cannot run myself to try ledd's socket: {e}")),
-            }
-        }
+        Some(user) => tinsel_sandbox::probe::ledd_as(socket, user, config.group.as_deref()),
         None => probe_ledd_as(socket, None).map(|w| describe_welcome(&w)),
     };
     let who = match as_user {
