@@ -1,6 +1,54 @@
-//! How a TOML parser error is shown in both daemons' config errors: the
-//! problem and its line and column first, then the offending line with a
-//! caret under the spot.
+//! The config error of webd, schedd and mqttd ([`ConfigError`]: every
+//! message names the file and, for a bad value, the key), and how a TOML
+//! parser error is shown in every tinsel config error: the problem and its
+//! line and column first, then the offending line with a caret under the
+//! spot.
+
+use std::path::PathBuf;
+
+/// A config that could not be loaded. The message names the file and, for
+/// a bad value, the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read the config file: {source}; check the path and its permissions", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or has an unknown key or a wrong type.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's message, which names the key and the line.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{}: `{key}`: {message}", path.display())]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The key, dotted (`hooks.color.request_colors`, `broker.port`,
+        /// `entries[2].animation`).
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The key at fault, when the error is about one value.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
 
 /// A TOML error as `what is wrong (line L, column C)` on the first line,
 /// then the parser's excerpt: the offending line with a caret under the

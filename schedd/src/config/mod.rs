@@ -51,48 +51,8 @@ fn system_zone(lookup: Result<String, String>, localtime_exists: bool) -> Result
 /// ledd's socket when the config names none: where ledd.socket puts it.
 pub const DEFAULT_LEDD_SOCKET: &str = "/run/tinsel/ledd.sock";
 
-/// A config that could not be loaded. The message names the file and, for
-/// a bad value, the key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{}: cannot read the config file: {source}; check the path and its permissions", path.display())]
-    Read {
-        /// The config file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not valid TOML, an unknown key or a wrong type.
-    #[error("{}: {message}", path.display())]
-    Parse {
-        /// The config file.
-        path: PathBuf,
-        /// The TOML parser's message, which names the key and the line.
-        message: String,
-    },
-    /// A value is out of range or inconsistent.
-    #[error("{}: `{key}`: {message}", path.display())]
-    Invalid {
-        /// The config file.
-        path: PathBuf,
-        /// The key, dotted (`entries[2].animation`).
-        key: String,
-        /// What is wrong and what to do.
-        message: String,
-    },
-}
-
-impl ConfigError {
-    /// The key at fault, when the error is about one value.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            ConfigError::Invalid { key, .. } => Some(key),
-            _ => None,
-        }
-    }
-}
+/// A config that could not be loaded (shared with webd and mqttd).
+pub use tinsel_sandbox::config_error::ConfigError;
 
 /// Where the schedule's time zone came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
