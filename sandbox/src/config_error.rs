@@ -4,7 +4,9 @@
 //! line and column first, then the offending line with a caret under the
 //! spot.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::ids::{IdError, Identity};
 
 /// A config that could not be loaded. The message names the file and, for
 /// a bad value, the key.
@@ -48,6 +50,38 @@ impl ConfigError {
             _ => None,
         }
     }
+}
+
+/// Resolves a config's `user` and `group` to the ids a daemon drops to
+/// when started as root (`None` when `user` is unset). A name that does not
+/// exist is a config error naming the key (so `--check-config` catches it,
+/// not the sandbox step at start); `package_user` is the user the
+/// package's sysusers file makes for this daemon, for the fix.
+pub fn identity(
+    path: &Path,
+    user: Option<&str>,
+    group: Option<&str>,
+    package_user: &str,
+) -> Result<Option<Identity>, ConfigError> {
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    Identity::from_names(user, group).map(Some).map_err(|e| match e {
+        IdError::NoSuchUser(name) => invalid(
+            "user",
+            format!("no user named `{name}` on this system: create it (the package's sysusers file makes {package_user}) or name an existing one"),
+        ),
+        IdError::NoSuchGroup(name) => invalid(
+            "group",
+            format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
+        ),
+        other => invalid("user", other.to_string()),
+    })
 }
 
 /// A TOML error as `what is wrong (line L, column C)` on the first line,

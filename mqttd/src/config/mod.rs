@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tinsel_proto::Animation;
 use tinsel_sandbox::config_error::toml_error;
-use tinsel_sandbox::ids::{IdError, Identity};
+use tinsel_sandbox::ids::Identity;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
 pub use self::error::ConfigError;
@@ -188,22 +188,12 @@ impl Config {
     /// Resolves `user` and `group` to the ids mqttd drops to when started
     /// as root (`None` when `user` is unset).
     pub fn identity(&self) -> Result<Option<Identity>, ConfigError> {
-        let Some(user) = &self.user else {
-            return Ok(None);
-        };
-        Identity::from_names(user, self.group.as_deref())
-            .map(Some)
-            .map_err(|e| match e {
-                IdError::NoSuchUser(name) => self.invalid(
-                    "user",
-                    format!("no user named `{name}` on this system: create it (the package's sysusers file makes tinsel-mqtt) or name an existing one"),
-                ),
-                IdError::NoSuchGroup(name) => self.invalid(
-                    "group",
-                    format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
-                ),
-                other => self.invalid("user", other.to_string()),
-            })
+        tinsel_sandbox::config_error::identity(
+            &self.path,
+            self.user.as_deref(),
+            self.group.as_deref(),
+            "tinsel-mqtt",
+        )
     }
 
     fn invalid(&self, key: &str, message: String) -> ConfigError {

@@ -126,28 +126,12 @@ impl Config {
     /// as root (`None` when `user` is unset); a name that does not exist is
     /// an error naming its key.
     pub fn identity(&self) -> Result<Option<tinsel_sandbox::ids::Identity>, ConfigError> {
-        use tinsel_sandbox::ids::{IdError, Identity};
-        let Some(user) = &self.user else {
-            return Ok(None);
-        };
-        let invalid = |key: &str, message: String| ConfigError::Invalid {
-            path: self.path.clone(),
-            key: key.to_owned(),
-            message,
-        };
-        Identity::from_names(user, self.group.as_deref())
-            .map(Some)
-            .map_err(|e| match e {
-                IdError::NoSuchUser(name) => invalid(
-                    "user",
-                    format!("no user named `{name}` on this system: create it (the package's sysusers file makes tinsel-sched) or name an existing one"),
-                ),
-                IdError::NoSuchGroup(name) => invalid(
-                    "group",
-                    format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
-                ),
-                other => invalid("user", other.to_string()),
-            })
+        tinsel_sandbox::config_error::identity(
+            &self.path,
+            self.user.as_deref(),
+            self.group.as_deref(),
+            "tinsel-sched",
+        )
     }
 }
 

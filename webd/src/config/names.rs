@@ -4,7 +4,7 @@
 //! `tinsel_sandbox::ids`, the one user and group resolver of the
 //! workspace, naming the key when one does not exist.
 
-use tinsel_sandbox::ids::{IdError, Identity};
+use tinsel_sandbox::ids::Identity;
 
 use super::validate::Validator;
 use super::{Config, ConfigError};
@@ -30,30 +30,12 @@ impl Config {
     /// a config error naming the key, caught by `--check-config` rather
     /// than by the sandbox step at start.
     pub fn identity(&self) -> Result<Option<Identity>, ConfigError> {
-        let Some(user) = &self.user else {
-            return Ok(None);
-        };
-        Identity::from_names(user, self.group.as_deref())
-            .map(Some)
-            .map_err(|e| match e {
-                IdError::NoSuchUser(name) => self.invalid(
-                    "user",
-                    format!("no user named `{name}` on this system: create it (the package's sysusers file makes tinsel-web) or name an existing one"),
-                ),
-                IdError::NoSuchGroup(name) => self.invalid(
-                    "group",
-                    format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
-                ),
-                other => self.invalid("user", other.to_string()),
-            })
-    }
-
-    fn invalid(&self, key: &str, message: String) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.clone(),
-            key: key.to_owned(),
-            message,
-        }
+        tinsel_sandbox::config_error::identity(
+            &self.path,
+            self.user.as_deref(),
+            self.group.as_deref(),
+            "tinsel-web",
+        )
     }
 }
 
