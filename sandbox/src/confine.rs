@@ -278,7 +278,12 @@ pub fn drop_privileges(
 /// is reported, not fatal: with no_new_privs nothing can be gained from it.
 pub fn clear_capabilities(report: &mut Report) -> Result<(), SandboxError> {
     let e = |what: &str, err: std::io::Error| SandboxError::Capabilities(format!("{what}: {err}"));
-    caps::restrict_sets(0).map_err(|err| e("capset", err))?;
+    // Under systemd (User= set, no capabilities) every set is empty
+    // already: then no capset, so a unit may keep `~@privileged`, which
+    // removes it (mqttd.service does).
+    if caps::get().map_err(|err| e("capget", err))? != caps::CapSets::default() {
+        caps::restrict_sets(0).map_err(|err| e("capset", err))?;
+    }
     let now = caps::get().map_err(|err| e("capget", err))?;
     if now != caps::CapSets::default() {
         return Err(SandboxError::Capabilities(format!(
