@@ -1,27 +1,22 @@
 //! User and group names (`socket_group`, `[access]`) resolved to ids.
 //!
-//! Until ledd hardens, names go through the system's NSS with
-//! `tinsel_sandbox::ids`, the workspace's user and group resolver. From
-//! then on (SIGHUP reloads) they are read from `/etc/passwd` and
-//! `/etc/group` by the small reader below, never through NSS: NSS may open
-//! `AF_UNIX` sockets (glibc's nscd client, `libnss_systemd`'s userdb,
-//! `sss`), which ledd's seccomp filter kills, while reading a file stays
-//! allowed. That is why ledd keeps a reader of its own.
+//! Until ledd hardens, names go through `tinsel_sandbox::ids`, the
+//! workspace's user and group resolver (`/etc/passwd` and `/etc/group`,
+//! then NSS). From then on (SIGHUP reloads) only its files reader is used,
+//! never NSS: NSS may open `AF_UNIX` sockets (glibc's nscd client,
+//! `libnss_systemd`'s userdb, `sss`), which ledd's seccomp filter kills,
+//! while reading a file stays allowed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tinsel_sandbox::ids::{self, Identity};
+use tinsel_sandbox::ids::{self, files};
 
 use super::ConfigError;
 use super::validate::Validator;
 
 /// Set once ledd is about to harden: from then on names are looked up in
-/// [`PASSWD`] and [`GROUP`] only, never through NSS.
+/// `/etc/passwd` and `/etc/group` only, never through NSS.
 static NAMES_FROM_FILES_ONLY: AtomicBool = AtomicBool::new(false);
-/// The user database read after hardening.
-pub const PASSWD: &str = "/etc/passwd";
-/// The group database read after hardening.
-pub const GROUP: &str = "/etc/group";
 
 /// From now on, resolve user and group names (SIGHUP reloads) from
 /// `/etc/passwd` and `/etc/group` only. ledd calls this before hardening:
@@ -37,30 +32,15 @@ fn files_only() -> bool {
     NAMES_FROM_FILES_ONLY.load(Ordering::SeqCst)
 }
 
-/// The id (third field) of `name` in a `passwd` or `group` file's text.
-fn id_in_database(text: &str, name: &str) -> Option<u32> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let mut f = l.split(':');
-        (f.next()? == name).then_some(())?;
-        f.nth(1)?.trim().parse().ok()
-    })
-}
-
-fn id_in_file(path: &str, name: &str) -> Option<u32> {
-    id_in_database(&std::fs::read_to_string(path).ok()?, name)
-}
-
 /// A user given by name or by numeric id.
 fn resolve_user(name: &str) -> Option<u32> {
     if let Ok(uid) = name.parse::<u32>() {
         return Some(uid);
     }
     if files_only() {
-        return id_in_file(PASSWD, name);
+        return files::user(name).map(|(uid, _)| uid);
     }
-    // `ids` has no uid-only lookup; the user's groups it also resolves are
-    // not used.
-    Identity::from_names(name, None).ok().map(|who| who.uid)
+    ids::user_id(name).ok().flatten()
 }
 
 /// A group given by name or by numeric id.
@@ -69,7 +49,7 @@ pub(super) fn resolve_group(name: &str) -> Option<u32> {
         return Some(gid);
     }
     if files_only() {
-        return id_in_file(GROUP, name);
+        return files::group_id(name);
     }
     ids::group_id(name).ok().flatten()
 }
@@ -78,7 +58,9 @@ pub(super) fn resolve_group(name: &str) -> Option<u32> {
 fn unknown_name_hint(id: &str) -> String {
     if files_only() {
         format!(
-            "not in {PASSWD} or {GROUP}: a running ledd resolves names from these files only (NSS is out of reach once it is hardened); use a numeric {id}, or restart ledd"
+            "not in {} or {}: a running ledd resolves names from these files only (NSS is out of reach once it is hardened); use a numeric {id}, or restart ledd",
+            files::PASSWD,
+            files::GROUP
         )
     } else {
         format!("create it, use a numeric {id}, or remove it")
@@ -117,27 +99,5 @@ impl Validator<'_> {
                 })
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_resolve_from_the_database_files() {
-        let passwd = "# a comment\nroot:x:0:0:root:/root:/bin/sh\n\
-                      tinsel-web:x:998:997::/nonexistent:/usr/sbin/nologin\nbroken\nodd:x:notanumber:1::/:/bin/sh\n";
-        assert_eq!(id_in_database(passwd, "root"), Some(0));
-        assert_eq!(id_in_database(passwd, "tinsel-web"), Some(998));
-        assert_eq!(id_in_database(passwd, "tinsel"), None, "whole names only");
-        assert_eq!(id_in_database(passwd, "odd"), None);
-        assert_eq!(id_in_database(passwd, "broken"), None);
-        let group = "tinsel:x:997:tinsel-web,pi\n";
-        assert_eq!(id_in_database(group, "tinsel"), Some(997));
-        assert_eq!(id_in_database(group, "pi"), None, "members are not groups");
-        // The real files agree with NSS for local names.
-        assert_eq!(id_in_file(PASSWD, "root"), Some(0));
-        assert_eq!(id_in_file(GROUP, "root"), Some(0));
     }
 }
