@@ -4,7 +4,8 @@
 # bench/installed (the as-installed benchmark). Source it; needs root.
 #
 #   ct_host_tools                      debootstrap, systemd-nspawn, nsenter (apt-get when missing)
-#   ct_build_deb OUTDIR PROFILE        cargo build + cargo deb; prints the .deb's path
+#   ct_build_deb OUTDIR PROFILE        cargo build (static) + cargo deb; prints the .deb's path
+#   ct_bin_dir PROFILE                 where ct_build_deb's binaries are
 #   ct_ensure_base                     the debootstrapped base system, cached in $ct_cache
 #   ct_new_root ROOT                   a fresh copy of the base at ROOT; sets ct_nspawn
 #   ct_install_deb DEB LOG             dpkg -i in the (not booted) container
@@ -42,11 +43,27 @@ ct_host_tools() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
+# The package ships static binaries, as the Pi Zero builds are (.ci/arm): no
+# shared libc, libm, ld.so or libgcc_s mapped into each daemon
+# (docs/benchmarks.md, "Memory"). `--target` keeps the static flag off build
+# scripts and proc macros, which must stay dynamic.
+ct_triple() { rustc -vV | sed -n 's/^host: //p'; }
+
+ct_bin_dir() { # PROFILE
+  local target=${CARGO_TARGET_DIR:-$ct_repo/target} dir=$1
+  [[ $target == /* ]] || target=$ct_repo/$target
+  [ "$1" = dev ] && dir=debug
+  echo "$target/$(ct_triple)/$dir"
+}
+
 ct_build_deb() { # OUTDIR PROFILE
-  local out=$1 profile=$2
+  local out=$1 profile=$2 triple flags
+  triple=$(ct_triple)
+  flags=CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS
   command -v cargo-deb >/dev/null || cargo install cargo-deb --locked >&2 || return 1
-  (cd "$ct_repo" && cargo build --profile "$profile" --locked -p ledd -p webd -p schedd -p mqttd) >&2 || return 1
-  (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" --output "$out/") >&2 || return 1
+  (cd "$ct_repo" && env "$flags=-C target-feature=+crt-static" cargo build --profile "$profile" \
+    --locked --target "$triple" -p ledd -p webd -p schedd -p mqttd) >&2 || return 1
+  (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" --target "$triple" --output "$out/") >&2 || return 1
   ls "$out"/tinsel_*.deb
 }
 

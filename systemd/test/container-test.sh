@@ -164,6 +164,15 @@ jwebd() { inside journalctl -u webd.service -o cat --no-pager "$@"; }
 status_of() { inside cat "/proc/$1/status"; }
 field() { awk -v k="$2:" '$1 == k {print $2}' <<<"$1"; }
 main_pid() { inside systemctl show -P MainPID "$1"; }
+# The .deb's daemons are static and look names up in /etc/passwd and
+# /etc/group first: no shared object in their maps (a dynamic build maps
+# libc, ld.so, libm, libgcc_s; an NSS module brings a whole libc of its own).
+check_no_shared_objects() { # PID LABEL
+  local so
+  so=$(inside cat "/proc/$1/maps" | awk '$6 ~ /[.]so/ {print $6}' | sort -u | paste -sd ' ' -)
+  [ -z "$so" ] || fail "$2 maps shared objects: $so (the .deb's binaries must be static: ct_build_deb)"
+  ok "$2 maps no shared object (static; names from /etc/passwd and /etc/group)"
+}
 post() { # post HOOK [token] → prints "HTTP_CODE BODY"
   local auth=()
   [ -n "${2:-}" ] && auth=(-H "Authorization: Bearer $2")
@@ -244,6 +253,7 @@ run_sockets=$(inside find "/proc/$pid/root/run" -type s | sed "s|^/proc/$pid/roo
 ok "the one socket in webd's /run is ledd's (no D-Bus, no systemd sockets)"
 [ "$(field "$st" Threads)" = 1 ] || fail "webd has $(field "$st" Threads) threads, expected 1"
 ok "one thread"
+check_no_shared_objects "$pid" webd
 
 step "webd's sandbox steps, from its journal"
 log=$(jwebd _PID="$pid")
@@ -286,6 +296,7 @@ else
   echo "   note: this ledd logs no 'harden:' steps (its hardening is not wired in yet)"
 fi
 check_scheduling "$lpid" "ledd as root"
+check_no_shared_objects "$lpid" ledd
 inside timeout 15 systemctl restart ledd.service || fail "systemctl restart ledd"
 ok=no
 for _ in $(seq 1 20); do
