@@ -4,7 +4,7 @@
 //!
 //! The order matters, and each step says why it sits where it does:
 //!
-//! 1. config (NSS may resolve names here, before any filter);
+//! 1. config (names from /etc/passwd and /etc/group, before any filter);
 //! 2. the sd_notify socket (`socket()` is killed once hardened; one socket
 //!    serves every notification, the watchdog's included);
 //! 3. the frame loop thread: opens the strip (the hardware backends need
@@ -221,9 +221,8 @@ pub fn run(args: &Args) -> Exit {
 
     // 4. Harden: the strip is open, the sockets exist, nothing is served
     //    yet, and the only other thread (the frame loop) has dropped its
-    //    capabilities. SIGHUP reloads resolve names from /etc/passwd and
-    //    /etc/group from now on: NSS may open sockets.
-    config::resolve_names_from_files_only();
+    //    capabilities. (SIGHUP reloads can still resolve names: they come
+    //    from /etc/passwd and /etc/group, never through NSS.)
     match harden::harden(&opts) {
         Ok(report) => info!(
             "hardened; live layers: {}, no_new_privs, seccomp ({}); not live: Landlock (ledd has none: root without capabilities can still read root-readable files)",

@@ -74,11 +74,11 @@ pub fn identity(
     Identity::from_names(user, group).map(Some).map_err(|e| match e {
         IdError::NoSuchUser(name) => invalid(
             "user",
-            format!("no user named `{name}` on this system: create it (the package's sysusers file makes {package_user}) or name an existing one"),
+            format!("no user named `{name}` in /etc/passwd: create it (the package's sysusers file makes {package_user}) or name an existing one"),
         ),
         IdError::NoSuchGroup(name) => invalid(
             "group",
-            format!("no group named `{name}` on this system: create it (the package's sysusers file makes tinsel) or name an existing one"),
+            format!("no group named `{name}` in /etc/group: create it (the package's sysusers file makes tinsel) or name an existing one"),
         ),
         other => invalid("user", other.to_string()),
     })

@@ -4,18 +4,20 @@
 //! Names are resolved to numbers by [`Identity::from_names`] *before* the
 //! sandbox; the drop itself only uses numbers.
 //!
-//! A name is looked up in `/etc/passwd` and `/etc/group` first (the
-//! [`files`] reader), and through the system's NSS only when it is not
-//! there. The package's users (sysusers) are always in the files, so a
-//! daemon started as shipped never enters NSS: NSS may open sockets and
-//! load modules (`libnss_systemd`), and in a static binary (the shipped
-//! ones are) loading a module maps a second, whole C library into the
-//! daemon, about 1.8 MiB of resident memory for one lookup.
+//! Names are looked up in `/etc/passwd` and `/etc/group` (the [`files`]
+//! reader), never through the system's NSS. The package's users (sysusers)
+//! are always in these files. NSS would load modules (`libnss_systemd`,
+//! `sss`, LDAP): in a static binary, as tinsel's daemons ship, loading one
+//! maps a second, whole C library (about 1.8 MiB of resident memory for one
+//! lookup) and can crash the process outright (glibc's static `dlopen` of
+//! `libnss_systemd` segfaults on a name it does not know). It may also open
+//! sockets, which a hardened daemon's seccomp filter kills. An account that
+//! only NSS knows (LDAP, systemd-userdb) is named by its numeric id where a
+//! setting takes one.
 
-use std::ffi::CString;
 use std::io;
 
-use nix::unistd::{self, Gid, Group, Uid, User};
+use nix::unistd::{self, Gid, Uid};
 
 /// Who to become: uid, primary gid and the supplementary groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,13 +34,13 @@ pub struct Identity {
 #[derive(Debug, thiserror::Error)]
 pub enum IdError {
     /// No such user.
-    #[error("no user named {0:?} (check the `user` setting, or create the account)")]
+    #[error("no user named {0:?} in /etc/passwd (check the `user` setting, or create the account)")]
     NoSuchUser(String),
     /// No such group.
-    #[error("no group named {0:?} (check the `group` setting)")]
+    #[error("no group named {0:?} in /etc/group (check the `group` setting)")]
     NoSuchGroup(String),
-    /// Name contains a NUL byte.
-    #[error("user or group name {0:?} contains a NUL byte")]
+    /// Name contains a NUL byte, a colon or a newline.
+    #[error("user or group name {0:?} contains a NUL byte, a colon or a newline")]
     BadName(String),
     /// The target is root: nothing would be dropped.
     #[error("refusing to 'drop' to uid 0 / gid 0: configure an unprivileged user")]
@@ -75,42 +77,22 @@ fn call(call: &'static str) -> impl FnOnce(nix::Error) -> IdError {
 }
 
 impl Identity {
-    /// Resolve `user` (and `group`, default: the user's primary group),
-    /// including the user's supplementary groups. Call this before
-    /// sandboxing.
-    ///
-    /// A user in `/etc/passwd` takes its supplementary groups from
-    /// `/etc/group` (as `getgrouplist` over the `files` source would); a
-    /// user found only through NSS gets NSS's `getgrouplist`.
+    /// Resolve `user` (and `group`, default: the user's primary group) from
+    /// `/etc/passwd` and `/etc/group`, with the user's supplementary groups
+    /// (every group `/etc/group` lists the user in, as `getgrouplist` over
+    /// the `files` source answers). Call this before sandboxing.
     pub fn from_names(user: &str, group: Option<&str>) -> Result<Identity, IdError> {
-        let cuser = CString::new(user).map_err(|_| IdError::BadName(user.to_owned()))?;
-        if let Some((uid, primary)) = files::user(user) {
-            let gid = match group {
-                Some(g) => group_id(g)?.ok_or_else(|| IdError::NoSuchGroup(g.to_owned()))?,
-                None => primary,
-            };
-            return Ok(Identity {
-                uid,
-                gid,
-                groups: files::groups_of(user, gid),
-            });
-        }
-        let found = User::from_name(user)
-            .map_err(call("getpwnam_r"))?
-            .ok_or_else(|| IdError::NoSuchUser(user.to_owned()))?;
+        check_name(user)?;
+        let (uid, primary) =
+            files::user(user).ok_or_else(|| IdError::NoSuchUser(user.to_owned()))?;
         let gid = match group {
             Some(g) => group_id(g)?.ok_or_else(|| IdError::NoSuchGroup(g.to_owned()))?,
-            None => found.gid.as_raw(),
+            None => primary,
         };
-        let groups = unistd::getgrouplist(&cuser, Gid::from_raw(gid))
-            .map_err(call("getgrouplist"))?
-            .into_iter()
-            .map(Gid::as_raw)
-            .collect();
         Ok(Identity {
-            uid: found.uid.as_raw(),
+            uid,
             gid,
-            groups,
+            groups: files::groups_of(user, gid),
         })
     }
 
@@ -124,36 +106,30 @@ impl Identity {
     }
 }
 
-/// The id of the user named `name` (`/etc/passwd`, then NSS); `None` when
-/// there is no such user.
-pub fn user_id(name: &str) -> Result<Option<libc::uid_t>, IdError> {
-    if name.contains('\0') {
-        return Err(IdError::BadName(name.to_owned()));
+fn check_name(name: &str) -> Result<(), IdError> {
+    match name.contains(['\0', ':', '\n']) {
+        true => Err(IdError::BadName(name.to_owned())),
+        false => Ok(()),
     }
-    if let Some((uid, _)) = files::user(name) {
-        return Ok(Some(uid));
-    }
-    let user = User::from_name(name).map_err(call("getpwnam_r"))?;
-    Ok(user.map(|u| u.uid.as_raw()))
 }
 
-/// The id of the group named `name` (`/etc/group`, then NSS); `None` when
-/// there is no such group.
+/// The id of the user named `name` in `/etc/passwd`; `None` when there is
+/// no such user.
+pub fn user_id(name: &str) -> Result<Option<libc::uid_t>, IdError> {
+    check_name(name)?;
+    Ok(files::user(name).map(|(uid, _)| uid))
+}
+
+/// The id of the group named `name` in `/etc/group`; `None` when there is
+/// no such group.
 pub fn group_id(name: &str) -> Result<Option<libc::gid_t>, IdError> {
-    if name.contains('\0') {
-        return Err(IdError::BadName(name.to_owned()));
-    }
-    if let Some(gid) = files::group_id(name) {
-        return Ok(Some(gid));
-    }
-    let group = Group::from_name(name).map_err(call("getgrnam_r"))?;
-    Ok(group.map(|g| g.gid.as_raw()))
+    check_name(name)?;
+    Ok(files::group_id(name))
 }
 
 /// The user and group databases read as files: `/etc/passwd` and
-/// `/etc/group`, never NSS. Besides being the first source of every lookup
-/// above, this is all a hardened daemon may use (ledd's reload: NSS may open
-/// `AF_UNIX` sockets its seccomp filter kills, reading a file stays allowed).
+/// `/etc/group`. A hardened daemon may still use it (ledd's reload):
+/// reading a file stays allowed.
 pub mod files {
     /// The user database.
     pub const PASSWD: &str = "/etc/passwd";
@@ -288,7 +264,7 @@ pub fn prove_irreversible() -> Result<(), IdError> {
 
 #[cfg(test)]
 mod tests {
-    use super::files::{self, group_in, groups_in, user_in};
+    use super::files::{group_in, groups_in, user_in};
     use super::*;
 
     const PASSWD: &str = "# a comment\nroot:x:0:0:root:/root:/bin/sh\n\
@@ -327,21 +303,34 @@ mod tests {
 
     #[test]
     fn local_names_resolve_as_nss_resolves_them() {
-        // root is in the files on every system this runs on; the files
-        // reader and NSS must agree on it.
-        let nss = User::from_name("root")
-            .ok()
-            .flatten()
-            .map(|u| u.uid.as_raw());
-        assert_eq!(files::user("root").map(|(uid, _)| uid), nss);
-        assert_eq!(user_id("root").ok().flatten(), Some(0));
+        // root is in the files on every system this runs on: the files
+        // reader must agree with NSS (the C library's lookup) on it.
+        let nss = nix::unistd::User::from_name("root").ok().flatten();
+        assert_eq!(user_id("root").ok().flatten(), nss.map(|u| u.uid.as_raw()));
         assert_eq!(group_id("root").ok().flatten(), Some(0));
         let who = Identity::from_names("root", None).ok();
         let nss_groups = unistd::getgrouplist(c"root", Gid::from_raw(0))
             .map(|g| g.into_iter().map(Gid::as_raw).collect::<Vec<_>>())
             .ok();
         assert_eq!(who.map(|w| w.groups), nss_groups);
+    }
+
+    #[test]
+    fn unknown_and_malformed_names_are_refused_without_a_lookup_elsewhere() {
         assert!(matches!(user_id("no-such-user-tinsel"), Ok(None)));
-        assert!(matches!(user_id("a\0b"), Err(IdError::BadName(_))));
+        assert!(matches!(group_id("no-such-group-tinsel"), Ok(None)));
+        for bad in ["a\0b", "root:x", "root\n"] {
+            assert!(matches!(user_id(bad), Err(IdError::BadName(_))), "{bad:?}");
+            assert!(matches!(group_id(bad), Err(IdError::BadName(_))), "{bad:?}");
+        }
+        let e = Identity::from_names("no-such-user-tinsel", None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no user named \"no-such-user-tinsel\" in /etc/passwd (check the `user` setting, or create the account)"
+        );
+        assert!(matches!(
+            Identity::from_names("root", Some("no-such-group-tinsel")),
+            Err(IdError::NoSuchGroup(_))
+        ));
     }
 }

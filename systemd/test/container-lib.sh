@@ -43,27 +43,15 @@ ct_host_tools() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
-# The package ships static binaries, as the Pi Zero builds are (.ci/arm): no
-# shared libc, libm, ld.so or libgcc_s mapped into each daemon
-# (docs/benchmarks.md, "Memory"). `--target` keeps the static flag off build
-# scripts and proc macros, which must stay dynamic.
-ct_triple() { rustc -vV | sed -n 's/^host: //p'; }
-
-ct_bin_dir() { # PROFILE
-  local target=${CARGO_TARGET_DIR:-$ct_repo/target} dir=$1
-  [[ $target == /* ]] || target=$ct_repo/$target
-  [ "$1" = dev ] && dir=debug
-  echo "$target/$(ct_triple)/$dir"
-}
+# The package ships static binaries (packaging/build says why).
+ct_bin_dir() { "$ct_repo/packaging/build" "$1"; } # PROFILE
 
 ct_build_deb() { # OUTDIR PROFILE
-  local out=$1 profile=$2 triple flags
-  triple=$(ct_triple)
-  flags=CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS
+  local out=$1 profile=$2
   command -v cargo-deb >/dev/null || cargo install cargo-deb --locked >&2 || return 1
-  (cd "$ct_repo" && env "$flags=-C target-feature=+crt-static" cargo build --profile "$profile" \
-    --locked --target "$triple" -p ledd -p webd -p schedd -p mqttd) >&2 || return 1
-  (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" --target "$triple" --output "$out/") >&2 || return 1
+  "$ct_repo/packaging/build" "$profile" ledd webd schedd mqttd >/dev/null || return 1
+  (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" \
+    --target "$(rustc -vV | sed -n 's/^host: //p')" --output "$out/") >&2 || return 1
   ls "$out"/tinsel_*.deb
 }
 

@@ -254,6 +254,14 @@ ok "the one socket in webd's /run is ledd's (no D-Bus, no systemd sockets)"
 [ "$(field "$st" Threads)" = 1 ] || fail "webd has $(field "$st" Threads) threads, expected 1"
 ok "one thread"
 check_no_shared_objects "$pid" webd
+# An unknown name is an error, never an NSS lookup: in a static binary,
+# glibc's loading of libnss_systemd crashes on a name it does not know.
+rc=0
+out=$(inside /usr/bin/webd cert self-signed --out /tmp/tinsel-cert-check --name localhost \
+  --group no-such-group-ct 2>&1) || rc=$?
+[ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && grep -q 'no group named' <<<"$out" ||
+  fail "webd cert self-signed --group no-such-group-ct: exit $rc: $out"
+ok "webd cert self-signed --group with an unknown group: exit $rc, \"no group named\" (no NSS lookup)"
 
 step "webd's sandbox steps, from its journal"
 log=$(jwebd _PID="$pid")

@@ -709,8 +709,8 @@ fn as_root_the_real_ledd_runs_hardened_and_still_does_everything() {
         (ledd.status()["brightness"] == 30).then_some(())
     });
     assert!(ok.is_some(), "the reload applies: {}", ledd.log());
-    // A name only NSS could know is refused with a clear reason, and the
-    // running config stays.
+    // An unknown name is refused with a clear reason (the files it was
+    // looked for in), and the running config stays.
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
@@ -724,7 +724,7 @@ fn as_root_the_real_ledd_runs_hardened_and_still_does_everything() {
     });
     assert!(ok.is_some(), "{}", ledd.log());
     assert!(
-        ledd.log().contains("resolves names from these files only"),
+        ledd.log().contains("not in /etc/passwd or /etc/group"),
         "{}",
         ledd.log()
     );

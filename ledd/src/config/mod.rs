@@ -47,7 +47,6 @@ pub use self::default_socket::{
     default_socket_for,
 };
 pub use self::error::{ConfigError, Origin};
-pub use self::names::resolve_names_from_files_only;
 pub use self::output::{DEFAULT_GAMMA, DEFAULT_MAX_MILLIAMPS, OutputConfig};
 pub use self::raw::RawConfig;
 pub use self::socket::DEFAULT_SOCKET_MODE;

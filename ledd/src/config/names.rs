@@ -1,44 +1,18 @@
-//! User and group names (`socket_group`, `[access]`) resolved to ids.
-//!
-//! Until ledd hardens, names go through `tinsel_sandbox::ids`, the
-//! workspace's user and group resolver (`/etc/passwd` and `/etc/group`,
-//! then NSS). From then on (SIGHUP reloads) only its files reader is used,
-//! never NSS: NSS may open `AF_UNIX` sockets (glibc's nscd client,
-//! `libnss_systemd`'s userdb, `sss`), which ledd's seccomp filter kills,
-//! while reading a file stays allowed.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! User and group names (`socket_group`, `[access]`) resolved to ids, by
+//! `tinsel_sandbox::ids`: from `/etc/passwd` and `/etc/group`, never
+//! through NSS (which may load modules, or open `AF_UNIX` sockets that
+//! ledd's seccomp filter kills on a SIGHUP reload). A name only NSS knows
+//! (LDAP, systemd-userdb) is given as its numeric id.
 
 use tinsel_sandbox::ids::{self, files};
 
 use super::ConfigError;
 use super::validate::Validator;
 
-/// Set once ledd is about to harden: from then on names are looked up in
-/// `/etc/passwd` and `/etc/group` only, never through NSS.
-static NAMES_FROM_FILES_ONLY: AtomicBool = AtomicBool::new(false);
-
-/// From now on, resolve user and group names (SIGHUP reloads) from
-/// `/etc/passwd` and `/etc/group` only. ledd calls this before hardening:
-/// NSS may open `AF_UNIX` sockets (glibc's nscd client, `libnss_systemd`'s
-/// userdb, `sss`), which the seccomp filter kills, while reading a file
-/// stays allowed. Names only NSS knows (LDAP, systemd-userdb) then need a
-/// numeric id in the config, or a restart.
-pub fn resolve_names_from_files_only() {
-    NAMES_FROM_FILES_ONLY.store(true, Ordering::SeqCst);
-}
-
-fn files_only() -> bool {
-    NAMES_FROM_FILES_ONLY.load(Ordering::SeqCst)
-}
-
 /// A user given by name or by numeric id.
 fn resolve_user(name: &str) -> Option<u32> {
     if let Ok(uid) = name.parse::<u32>() {
         return Some(uid);
-    }
-    if files_only() {
-        return files::user(name).map(|(uid, _)| uid);
     }
     ids::user_id(name).ok().flatten()
 }
@@ -48,23 +22,16 @@ pub(super) fn resolve_group(name: &str) -> Option<u32> {
     if let Ok(gid) = name.parse::<u32>() {
         return Some(gid);
     }
-    if files_only() {
-        return files::group_id(name);
-    }
     ids::group_id(name).ok().flatten()
 }
 
 /// The end of a "no such user/group" message.
 fn unknown_name_hint(id: &str) -> String {
-    if files_only() {
-        format!(
-            "not in {} or {}: a running ledd resolves names from these files only (NSS is out of reach once it is hardened); use a numeric {id}, or restart ledd",
-            files::PASSWD,
-            files::GROUP
-        )
-    } else {
-        format!("create it, use a numeric {id}, or remove it")
-    }
+    format!(
+        "not in {} or {}: create it, use a numeric {id}, or remove it",
+        files::PASSWD,
+        files::GROUP
+    )
 }
 
 /// Who a list of names or ids under a key names: users or groups.

@@ -88,7 +88,7 @@ pub fn reload_paths(config_file: &Path, files: &[&Path]) -> Vec<PathBuf> {
 
 /// The daemon's plan, built from its validated config: keep `listeners`
 /// (the listening sockets from `daemon::prepare`), become the configured
-/// `user`/`group` (resolved through NSS here, before the sandbox), keep the
+/// `user`/`group` (resolved from /etc/passwd and /etc/group here, before the sandbox), keep the
 /// config file, certificate, key and client CA readable for SIGHUP
 /// ([`reload_paths`]),
 /// `sandbox.landlock`, and `seccomp` (`--seccomp-log` gives
