@@ -15,35 +15,14 @@
 #![deny(unsafe_code)]
 
 use std::os::fd::RawFd;
-use std::path::PathBuf;
 
-use tinsel_sandbox::confine::{self, Confinement};
-use tinsel_sandbox::ids::Identity;
-use tinsel_sandbox::landlock::{self as ll, LandlockPolicy, Probe};
+use tinsel_sandbox::confine;
+use tinsel_sandbox::landlock::{self as ll, Probe};
 pub use tinsel_sandbox::mode::SeccompMode;
 use tinsel_sandbox::seccomp::{Cond, Filter, Rule};
 use tinsel_sandbox::syscalls as groups;
 
 use crate::config::{Config, ConfigError};
-
-/// What to confine and how. The daemon's is [`daemon_plan`].
-#[derive(Clone, Debug, Default)]
-pub struct Plan {
-    /// Descriptors to keep open besides 0, 1, 2 (none for the daemon).
-    pub keep_fds: Vec<RawFd>,
-    /// Who to become when started as root.
-    pub user: Option<Identity>,
-    /// Files that stay readable.
-    pub read_only_paths: Vec<PathBuf>,
-    /// The one TCP port connections may go to.
-    pub broker_port: u16,
-    /// ledd's socket, for the report (not a Landlock rule).
-    pub ledd_socket: PathBuf,
-    /// `sandbox.landlock`.
-    pub landlock: LandlockPolicy,
-    /// `--seccomp-log` turns this to [`SeccompMode::Log`].
-    pub seccomp: SeccompMode,
-}
 
 /// The daemon's plan: keep `keep` (tests smuggle descriptors in), become the
 /// configured user, keep the config, CA and password files readable, TCP
@@ -60,14 +39,14 @@ pub fn daemon_plan(
         keep_fds: keep.to_vec(),
         user: config.identity()?,
         read_only_paths,
-        broker_port: config.broker.port,
+        connect_tcp: vec![config.broker.port],
         ledd_socket: config.ledd_socket.clone(),
         landlock: config.landlock,
         seccomp,
     })
 }
 
-pub use tinsel_sandbox::confine::{Report, SandboxError};
+pub use tinsel_sandbox::confine::{Plan, Report, SandboxError};
 
 /// Apply the whole sandbox, in order. Irreversible; call once, from
 /// `main`, before any thread exists.
@@ -77,22 +56,8 @@ pub fn apply(plan: &Plan) -> Result<Report, SandboxError> {
 
 /// [`apply`] with an injected Landlock probe (tests simulate old kernels).
 pub fn apply_with_probe(plan: &Plan, probe: Probe) -> Result<Report, SandboxError> {
-    let confinement = Confinement {
-        daemon: "mqttd",
-        keep_fds: &plan.keep_fds,
-        user: plan.user.as_ref(),
-        ledd_socket: &plan.ledd_socket,
-        landlock: ll::Rules {
-            read_only: plan.read_only_paths.clone(),
-            deny_tcp: true,
-            connect_tcp: vec![plan.broker_port],
-            scope: true,
-        },
-        landlock_policy: plan.landlock,
-        seccomp: Filter::new(rules(), plan.seccomp.action()),
-        seccomp_mode: plan.seccomp,
-    };
-    confine::apply(&confinement, probe)
+    let filter = Filter::new(rules(), plan.seccomp.action());
+    confine::apply("mqttd", plan, &filter, probe)
 }
 
 /// mqttd's seccomp rules: the runtime every tinsel daemon needs, plus

@@ -385,7 +385,7 @@ mod processes {
         let f = fixture();
         let plan = f.plan(&[7]);
         assert_eq!(plan.keep_fds, vec![7]);
-        assert_eq!(plan.broker_port, f.port());
+        assert_eq!(plan.connect_tcp, vec![f.port()]);
         assert!(plan.read_only_paths.contains(&f.config.path));
         assert!(plan.read_only_paths.contains(&f.ca));
         assert!(plan.read_only_paths.contains(&f.password));

@@ -27,7 +27,7 @@
 
 use std::fmt;
 use std::os::fd::RawFd;
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::caps;
 use crate::ids::{self, IdError, Identity};
@@ -36,27 +36,42 @@ use crate::mode::SeccompMode;
 use crate::process::{self, CloseMethod};
 use crate::seccomp::{self, Filter, InstallError};
 
-/// What one daemon confines itself to.
-#[derive(Debug)]
-pub struct Confinement<'a> {
-    /// The daemon's name, for messages.
-    pub daemon: &'static str,
-    /// Descriptors to keep open besides 0, 1, 2.
-    pub keep_fds: &'a [RawFd],
-    /// Who to become when started as root; starting as root without one
-    /// is an error.
-    pub user: Option<&'a Identity>,
+/// What one daemon confines itself to: what its `sandbox::daemon_plan`
+/// builds from the config, what `main` applies and what the attack tests
+/// attack. The daemon adds its name and its seccomp allowlist at [`apply`].
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Descriptors to keep open besides 0, 1, 2 (the daemon's listening
+    /// sockets; tests smuggle some in). Everything else is closed.
+    pub keep_fds: Vec<RawFd>,
+    /// Who to become when started as root (`user`/`group` from the config,
+    /// resolved before the sandbox). Starting as root without one is an
+    /// error.
+    pub user: Option<Identity>,
+    /// Files and directories that stay readable (Landlock); nothing else.
+    pub read_only_paths: Vec<PathBuf>,
+    /// TCP ports `connect` may reach (mqttd's broker); none: no TCP at all.
+    /// Binding TCP is always denied.
+    pub connect_tcp: Vec<u16>,
     /// ledd's socket. Not a Landlock rule: `connect(2)` to a pathname Unix
     /// socket is not mediated by Landlock up to ABI 8; for the report.
-    pub ledd_socket: &'a Path,
-    /// What Landlock allows.
-    pub landlock: ll::Rules,
+    pub ledd_socket: PathBuf,
     /// `sandbox.landlock`.
-    pub landlock_policy: LandlockPolicy,
-    /// The seccomp allowlist.
-    pub seccomp: Filter,
+    pub landlock: LandlockPolicy,
     /// Kill, or log (`--seccomp-log`).
-    pub seccomp_mode: SeccompMode,
+    pub seccomp: SeccompMode,
+}
+
+impl Plan {
+    /// What Landlock allows under this plan.
+    fn landlock_rules(&self) -> ll::Rules {
+        ll::Rules {
+            read_only: self.read_only_paths.clone(),
+            deny_tcp: true,
+            connect_tcp: self.connect_tcp.clone(),
+            scope: true,
+        }
+    }
 }
 
 /// A step that failed; `main` maps every variant to exit code 71.
@@ -168,21 +183,27 @@ impl fmt::Display for Report {
     }
 }
 
-/// Apply the whole sandbox to `c`, in order, given the kernel's Landlock
-/// `probe` (injectable, so tests can simulate a kernel without Landlock or
-/// with an old ABI on one that has it). Irreversible. Call once, from
-/// `main`, before any thread exists.
-pub fn apply(c: &Confinement<'_>, probe: Probe) -> Result<Report, SandboxError> {
+/// Apply the whole sandbox of `daemon` (its name, for messages) to
+/// `plan`, in order, with its seccomp allowlist `filter` (built for
+/// `plan.seccomp`) and the kernel's Landlock `probe` (injectable, so tests
+/// can simulate a kernel without Landlock or with an old ABI on one that
+/// has it). Irreversible. Call once, from `main`, before any thread exists.
+pub fn apply(
+    daemon: &'static str,
+    plan: &Plan,
+    filter: &Filter,
+    probe: Probe,
+) -> Result<Report, SandboxError> {
     let mut report = Report::default();
     ensure_single_threaded(&mut report)?;
-    close_inherited_fds(&mut report, c.keep_fds)?;
-    drop_privileges(&mut report, c.user, c.daemon)?;
+    close_inherited_fds(&mut report, &plan.keep_fds)?;
+    drop_privileges(&mut report, plan.user.as_ref(), daemon)?;
     clear_capabilities(&mut report)?;
     set_no_new_privs(&mut report)?;
-    restrict_filesystem_and_network(&mut report, &c.landlock, c.landlock_policy, probe)?;
-    install_seccomp(&mut report, &c.seccomp, c.seccomp_mode)?;
+    restrict_filesystem_and_network(&mut report, &plan.landlock_rules(), plan.landlock, probe)?;
+    install_seccomp(&mut report, filter, plan.seccomp)?;
     tracing::info!(
-        ledd_socket = %c.ledd_socket.display(),
+        ledd_socket = %plan.ledd_socket.display(),
         "sandbox: live layers:\n{}",
         report.layers().trim_end()
     );

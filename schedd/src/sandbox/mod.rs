@@ -16,37 +16,14 @@
 
 pub mod syscalls;
 
-use std::os::fd::RawFd;
-use std::path::PathBuf;
-
 use crate::config::{Config, ConfigError};
-use tinsel_sandbox::confine::{self, Confinement};
+use tinsel_sandbox::confine;
 pub use tinsel_sandbox::ids::Identity;
 use tinsel_sandbox::landlock as ll;
 pub use tinsel_sandbox::landlock::{LandlockPolicy, Probe as LandlockProbe};
 pub use tinsel_sandbox::support::KernelSupport;
 
 pub use tinsel_sandbox::mode::SeccompMode;
-
-/// What to confine and how. The daemon's is [`daemon_plan`].
-#[derive(Clone, Debug, Default)]
-pub struct Plan {
-    /// Descriptors to keep open besides 0, 1, 2 (none for the daemon;
-    /// tests smuggle some in). Everything else is closed.
-    pub keep_fds: Vec<RawFd>,
-    /// Who to become when started as root. Starting as root without one
-    /// is an error.
-    pub user: Option<Identity>,
-    /// Files and directories that stay readable: the config file.
-    pub read_only_paths: Vec<PathBuf>,
-    /// ledd's socket path. Not a Landlock rule: `connect(2)` to a pathname
-    /// Unix socket is not mediated by Landlock up to ABI 8; for the report.
-    pub ledd_socket: PathBuf,
-    /// `sandbox.landlock`.
-    pub landlock: LandlockPolicy,
-    /// `--seccomp-log` turns this to [`SeccompMode::Log`].
-    pub seccomp: SeccompMode,
-}
 
 /// The daemon's plan, built from its validated config: become the
 /// configured `user`/`group` (resolved here, before the sandbox), keep the
@@ -57,13 +34,14 @@ pub fn daemon_plan(config: &Config, seccomp: SeccompMode) -> Result<Plan, Config
         keep_fds: Vec::new(),
         user: config.identity()?,
         read_only_paths: vec![config.path.clone()],
+        connect_tcp: Vec::new(),
         ledd_socket: config.ledd_socket.clone(),
         landlock: config.landlock,
         seccomp,
     })
 }
 
-pub use tinsel_sandbox::confine::{Report, SandboxError};
+pub use tinsel_sandbox::confine::{Plan, Report, SandboxError};
 
 /// Apply the whole sandbox, in order, probing the kernel for Landlock.
 /// Irreversible. Call once, from `main`, before any thread exists.
@@ -74,22 +52,7 @@ pub fn apply(plan: &Plan) -> Result<Report, SandboxError> {
 /// [`apply`] with an injected Landlock probe result, so tests can simulate
 /// a kernel without Landlock (or with an old ABI) on one that has it.
 pub fn apply_with_probe(plan: &Plan, probe: LandlockProbe) -> Result<Report, SandboxError> {
-    let confinement = Confinement {
-        daemon: "schedd",
-        keep_fds: &plan.keep_fds,
-        user: plan.user.as_ref(),
-        ledd_socket: &plan.ledd_socket,
-        landlock: ll::Rules {
-            read_only: plan.read_only_paths.clone(),
-            deny_tcp: true,
-            connect_tcp: Vec::new(),
-            scope: true,
-        },
-        landlock_policy: plan.landlock,
-        seccomp: syscalls::filter(plan.seccomp),
-        seccomp_mode: plan.seccomp,
-    };
-    confine::apply(&confinement, probe)
+    confine::apply("schedd", plan, &syscalls::filter(plan.seccomp), probe)
 }
 
 /// Which layers this kernel supports (`schedd check`). Changes nothing.

@@ -21,7 +21,7 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError};
-use tinsel_sandbox::confine::{self, Confinement};
+use tinsel_sandbox::confine;
 pub use tinsel_sandbox::ids::Identity;
 use tinsel_sandbox::landlock as ll;
 pub use tinsel_sandbox::landlock::{LandlockPolicy, Probe as LandlockProbe};
@@ -38,30 +38,6 @@ pub fn parse_landlock_policy(s: &str) -> Result<LandlockPolicy, String> {
             "sandbox.landlock = {other:?}: expected \"best-effort\" or \"required\""
         )),
     }
-}
-
-/// What to confine and how. The daemon's is [`daemon_plan`].
-#[derive(Clone, Debug, Default)]
-pub struct Plan {
-    /// Descriptors to keep open besides 0, 1, 2: the listening sockets (and
-    /// ledd's socket if already connected). Everything else is closed.
-    pub keep_fds: Vec<RawFd>,
-    /// Who to become when started as root (`user`/`group` from the config,
-    /// resolved with [`Identity::from_names`] before calling [`apply`]).
-    /// Starting as root without one is an error.
-    pub user: Option<Identity>,
-    /// Files and directories that stay readable: the config file and the
-    /// directories holding the certificate, key and client CA (see
-    /// [`reload_paths`]).
-    pub read_only_paths: Vec<PathBuf>,
-    /// ledd's socket path. Not a Landlock rule: `connect(2)` to a pathname
-    /// Unix socket is not mediated by Landlock up to ABI 8 (proven by a
-    /// test); recorded for the report.
-    pub ledd_socket: PathBuf,
-    /// `sandbox.landlock`.
-    pub landlock: LandlockPolicy,
-    /// `--seccomp-log` turns this to [`SeccompMode::Log`].
-    pub seccomp: SeccompMode,
 }
 
 /// The read-only paths webd needs to re-read its config and certificate on
@@ -103,6 +79,7 @@ pub fn daemon_plan(
         keep_fds: listeners.to_vec(),
         user: config.identity()?,
         read_only_paths: reload_paths(&config.path, &reload_files(config)),
+        connect_tcp: Vec::new(),
         ledd_socket: config.ledd_socket.clone(),
         landlock: config.landlock,
         seccomp,
@@ -116,7 +93,7 @@ fn reload_files(config: &Config) -> Vec<&Path> {
     files
 }
 
-pub use tinsel_sandbox::confine::{Report, SandboxError};
+pub use tinsel_sandbox::confine::{Plan, Report, SandboxError};
 
 /// Apply the whole sandbox, in order, probing the kernel for Landlock.
 /// Irreversible. Call once, from `main`, before any thread exists.
@@ -127,22 +104,7 @@ pub fn apply(plan: &Plan) -> Result<Report, SandboxError> {
 /// [`apply`] with an injected Landlock probe result, so tests can simulate
 /// a kernel without Landlock (or with an old ABI) on one that has it.
 pub fn apply_with_probe(plan: &Plan, probe: LandlockProbe) -> Result<Report, SandboxError> {
-    let confinement = Confinement {
-        daemon: "webd",
-        keep_fds: &plan.keep_fds,
-        user: plan.user.as_ref(),
-        ledd_socket: &plan.ledd_socket,
-        landlock: ll::Rules {
-            read_only: plan.read_only_paths.clone(),
-            deny_tcp: true,
-            connect_tcp: Vec::new(),
-            scope: true,
-        },
-        landlock_policy: plan.landlock,
-        seccomp: syscalls::filter(plan.seccomp),
-        seccomp_mode: plan.seccomp,
-    };
-    confine::apply(&confinement, probe)
+    confine::apply("webd", plan, &syscalls::filter(plan.seccomp), probe)
 }
 
 /// Which layers this kernel supports (`webd check`). Changes nothing.
