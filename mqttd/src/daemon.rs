@@ -130,19 +130,8 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
 
 /// Builds the runtime and runs until SIGTERM/SIGINT.
 pub fn run(prepared: Prepared) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the async runtime: {e}");
-            return Exit::Internal;
-        }
-    };
     // The ledd connection is registered with the runtime: build inside it.
-    runtime.block_on(async { Bridge::new(prepared).serve().await })
+    tinsel_sandbox::exit::run_current_thread(async { Bridge::new(prepared).serve().await })
 }
 
 /// The loop's state.

@@ -37,6 +37,24 @@ impl Exit {
     }
 }
 
+/// Runs a daemon's main future on a current-thread tokio runtime with I/O
+/// and timers (webd, schedd and mqttd never start a second thread after
+/// their sandbox). A runtime that cannot be built is logged and
+/// [`Exit::Internal`].
+pub fn run_current_thread(main: impl Future<Output = Exit>) -> Exit {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(main),
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            Exit::Internal
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e.code())

@@ -93,19 +93,8 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
 
 /// Builds the current-thread runtime and runs until SIGTERM/SIGINT.
 pub fn run(prepared: Prepared) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the async runtime: {e}");
-            return Exit::Internal;
-        }
-    };
     let gate = ClockGate::new(prepared.config.require_synced_clock);
-    runtime.block_on(serve(prepared.config, gate))
+    tinsel_sandbox::exit::run_current_thread(serve(prepared.config, gate))
 }
 
 /// What was last sent to ledd: the fire's instant and its action, so a

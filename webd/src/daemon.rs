@@ -211,18 +211,7 @@ fn listeners(config: &Config) -> Result<(Vec<TcpListener>, bool), StartError> {
 /// Builds the runtime and serves until SIGTERM/SIGINT. The runtime is
 /// current-thread: webd never has a second thread.
 pub fn run(prepared: Prepared) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("cannot start the async runtime: {e}");
-            return Exit::Internal;
-        }
-    };
-    runtime.block_on(serve(prepared))
+    tinsel_sandbox::exit::run_current_thread(serve(prepared))
 }
 
 async fn serve(p: Prepared) -> Exit {
