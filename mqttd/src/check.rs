@@ -7,8 +7,6 @@
 
 use std::path::Path;
 
-use tinsel_sandbox::ids::Identity;
-
 use crate::config::Config;
 use crate::exit::Exit;
 
@@ -59,34 +57,20 @@ pub fn run(path: &Path) -> Exit {
     Exit::Ok
 }
 
-/// Connects to ledd as mqttd will and prints the role (informational:
-/// ledd may simply not run yet).
+/// Connects to ledd as mqttd will (`tinsel_sandbox::probe::check_ledd`).
 fn check_ledd(config: &Config) {
     let socket = &config.ledd_socket;
-    let as_user = config
-        .user
-        .as_ref()
-        .filter(|_| rustix::process::geteuid().is_root());
-    let result = match as_user {
-        Some(user) => tinsel_sandbox::probe::ledd_as(socket, user, config.group.as_deref()),
-        None => probe_as(socket, None),
-    };
-    let who = match as_user {
-        Some(user) => format!("user {user}"),
-        None => format!("uid {}", rustix::process::getuid().as_raw()),
-    };
-    match result {
-        Ok(text) => println!("ledd: {}: as {who}: {text}", socket.display()),
-        Err(text) => eprintln!("mqttd: warning: ledd: as {who}: {text}"),
-    }
+    tinsel_sandbox::probe::check_ledd(
+        "mqttd",
+        socket,
+        config.user.as_deref(),
+        config.group.as_deref(),
+        || reach_ledd(socket),
+    );
 }
 
-/// Becomes `who` (if given), connects to ledd and describes the role.
-fn probe_as(socket: &Path, who: Option<&Identity>) -> Result<String, String> {
-    if let Some(who) = who {
-        tinsel_sandbox::ids::switch_to(who)
-            .map_err(|e| format!("cannot become uid {} gid {}: {e}", who.uid, who.gid))?;
-    }
+/// Connects to ledd and describes the role it gives.
+fn reach_ledd(socket: &Path) -> Result<String, String> {
     let (_, w) = crate::ledd::connect_blocking(socket).map_err(|c| c.explain(socket))?;
     let mut text = format!("role {}, {} LEDs", w.role.name(), w.led_count);
     if w.role != tinsel_proto::Role::Hooks {
@@ -99,24 +83,5 @@ fn probe_as(socket: &Path, who: Option<&Identity>) -> Result<String, String> {
 
 /// `mqttd probe-ledd`: the child `--check-config` starts.
 pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    let who = match user {
-        Some(user) => match Identity::from_names(user, group) {
-            Ok(who) => Some(who),
-            Err(e) => {
-                println!("{e}");
-                return Exit::Config;
-            }
-        },
-        None => None,
-    };
-    match probe_as(socket, who.as_ref()) {
-        Ok(text) => {
-            println!("{text}");
-            Exit::Ok
-        }
-        Err(text) => {
-            println!("{text}");
-            Exit::Unavailable
-        }
-    }
+    tinsel_sandbox::probe::run_child(user, group, || reach_ledd(socket))
 }

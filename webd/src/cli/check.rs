@@ -3,7 +3,7 @@
 //! fails the check),
 //! whether webd's user can re-read its files on reload
 //! ([`unreadable_on_reload`]), and which role ledd gives that user
-//! ([`probe_ledd_as`], run in a child, `webd probe-ledd`, that becomes the
+//! ([`reach_ledd`], run in a child, `webd probe-ledd`, that becomes the
 //! user first).
 
 use std::os::unix::fs::MetadataExt as _;
@@ -125,19 +125,14 @@ fn may(who: &Identity, meta: &std::fs::Metadata, want: u32) -> bool {
 /// How long `--check-config` waits for each step of ledd's handshake.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Becomes `who` (when given; needs root), then connects to ledd's socket
-/// and says `Hello`, as webd would after its privilege drop. Run in a
-/// process of its own (`webd --check-config` starts one): the switch of
-/// user cannot be undone.
-pub fn probe_ledd_as(
-    socket: &Path,
-    who: Option<&Identity>,
-) -> Result<tinsel_proto::Welcome, String> {
-    if let Some(who) = who {
-        tinsel_sandbox::ids::switch_to(who)
-            .map_err(|e| format!("cannot become uid {} gid {}: {e}", who.uid, who.gid))?;
-    }
-    crate::ledd_client::probe(socket, PROBE_TIMEOUT).map_err(|e: Unreachable| e.explain(socket))
+/// Connects to ledd's socket and says `Hello`, as webd would after its
+/// privilege drop, and describes the role ledd gives. `webd probe-ledd`
+/// (the child `--check-config` starts as root) runs it after becoming
+/// webd's user.
+pub fn reach_ledd(socket: &Path) -> Result<String, String> {
+    crate::ledd_client::probe(socket, PROBE_TIMEOUT)
+        .map(|w| describe_welcome(&w))
+        .map_err(|e: Unreachable| e.explain(socket))
 }
 
 /// `webd --check-config FILE`: exits 0, or 78 naming the key (69, 70 or
@@ -270,30 +265,19 @@ fn group_name(config: &Config, who: &Identity) -> String {
     config.group.clone().unwrap_or_else(|| who.gid.to_string())
 }
 
-/// Connects to ledd as webd will: as root with `user` set, in a child that
-/// becomes that user first (the switch cannot be undone here). Prints the
-/// role ledd gives, or why it refuses and the fix. Informational: ledd may
-/// simply not run yet.
+/// Connects to ledd as webd will (`tinsel_sandbox::probe::check_ledd`).
 fn check_ledd(config: &Config) {
     let socket = &config.ledd_socket;
-    let as_user = config
-        .user
-        .as_ref()
-        .filter(|_| rustix::process::geteuid().is_root());
-    let result = match as_user {
-        Some(user) => tinsel_sandbox::probe::ledd_as(socket, user, config.group.as_deref()),
-        None => probe_ledd_as(socket, None).map(|w| describe_welcome(&w)),
-    };
-    let who = match as_user {
-        Some(user) => format!("user {user}"),
-        None => format!("uid {}", rustix::process::getuid().as_raw()),
-    };
-    match result {
-        Ok(text) => println!("ledd: {}: as {who}: {text}", socket.display()),
-        Err(text) => eprintln!("webd: warning: ledd: as {who}: {text}"),
-    }
+    tinsel_sandbox::probe::check_ledd(
+        "webd",
+        socket,
+        config.user.as_deref(),
+        config.group.as_deref(),
+        || reach_ledd(socket),
+    );
 }
 
+/// The role line: what ledd gives webd, with a hint when that is admin.
 fn describe_welcome(w: &tinsel_proto::Welcome) -> String {
     let mut text = format!("role {}, {} LEDs", w.role.name(), w.led_count);
     if w.role == tinsel_proto::Role::Admin {
@@ -306,26 +290,7 @@ fn describe_welcome(w: &tinsel_proto::Welcome) -> String {
 
 /// `webd probe-ledd`: the child `--check-config` starts.
 pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    let who = match user {
-        Some(user) => match Identity::from_names(user, group) {
-            Ok(who) => Some(who),
-            Err(e) => {
-                println!("{e}");
-                return Exit::Config;
-            }
-        },
-        None => None,
-    };
-    match probe_ledd_as(socket, who.as_ref()) {
-        Ok(w) => {
-            println!("{}", describe_welcome(&w));
-            Exit::Ok
-        }
-        Err(text) => {
-            println!("{text}");
-            Exit::Unavailable
-        }
-    }
+    tinsel_sandbox::probe::run_child(user, group, || reach_ledd(socket))
 }
 
 #[cfg(test)]
