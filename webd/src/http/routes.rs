@@ -18,21 +18,22 @@
 //! The body's parsing is in [`body`](super::body), the credential's
 //! extraction in [`auth`](super::auth).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tinsel_proto::{PlaySeconds, Speed};
 
-use super::AppState;
 use super::auth::narrow::RateKey;
 use super::auth::{authenticate, refuse_query_token};
 use super::ban::{Recorded, Verdict};
 use super::body::{echo, read_body};
 use super::client::{Client, PeerAddr, client_ip};
 use super::error::{ApiError, json_response};
+use super::{AppState, Live};
 use crate::config::{Action, ColorChoice, Config, Hook, Token, valid_hook_name};
 use crate::tls::ClientIdentity;
 
@@ -60,23 +61,9 @@ pub async fn hook(
     name: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let peer = req
-        .extensions()
-        .get::<PeerAddr>()
-        .ok_or(ApiError::Internal)?
-        .0;
-    let live = state.live();
-    let config = &live.config;
-    let ip = client_ip(
-        peer.ip(),
-        req.headers(),
-        &config.trusted_proxies,
-        config.client_header,
-    );
     // A banned client is refused whatever it sends, before anything is read.
-    if let Verdict::Banned { retry_after } = state.guard().bans.check(ip, Instant::now()) {
-        return Err(ApiError::Banned { retry_after });
-    }
+    let (live, ip) = state.admit(&req)?;
+    let config = &live.config;
     refuse_query_token(req.uri().query())?;
     let (parts, body) = req.into_parts();
     let bytes = read_body(&parts.headers, body, config.limits.max_body_bytes).await?;
@@ -84,18 +71,7 @@ pub async fn hook(
 
     // An undecodable path segment names no hook: treat it like an unknown one.
     let name = name.map(|Path(n)| n).unwrap_or_default();
-    let token = match authenticate(&state, config, &parts.headers, &fields, &bytes) {
-        Ok(t) => t,
-        Err((err, reason)) => {
-            // A malformed request (400) is not a guess at a token.
-            if matches!(err, ApiError::Unauthorized { .. })
-                && let Some(retry_after) = state.failure(ip, &name, reason, config)
-            {
-                return Err(ApiError::GlobalLimit { retry_after });
-            }
-            return Err(err);
-        }
-    };
+    let token = state.authenticate_counted(config, &parts.headers, &fields, &bytes, ip, &name)?;
     check_client_cert(token, &parts.extensions, ip, &name)?;
     state.check_from(token, ip, &name, config)?;
     let Some(hook) = config.hooks.get(&name) else {
@@ -168,6 +144,50 @@ fn audit(token: &str, ip: Client, hook: &str, result: &str) {
 }
 
 impl AppState {
+    /// The first step of every authenticated route: the client behind
+    /// `req` (through trusted proxies), refused before anything is read
+    /// when banned, and the config that serves the request.
+    pub(super) fn admit(&self, req: &Request) -> Result<(Arc<Live>, Client), ApiError> {
+        let peer = req
+            .extensions()
+            .get::<PeerAddr>()
+            .ok_or(ApiError::Internal)?
+            .0;
+        let live = self.live();
+        let ip = client_ip(
+            peer.ip(),
+            req.headers(),
+            &live.config.trusted_proxies,
+            live.config.client_header,
+        );
+        if let Verdict::Banned { retry_after } = self.guard().bans.check(ip, Instant::now()) {
+            return Err(ApiError::Banned { retry_after });
+        }
+        Ok((live, ip))
+    }
+
+    /// [`authenticate`], with a failed login counted against `ip` on
+    /// `route` (a malformed request, 400, is not a guess at a token); a
+    /// spent global budget turns the 401 into 429.
+    pub(super) fn authenticate_counted<'a>(
+        &self,
+        config: &'a Config,
+        headers: &HeaderMap,
+        fields: &Fields,
+        body: &[u8],
+        ip: Client,
+        route: &str,
+    ) -> Result<&'a Token, ApiError> {
+        authenticate(self, config, headers, fields, body).map_err(|(err, reason)| {
+            if matches!(err, ApiError::Unauthorized { .. })
+                && let Some(retry_after) = self.failure(ip, route, reason, config)
+            {
+                return ApiError::GlobalLimit { retry_after };
+            }
+            err
+        })
+    }
+
     /// Counts an authentication failure and writes its (rate-limited) log
     /// line, which names the client IP for an external fail2ban. Returns
     /// the time until the global failure budget has room if it was spent

@@ -18,10 +18,9 @@ use serde_json::{Value, json};
 use tinsel_proto::{Rgb, Status};
 
 use super::AppState;
-use super::auth::{SIGNATURE_HEADER, TIMESTAMP_HEADER, authenticate, refuse_query_token};
-use super::ban::Verdict;
+use super::auth::{SIGNATURE_HEADER, TIMESTAMP_HEADER, refuse_query_token};
 use super::body::Fields;
-use super::client::{Client, PeerAddr, client_ip};
+use super::client::Client;
 use super::date::rfc3339;
 use super::error::{ApiError, json_response};
 use super::routes::check_client_cert;
@@ -31,23 +30,8 @@ pub(super) const ROUTE: &str = "GET /state";
 
 /// `GET /state`.
 pub async fn state(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let peer = req
-        .extensions()
-        .get::<PeerAddr>()
-        .ok_or(ApiError::Internal)?
-        .0;
-    let live = state.live();
+    let (live, ip) = state.admit(&req)?;
     let config = &live.config;
-    let ip = client_ip(
-        peer.ip(),
-        req.headers(),
-        &config.trusted_proxies,
-        config.client_header,
-    );
-    if let Verdict::Banned { retry_after } = state.guard().bans.check(ip, std::time::Instant::now())
-    {
-        return Err(ApiError::Banned { retry_after });
-    }
     refuse_query_token(req.uri().query())?;
     let headers = req.headers();
     for (name, shown) in [
@@ -62,17 +46,7 @@ pub async fn state(State(state): State<AppState>, req: Request) -> Result<Respon
         }
     }
     // No body: the token comes from the Authorization header alone.
-    let token = match authenticate(&state, config, headers, &Fields::default(), &[]) {
-        Ok(t) => t,
-        Err((err, reason)) => {
-            if matches!(err, ApiError::Unauthorized { .. })
-                && let Some(retry_after) = state.failure(ip, ROUTE, reason, config)
-            {
-                return Err(ApiError::GlobalLimit { retry_after });
-            }
-            return Err(err);
-        }
-    };
+    let token = state.authenticate_counted(config, headers, &Fields::default(), &[], ip, ROUTE)?;
     check_client_cert(token, req.extensions(), ip, ROUTE)?;
     state.check_from(token, ip, ROUTE, config)?;
     if !token.access.state {
