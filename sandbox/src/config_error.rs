@@ -52,6 +52,25 @@ impl ConfigError {
     }
 }
 
+/// Reads the config file at `path`; a failure is a [`ConfigError::Read`]
+/// naming it.
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Parses `text`, the config file at `path`, into its raw form; a failure
+/// is a [`ConfigError::Parse`] naming the file, with [`toml_error`]'s
+/// excerpt.
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: toml_error(&e),
+    })
+}
+
 /// Resolves a config's `user` and `group` to the ids a daemon drops to
 /// when started as root (`None` when `user` is unset). A name that does not
 /// exist is a config error naming the key (so `--check-config` catches it,

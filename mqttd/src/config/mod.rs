@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tinsel_proto::Animation;
-use tinsel_sandbox::config_error::toml_error;
+use tinsel_sandbox::config_error;
 use tinsel_sandbox::ids::Identity;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
@@ -105,10 +105,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = config_error::read(path)?;
         Config::parse(&text, path)
     }
 
@@ -125,10 +122,7 @@ impl Config {
         path: &Path,
         credentials: Option<&Path>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: toml_error(&e),
-        })?;
+        let raw: RawConfig = config_error::parse(text, path)?;
         Validator { path }.config(raw, credentials)
     }
 

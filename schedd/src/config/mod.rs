@@ -12,7 +12,7 @@ mod raw;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use tinsel_sandbox::config_error::toml_error;
+use tinsel_sandbox::config_error;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
 pub use self::entries::{MAX_NAME_LEN, parse_at, parse_month_day};
@@ -87,10 +87,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = config_error::read(path)?;
         Config::parse(&text, path)
     }
 
@@ -103,10 +100,7 @@ impl Config {
     /// is `system_zone` (the one read at start) instead of the system's,
     /// which the sandbox no longer lets schedd read.
     pub fn reload(path: &Path, system_zone: Tz) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = config_error::read(path)?;
         Config::parse_with_zone(&text, path, Some(system_zone))
     }
 
@@ -115,10 +109,7 @@ impl Config {
         path: &Path,
         system_zone: Option<Tz>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: toml_error(&e),
-        })?;
+        let raw: RawConfig = config_error::parse(text, path)?;
         Validator { path, system_zone }.config(raw)
     }
 

@@ -1,13 +1,9 @@
 //! The config's error type, [`tinsel_sandbox::config_error::ConfigError`],
-//! and how a TOML parser error is shown (the problem and its line and
-//! column first, then the offending line with a caret under the spot),
-//! [`tinsel_sandbox::config_error::toml_error`]: both shared with schedd
-//! and mqttd.
+//! shared with schedd and mqttd, as is how a TOML parser error is shown
+//! (the problem and its line and column first, then the offending line
+//! with a caret under the spot; `tinsel_sandbox::config_error::parse`).
 
 pub use tinsel_sandbox::config_error::ConfigError;
-
-/// How a TOML parser error is shown, as in every tinsel config error.
-pub(super) use tinsel_sandbox::config_error::toml_error;
 
 #[cfg(test)]
 mod tests {

@@ -47,9 +47,9 @@ pub use self::tls::{CLIENT_CERT_MODES, ClientAuth, TlsPaths};
 pub use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, to_hex};
 pub use crate::http::client::{ClientHeader, IpNet, canonical};
 
-use self::error::toml_error;
 use self::raw::RawConfig;
 use self::validate::Validator;
+use tinsel_sandbox::config_error;
 
 /// The example config printed by `webd --example-config`: every key, with
 /// the defaults of `[limits]` and `[ban]`. A test parses it, so it never
@@ -92,19 +92,13 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = config_error::read(path)?;
         Config::parse(&text, path)
     }
 
     /// Parses and validates `text` as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: toml_error(&e),
-        })?;
+        let raw: RawConfig = config_error::parse(text, path)?;
         Validator { path }.config(raw)
     }
 
