@@ -52,6 +52,48 @@ impl ConfigError {
     }
 }
 
+/// What every daemon's config validator shares: errors that name the file
+/// and the key, paths relative to the config file, ranges. A validator
+/// gives its file; the rest comes with the trait.
+pub trait Validate {
+    /// The config file being validated.
+    fn file(&self) -> &Path;
+
+    /// A [`ConfigError::Invalid`] naming the file and `key`.
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.file().to_owned(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `p`, relative paths taken from the config file's directory.
+    fn relative(&self, p: PathBuf) -> PathBuf {
+        if p.is_absolute() {
+            return p;
+        }
+        match self.file().parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
+            _ => p,
+        }
+    }
+
+    /// `v` if within `min..=max`, else an error naming `key` and the range.
+    fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        &self,
+        key: &str,
+        v: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        if v < min || v > max {
+            return Err(self.err(key, format!("{v} is out of range: use {min} to {max}")));
+        }
+        Ok(v)
+    }
+}
+
 /// Reads the config file at `path`; a failure is a [`ConfigError::Read`]
 /// naming it.
 pub fn read(path: &Path) -> Result<String, ConfigError> {

@@ -2,10 +2,11 @@
 //! [`Config`], checking each key in file order; the first bad key is the
 //! one reported, with the file and what to do.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tinsel_proto::Animation;
+use tinsel_sandbox::config_error::Validate;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
 use super::raw::{self, RawConfig};
@@ -17,38 +18,13 @@ pub(super) struct Validator<'a> {
     pub(super) path: &'a Path,
 }
 
+impl Validate for Validator<'_> {
+    fn file(&self) -> &Path {
+        self.path
+    }
+}
+
 impl Validator<'_> {
-    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            key: key.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    fn relative(&self, p: PathBuf) -> PathBuf {
-        if p.is_absolute() {
-            return p;
-        }
-        match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
-            _ => p,
-        }
-    }
-
-    fn range<T: PartialOrd + std::fmt::Display + Copy>(
-        &self,
-        key: &str,
-        v: T,
-        min: T,
-        max: T,
-    ) -> Result<T, ConfigError> {
-        if v < min || v > max {
-            return Err(self.err(key, format!("{v} is out of range: use {min} to {max}")));
-        }
-        Ok(v)
-    }
-
     /// A topic mqttd publishes or subscribes to: no wildcards (a `#` would
     /// subscribe to the whole broker), no NUL, no empty level at either end.
     fn topic(&self, key: &str, t: &str) -> Result<String, ConfigError> {
@@ -108,7 +84,7 @@ impl Validator<'_> {
                 for (i, e) in list.iter().enumerate() {
                     let a: Animation = e
                         .parse()
-                        .map_err(|u| self.err(&format!("effects[{i}]"), format!("{e:?}: {u}")))?;
+                        .map_err(|u| self.err(format!("effects[{i}]"), format!("{e:?}: {u}")))?;
                     if !out.contains(&a) {
                         out.push(a);
                     }

@@ -5,6 +5,7 @@
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use tinsel_proto::{Animation, Param, PlayParams, Rgb, Speed};
+use tinsel_sandbox::config_error::Validate;
 
 use super::raw::RawEntry;
 use super::{ConfigError, Validator};

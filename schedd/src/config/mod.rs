@@ -12,7 +12,7 @@ mod raw;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use tinsel_sandbox::config_error;
+use tinsel_sandbox::config_error::{self, Validate};
 use tinsel_sandbox::landlock::LandlockPolicy;
 
 pub use self::entries::{MAX_NAME_LEN, parse_at, parse_month_day};
@@ -133,23 +133,18 @@ pub(crate) struct Validator<'a> {
     pub(crate) system_zone: Option<Tz>,
 }
 
-impl Validator<'_> {
-    pub(crate) fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            key: key.into(),
-            message: message.into(),
-        }
+impl Validate for Validator<'_> {
+    fn file(&self) -> &Path {
+        self.path
     }
+}
 
+impl Validator<'_> {
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let ledd_socket = raw
-            .ledd_socket
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_LEDD_SOCKET));
-        let ledd_socket = match self.path.parent() {
-            Some(dir) if ledd_socket.is_relative() => dir.join(ledd_socket),
-            _ => ledd_socket,
-        };
+        let ledd_socket = self.relative(
+            raw.ledd_socket
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_LEDD_SOCKET)),
+        );
         for (key, v) in [("user", &raw.user), ("group", &raw.group)] {
             if let Some(v) = v
                 && (v.is_empty() || v.contains(['\0', ':', '\n']))

@@ -8,6 +8,7 @@ use tinsel_sandbox::ids::Identity;
 
 use super::validate::Validator;
 use super::{Config, ConfigError};
+use tinsel_sandbox::config_error::Validate;
 
 impl Validator<'_> {
     /// Refuses a `user` or `group` that no system could have: empty, or

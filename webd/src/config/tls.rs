@@ -8,6 +8,7 @@ use super::ConfigError;
 use super::raw::RawTls;
 use super::validate::Validator;
 use crate::http::auth::Token;
+use tinsel_sandbox::config_error::Validate;
 
 /// Where the PEM files are.
 #[derive(Debug, Clone, PartialEq, Eq)]

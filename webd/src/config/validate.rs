@@ -1,10 +1,12 @@
-//! The validation driver: [`Validator`] and its shared helpers (errors
-//! naming the key, paths relative to the config file, ranges), and
-//! [`Validator::config`], which checks the sections in a fixed order. The
+//! The validation driver: [`Validator`] (its helpers, errors naming the
+//! key, paths relative to the config file and ranges, come with
+//! `tinsel_sandbox::config_error::Validate`, shared with schedd and mqttd),
+//! and [`Validator::config`], which checks the sections in a fixed order. The
 //! checks of each section live in that section's file.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use tinsel_sandbox::config_error::Validate;
 
 use super::raw::RawConfig;
 use super::{Config, ConfigError};
@@ -15,40 +17,13 @@ pub(super) struct Validator<'a> {
     pub(super) path: &'a Path,
 }
 
+impl Validate for Validator<'_> {
+    fn file(&self) -> &Path {
+        self.path
+    }
+}
+
 impl Validator<'_> {
-    pub(super) fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_owned(),
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    /// `p`, relative paths taken from the config file's directory.
-    pub(super) fn relative(&self, p: PathBuf) -> PathBuf {
-        if p.is_absolute() {
-            return p;
-        }
-        match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
-            _ => p,
-        }
-    }
-
-    /// `v` if within `min..=max`, else an error naming `key` and the range.
-    pub(super) fn range<T: PartialOrd + fmt::Display + Copy>(
-        &self,
-        key: &str,
-        v: T,
-        min: T,
-        max: T,
-    ) -> Result<T, ConfigError> {
-        if v < min || v > max {
-            return Err(self.err(key, format!("{v} is out of range: use {min} to {max}")));
-        }
-        Ok(v)
-    }
-
     /// Validates every section, in file order: the first bad key is the
     /// one reported.
     pub(super) fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
