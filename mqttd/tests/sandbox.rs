@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use mqttd::config::Config;
 use mqttd::sandbox::{self, Plan, SeccompMode};
 use tinsel_sandbox::harness::{Attack, Report as Run, attack, check};
-use tinsel_sandbox::landlock::{Probe, TCP_ABI};
+use tinsel_sandbox::landlock::TCP_ABI;
 use tinsel_sandbox::libc;
 
 /// What a sandboxed mqttd holds: its config, CA and password files, a
@@ -97,13 +97,6 @@ fn apply(plan: &Plan) -> Result<(), String> {
     sandbox::apply(plan).map(|_| ()).map_err(|e| e.to_string())
 }
 
-fn landlock_abi() -> Option<i32> {
-    match tinsel_sandbox::landlock::probe() {
-        Probe::Abi(v) => Some(v),
-        _ => None,
-    }
-}
-
 /// The full sandbox, then `attack`.
 fn attacked(t: &Attack, attack: impl FnOnce() -> Result<(), i32>) -> Run {
     let f = fixture();
@@ -112,43 +105,13 @@ fn attacked(t: &Attack, attack: impl FnOnce() -> Result<(), i32>) -> Run {
 
 /// `socket(AF_INET, SOCK_STREAM)` then `bind(127.0.0.1:port)`.
 fn bind_tcp(port: u16) -> Result<(), i32> {
-    let fd = attack::socket_fd(libc::AF_INET, libc::SOCK_STREAM)?;
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: `addr` is a live sockaddr_in of the stated size.
-    let rc = unsafe {
-        libc::bind(
-            fd,
-            (&addr as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 { Err(attack::errno()) } else { Ok(()) }
+    attack::bind_tcp_v4(attack::socket_fd(libc::AF_INET, libc::SOCK_STREAM)?, port)
 }
 
 /// `listen()` on a fresh TCP socket (the kernel would bind it to an
 /// ephemeral port).
 fn listen_tcp() -> Result<(), i32> {
-    let fd = attack::socket_fd(libc::AF_INET, libc::SOCK_STREAM)?;
-    // SAFETY: integer arguments.
-    if unsafe { libc::listen(fd, 1) } < 0 {
-        Err(attack::errno())
-    } else {
-        Ok(())
-    }
-}
-
-/// `accept4()` on a descriptor (a listener smuggled in, or any).
-fn accept_on(fd: RawFd) -> Result<(), i32> {
-    // SAFETY: NULL address pointers are allowed.
-    let rc = unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), 0) };
-    if rc < 0 { Err(attack::errno()) } else { Ok(()) }
+    attack::listen(attack::socket_fd(libc::AF_INET, libc::SOCK_STREAM)?)
 }
 
 /// What mqttd must still do.
@@ -237,7 +200,7 @@ mod network {
                     attack::connect_tcp_v4(fd, port)
                 },
             );
-            match landlock_abi() {
+            match tinsel_sandbox::landlock::probe().abi() {
                 Some(v) if v >= TCP_ABI => run.assert_denied(&[libc::EACCES]),
                 _ => run.assert_succeeded(),
             }
@@ -255,7 +218,7 @@ mod network {
             let f = fixture();
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
-            t.run(|| apply(&f.plan(&[fd])), || accept_on(fd))
+            t.run(|| apply(&f.plan(&[fd])), || attack::accept4(fd, 0))
                 .assert_killed_by_sigsys();
         }
 
@@ -286,7 +249,7 @@ mod files {
             let f = fixture();
             let secret = f.secret.clone();
             let run = t.run(|| apply(&f.plan(&[])), || attack::read_file(secret.to_str().unwrap()));
-            if landlock_abi().is_some() {
+            if tinsel_sandbox::landlock::probe().abi().is_some() {
                 run.assert_denied(&[libc::EACCES]);
             } else {
                 run.assert_succeeded();

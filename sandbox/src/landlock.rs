@@ -69,6 +69,14 @@ pub enum Probe {
 }
 
 impl Probe {
+    /// The ABI version, when Landlock is available.
+    pub fn abi(self) -> Option<i32> {
+        match self {
+            Probe::Abi(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// Whether the kernel lacks Landlock (as opposed to having it or having
     /// it blocked).
     pub fn kernel_lacks_it(self) -> bool {

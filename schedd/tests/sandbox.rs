@@ -106,13 +106,6 @@ fn apply(plan: &Plan) -> Result<(), String> {
     sandbox::apply(plan).map(|_| ()).map_err(|e| e.to_string())
 }
 
-fn landlock_abi() -> Option<i32> {
-    match tinsel_sandbox::landlock::probe() {
-        LandlockProbe::Abi(v) => Some(v),
-        _ => None,
-    }
-}
-
 /// The full sandbox, then `attack`.
 fn attacked(t: &tinsel_sandbox::harness::Attack, attack: impl FnOnce() -> Result<(), i32>) -> Run {
     let f = fixture();
@@ -153,35 +146,7 @@ fn listen_unix(path: &Path) -> Result<(), i32> {
     if unsafe { libc::bind(fd, (&raw const addr).cast(), len) } != 0 {
         return Err(attack::errno());
     }
-    // SAFETY: integer arguments.
-    if unsafe { libc::listen(fd, 1) } != 0 {
-        return Err(attack::errno());
-    }
-    Ok(())
-}
-
-/// `listen(fd)` on a descriptor the process holds.
-fn listen_fd(fd: RawFd) -> Result<(), i32> {
-    // SAFETY: integer arguments.
-    if unsafe { libc::listen(fd, 1) } != 0 {
-        Err(attack::errno())
-    } else {
-        Ok(())
-    }
-}
-
-/// `accept4(fd)` on a listening descriptor the process holds.
-fn accept_fd(fd: RawFd) -> Result<(), i32> {
-    // SAFETY: NULL address and length are allowed.
-    let rc = unsafe {
-        libc::accept4(
-            fd,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_NONBLOCK,
-        )
-    };
-    if rc < 0 { Err(attack::errno()) } else { Ok(()) }
+    attack::listen(fd)
 }
 
 /// Step 0, `ensure_single_threaded`.
@@ -272,7 +237,7 @@ mod landlock_fs {
     use super::*;
 
     fn assert_fs_denied(run: &Run) {
-        if landlock_abi().is_some() {
+        if tinsel_sandbox::landlock::probe().abi().is_some() {
             run.assert_denied(&[libc::EACCES]);
         } else {
             run.assert_succeeded();
@@ -392,7 +357,7 @@ mod install_seccomp {
         fn listen_on_a_smuggled_socket_is_killed(t) {
             let f = fixture();
             let fd = bound_unix(&f.dir.path().join("smuggled.sock"));
-            t.run(|| apply(&f.plan(&[fd])), || listen_fd(fd))
+            t.run(|| apply(&f.plan(&[fd])), || attack::listen(fd))
                 .assert_killed_by_sigsys();
         }
 
@@ -404,7 +369,7 @@ mod install_seccomp {
             // Were accept allowed, it would answer EAGAIN at once.
             listener.set_nonblocking(true).unwrap();
             let fd = listener.as_raw_fd();
-            t.run(|| apply(&f.plan(&[fd])), || accept_fd(fd))
+            t.run(|| apply(&f.plan(&[fd])), || attack::accept4(fd, libc::SOCK_NONBLOCK))
                 .assert_killed_by_sigsys();
         }
 

@@ -156,13 +156,6 @@ fn apply_and_check_landlock_report(plan: &Plan) -> Result<(), String> {
     }
 }
 
-fn landlock_abi() -> Option<i32> {
-    match tinsel_sandbox::landlock::probe() {
-        LandlockProbe::Abi(v) => Some(v),
-        _ => None,
-    }
-}
-
 /// The full sandbox, then `attack`.
 fn attacked(t: &tinsel_sandbox::harness::Attack, attack: impl FnOnce() -> Result<(), i32>) -> Run {
     let f = fixture();
@@ -289,7 +282,7 @@ mod landlock_fs {
     use super::*;
 
     fn assert_fs_denied(run: &Run) {
-        if landlock_abi().is_some() {
+        if tinsel_sandbox::landlock::probe().abi().is_some() {
             run.assert_denied(&[libc::EACCES]);
         } else {
             run.assert_succeeded();
@@ -358,7 +351,7 @@ mod landlock_net {
                 || apply_and_check_landlock_report(&f.plan(&[smuggled])),
                 || attack::connect_tcp_v4(smuggled, port),
             );
-            match landlock_abi() {
+            match tinsel_sandbox::landlock::probe().abi() {
                 Some(v) if v >= tinsel_sandbox::landlock::TCP_ABI => {
                     run.assert_denied(&[libc::EACCES])
                 }
@@ -468,7 +461,7 @@ mod landlock_fallbacks {
         fn landlock_required_on_this_kernel(t) {
             let f = fixture_with(true, "[sandbox]\nlandlock = \"required\"\n");
             let run = t.run(|| apply(&f.plan(&[])), || attack::read_file("/etc/passwd"));
-            match landlock_abi() {
+            match tinsel_sandbox::landlock::probe().abi() {
                 Some(v) if v >= 6 => run.assert_denied(&[libc::EACCES]),
                 _ => run.assert_setup_failed("required"),
             }

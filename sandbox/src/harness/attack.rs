@@ -80,16 +80,21 @@ pub fn socket_fd(domain: i32, ty: i32) -> Result<RawFd, i32> {
     if fd < 0 { Err(errno()) } else { Ok(fd) }
 }
 
-/// `connect(fd, 127.0.0.1:port)`.
-pub fn connect_tcp_v4(fd: RawFd, port: u16) -> Result<(), i32> {
-    let addr = libc::sockaddr_in {
+/// 127.0.0.1:`port`.
+fn loopback_v4(port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
         sin_addr: libc::in_addr {
             s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
         },
         sin_zero: [0; 8],
-    };
+    }
+}
+
+/// `connect(fd, 127.0.0.1:port)`.
+pub fn connect_tcp_v4(fd: RawFd, port: u16) -> Result<(), i32> {
+    let addr = loopback_v4(port);
     // SAFETY: `addr` is a live sockaddr_in of the stated size.
     let rc = unsafe {
         libc::connect(
@@ -98,6 +103,33 @@ pub fn connect_tcp_v4(fd: RawFd, port: u16) -> Result<(), i32> {
             std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
         )
     };
+    check(rc.into())
+}
+
+/// `bind(fd, 127.0.0.1:port)`.
+pub fn bind_tcp_v4(fd: RawFd, port: u16) -> Result<(), i32> {
+    let addr = loopback_v4(port);
+    // SAFETY: `addr` is a live sockaddr_in of the stated size.
+    let rc = unsafe {
+        libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    check(rc.into())
+}
+
+/// `listen(fd, 1)` on a descriptor the process holds.
+pub fn listen(fd: RawFd) -> Result<(), i32> {
+    // SAFETY: integer arguments.
+    check(unsafe { libc::listen(fd, 1) }.into())
+}
+
+/// `accept4(fd, NULL, NULL, flags)`.
+pub fn accept4(fd: RawFd, flags: i32) -> Result<(), i32> {
+    // SAFETY: NULL address pointers are allowed.
+    let rc = unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
     check(rc.into())
 }
 
