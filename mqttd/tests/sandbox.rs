@@ -288,14 +288,7 @@ mod processes {
         fn threads_started_before_the_sandbox_are_refused(t) {
             let f = fixture();
             t.run(
-                || {
-                    let (tx, rx) = std::sync::mpsc::channel::<()>();
-                    let th = std::thread::spawn(move || rx.recv());
-                    let r = apply(&f.plan(&[]));
-                    let _ = tx.send(());
-                    let _ = th.join();
-                    r
-                },
+                || tinsel_sandbox::harness::with_another_thread(|| apply(&f.plan(&[]))),
                 || Ok(()),
             )
             .assert_setup_failed("threads running");

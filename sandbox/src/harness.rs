@@ -236,6 +236,19 @@ impl Attack {
     }
 }
 
+/// Runs `f` while a second thread of this process is alive (it waits on
+/// a channel), then ends that thread: the setup of an attack on
+/// `ensure_single_threaded`, which must refuse to sandbox a process with
+/// threads already running.
+pub fn with_another_thread<R>(f: impl FnOnce() -> R) -> R {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let th = std::thread::spawn(move || rx.recv());
+    let r = f();
+    let _ = tx.send(());
+    let _ = th.join();
+    r
+}
+
 /// A `sleep 30` process: a target to signal or trace that is never the
 /// test runner (an attack that got through must not stop the harness).
 /// Killed and reaped when dropped.
