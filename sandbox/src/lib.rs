@@ -15,12 +15,16 @@
 //! - `harness` (feature `harness`, enabled only by dev-dependencies): run a
 //!   sandbox and one attack in a fresh process, for tests;
 //! - [`mode`]: the seccomp mode, kill or `--seccomp-log`;
-//! - [`exit`], [`log`], [`signals`], [`config_error`]: what both daemons'
-//!   `main` needs besides the sandbox: the exit codes, the log set-up,
-//!   SIGTERM/SIGINT/SIGHUP, and how a TOML error is shown.
+//! - [`confine`]: the seven steps every unprivileged daemon (webd, schedd,
+//!   mqttd) applies, in order, to its [`confine::Plan`];
+//! - [`exit`], [`log`], [`signals`], [`config_error`], [`probe`]: what the
+//!   daemons' `main` needs besides the sandbox: the exit codes and the
+//!   one-thread runtime, the log set-up, SIGTERM/SIGINT/SIGHUP, reading,
+//!   parsing and validating a config file (and how a TOML error is shown),
+//!   and `--check-config`'s try of ledd's socket as the daemon's user.
 //!
 //! Every step is a small function; the daemons compose them in order
-//! (webd: `webd::sandbox::apply`, ledd: `ledd::harden::harden`).
+//! (webd, schedd, mqttd: [`confine::apply`], ledd: `ledd::harden::harden`).
 
 pub mod arch;
 pub mod caps;
