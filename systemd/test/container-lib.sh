@@ -49,9 +49,11 @@ ct_bin_dir() { "$ct_repo/packaging/build" "$1"; } # PROFILE
 ct_build_deb() { # OUTDIR PROFILE
   local out=$1 profile=$2
   command -v cargo-deb >/dev/null || cargo install cargo-deb --locked >&2 || return 1
-  "$ct_repo/packaging/build" "$profile" ledd webd schedd mqttd >/dev/null || return 1
+  local bin
+  bin=$("$ct_repo/packaging/build" "$profile" ledd webd schedd mqttd) || return 1
+  # target/<triple>/<profile dir>: cargo-deb finds the binaries by triple.
   (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" \
-    --target "$(rustc -vV | sed -n 's/^host: //p')" --output "$out/") >&2 || return 1
+    --target "$(basename "$(dirname "$bin")")" --output "$out/") >&2 || return 1
   ls "$out"/tinsel_*.deb
 }
 
