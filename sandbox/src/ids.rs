@@ -85,14 +85,20 @@ impl Identity {
         check_name(user)?;
         let (uid, primary) =
             files::user(user).ok_or_else(|| IdError::NoSuchUser(user.to_owned()))?;
+        // One read of the group file for the group and the user's groups.
+        let groups_text = files::read(files::GROUP);
         let gid = match group {
-            Some(g) => group_id(g)?.ok_or_else(|| IdError::NoSuchGroup(g.to_owned()))?,
+            Some(g) => {
+                check_name(g)?;
+                files::group_in(&groups_text, g)
+                    .ok_or_else(|| IdError::NoSuchGroup(g.to_owned()))?
+            }
             None => primary,
         };
         Ok(Identity {
             uid,
             gid,
-            groups: files::groups_of(user, gid),
+            groups: files::groups_in(&groups_text, user, gid),
         })
     }
 
@@ -136,13 +142,17 @@ pub mod files {
     /// The group database.
     pub const GROUP: &str = "/etc/group";
 
-    /// The fields of the entry named `name` in a `passwd` or `group` file's
-    /// text (whole names only; comments and NIS `+`/`-` lines skipped).
-    fn entry<'a>(text: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    /// The entries of a `passwd` or `group` file's text, each as its
+    /// fields (comments and NIS `+`/`-` lines skipped).
+    fn entries(text: &str) -> impl Iterator<Item = Vec<&str>> {
         text.lines()
             .filter(|l| !l.starts_with(['#', '+', '-']))
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.first() == Some(&name))
+            .map(|l| l.split(':').collect())
+    }
+
+    /// The fields of the entry named `name` (whole names only).
+    fn entry<'a>(text: &'a str, name: &str) -> Option<Vec<&'a str>> {
+        entries(text).find(|f| f.first() == Some(&name))
     }
 
     fn number(field: Option<&&str>) -> Option<u32> {
@@ -165,11 +175,7 @@ pub mod files {
     /// the `files` source.
     pub fn groups_in(group: &str, user: &str, gid: u32) -> Vec<u32> {
         let mut groups = vec![gid];
-        for f in group
-            .lines()
-            .filter(|l| !l.starts_with(['#', '+', '-']))
-            .map(|l| l.split(':').collect::<Vec<_>>())
-        {
+        for f in entries(group) {
             let member = f
                 .get(3)
                 .is_some_and(|m| m.split(',').any(|m| m.trim() == user));
@@ -181,26 +187,20 @@ pub mod files {
         groups
     }
 
-    fn read(path: &str) -> Option<String> {
-        std::fs::read_to_string(path).ok()
+    /// The text of a database file; an unreadable one is empty (no
+    /// names in it).
+    pub(super) fn read(path: &str) -> String {
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 
     /// `(uid, primary gid)` of `name` in [`PASSWD`].
     pub fn user(name: &str) -> Option<(u32, u32)> {
-        user_in(&read(PASSWD)?, name)
+        user_in(&read(PASSWD), name)
     }
 
     /// The gid of `name` in [`GROUP`].
     pub fn group_id(name: &str) -> Option<u32> {
-        group_in(&read(GROUP)?, name)
-    }
-
-    /// `gid` and the groups [`GROUP`] lists `user` in.
-    pub fn groups_of(user: &str, gid: u32) -> Vec<u32> {
-        match read(GROUP) {
-            Some(text) => groups_in(&text, user, gid),
-            None => vec![gid],
-        }
+        group_in(&read(GROUP), name)
     }
 }
 
