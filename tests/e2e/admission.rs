@@ -1,5 +1,6 @@
 //! webd's connection admission end to end: connections that never send a
-//! byte, HTTP/2 connections kept busy with PINGs, and a client over its
+//! byte, connections that trickle a request head and never finish it,
+//! HTTP/2 (refused), and a client over its
 //! allowance, all against a real webd with few slots, while a legitimate
 //! client on another loopback address sends webhooks over real HTTPS.
 //!
@@ -41,7 +42,6 @@ struct Webd {
     w: fixtures::Webd,
     token: String,
     client: Arc<rustls::ClientConfig>,
-    h2: Arc<rustls::ClientConfig>,
 }
 
 impl std::ops::Deref for Webd {
@@ -88,7 +88,6 @@ animation = "fire"
         let mut w = Webd {
             token: w.tokens[0].clone(),
             client: client_config(&w.cert_pem, &[b"http/1.1"]),
-            h2: client_config(&w.cert_pem, &[b"h2"]),
             w,
         };
         let up = wait_for(Duration::from_secs(10), || {
@@ -197,115 +196,75 @@ fn silent_connections_do_not_delay_a_webhook_from_another_address() {
     drop(others);
 }
 
-/// An HTTP/2 connection that never sends a request, only PINGs.
-struct Pinger {
+/// An HTTP/1.1 connection that trickles a request head a byte at a time
+/// and never finishes it.
+struct Trickler {
     s: Tls,
+    sent: usize,
     opened: Instant,
     closed: Option<Duration>,
 }
 
-fn h2_frame(ty: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len())
-        .expect("small frame")
-        .to_be_bytes();
-    let mut f = vec![len[1], len[2], len[3], ty, flags, 0, 0, 0, 0];
-    f.extend_from_slice(payload);
-    f
-}
+/// What a trickler sends, one byte per call: a head that never ends.
+const TRICKLE: &[u8] = b"POST /hooks/fire HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
 
-const SETTINGS: u8 = 0x4;
-const PING: u8 = 0x6;
-const ACK: u8 = 0x1;
-
-impl Pinger {
-    fn open(src: &str, w: &Webd) -> Pinger {
-        let mut s = tls_from(src, w.port, w.h2.clone()).expect("h2 connect");
-        assert_eq!(s.conn.alpn_protocol(), Some(&b"h2"[..]));
-        let opened = Instant::now();
-        s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-            .expect("preface");
-        s.write_all(&h2_frame(SETTINGS, 0, &[])).expect("settings");
-        s.flush().expect("flush");
-        // The server's SETTINGS comes first; acknowledge it, as a real
-        // client does.
-        let mut header = [0u8; 9];
-        s.read_exact(&mut header).expect("server settings");
-        assert_eq!(header[3], SETTINGS, "the server speaks first with SETTINGS");
-        let len =
-            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
-        let mut payload = vec![0; len];
-        s.read_exact(&mut payload).expect("settings payload");
-        s.write_all(&h2_frame(SETTINGS, ACK, &[])).expect("ack");
-        s.flush().expect("flush");
-        Pinger {
+impl Trickler {
+    fn open(src: &str, w: &Webd) -> Trickler {
+        let s = tls_from(src, w.port, w.client.clone()).expect("connect");
+        Trickler {
             s,
-            opened,
+            sent: 0,
+            opened: Instant::now(),
             closed: None,
         }
     }
 
-    /// Sends a PING and drains what came back; notes when the server
-    /// closed the connection.
-    fn ping(&mut self) {
+    /// Sends the next byte of the head and looks for the server's close.
+    fn trickle(&mut self) {
         if self.closed.is_some() {
             return;
         }
-        let sent = self
-            .s
-            .write_all(&h2_frame(PING, 0, b"tinsel!!"))
-            .and_then(|()| self.s.flush());
-        self.s
-            .sock
-            .set_read_timeout(Some(Duration::from_millis(5)))
-            .expect("timeout");
-        let mut buf = [0u8; 512];
-        let gone = loop {
-            match self.s.read(&mut buf) {
-                Ok(0) => break true,
-                Ok(_) => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    break false;
-                }
-                Err(_) => break true,
-            }
-        };
-        if sent.is_err() || gone {
+        let byte = TRICKLE.get(self.sent).copied().unwrap_or(b'a');
+        self.sent += 1;
+        let sent = self.s.write_all(&[byte]).and_then(|()| self.s.flush());
+        if sent.is_err() || closed(&self.s.sock, Duration::from_millis(5)) {
             self.closed = Some(self.opened.elapsed());
         }
     }
 }
 
 #[test]
-fn http2_pings_keep_no_connection_alive() {
+fn a_trickled_request_head_keeps_no_connection_alive() {
     let mut w = Webd::start("");
-    let mut pingers: Vec<Pinger> = ["127.0.0.2", "127.0.0.4"]
+    let mut tricklers: Vec<Trickler> = ["127.0.0.2", "127.0.0.4"]
         .iter()
         .flat_map(|a| (0..PER_CLIENT).map(move |_| *a))
-        .map(|a| Pinger::open(a, &w))
+        .map(|a| Trickler::open(a, &w))
         .collect();
-    assert_eq!(pingers.len(), SLOTS);
-    for p in &mut pingers {
-        p.ping();
+    assert_eq!(tricklers.len(), SLOTS);
+    for t in &mut tricklers {
+        t.trickle();
     }
-    // Every slot is held by a PINGing connection: a newcomer takes one.
-    w.webhook_is_prompt("HTTP/2 connections that only PING");
-    // PINGs every 250 ms do not keep them: each is closed once it has gone
-    // `first_request_timeout_secs` without a request.
+    // Every slot is held by a connection that talks and never asks: a
+    // newcomer takes one.
+    w.webhook_is_prompt("connections that trickle a request head");
+    // A byte every 250 ms does not keep them: each is closed once it has
+    // gone `first_request_timeout_secs` without a request.
     let limit = DEADLINE + Duration::from_millis(1500);
     let start = Instant::now();
     while start.elapsed() < limit + Duration::from_secs(1)
-        && pingers.iter().any(|p| p.closed.is_none())
+        && tricklers.iter().any(|t| t.closed.is_none())
     {
-        for p in &mut pingers {
-            p.ping();
+        for t in &mut tricklers {
+            t.trickle();
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    for (i, p) in pingers.iter().enumerate() {
-        let closed = p.closed.unwrap_or_else(|| {
+    for (i, t) in tricklers.iter().enumerate() {
+        let closed = t.closed.unwrap_or_else(|| {
             panic!(
-                "PINGing HTTP/2 connection {i} was still open after {:?}",
-                p.opened.elapsed()
+                "trickling connection {i} was still open after {:?}",
+                t.opened.elapsed()
             )
         });
         assert!(
@@ -314,6 +273,31 @@ fn http2_pings_keep_no_connection_alive() {
         );
     }
     assert!(w.webd.is_running());
+}
+
+#[test]
+fn http2_is_refused_at_the_handshake_or_its_first_bytes() {
+    let w = Webd::start("");
+    // A client that offers only h2 does not finish the handshake.
+    let h2_only = client_config(&w.cert_pem, &[b"h2"]);
+    assert!(
+        tls_from("127.0.0.2", w.port, h2_only).is_err(),
+        "webd agreed to speak h2"
+    );
+    // One that starts HTTP/2 without asking (the prior-knowledge preface)
+    // on an HTTP/1.1 connection gets an error and the connection closed.
+    let mut s = tls_from("127.0.0.2", w.port, w.client.clone()).expect("connect");
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .and_then(|()| s.flush())
+        .expect("preface");
+    let started = Instant::now();
+    let head = read_head(&mut s).unwrap_or_default();
+    assert!(
+        !head.starts_with("HTTP/1.1 2") && closed(&s.sock, Duration::from_secs(2)),
+        "the HTTP/2 preface got {head:?} and the connection stayed open"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    w.webhook_is_prompt("an HTTP/2 preface");
 }
 
 #[test]

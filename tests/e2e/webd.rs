@@ -472,12 +472,20 @@ fn slowloris_and_silent_connections_are_closed() {
 }
 
 #[test]
-fn tls_offers_h2_and_resumes_sessions() {
+fn tls_speaks_http1_only_and_resumes_sessions() {
     let st = Stack::start();
+    // A client that would take h2 gets HTTP/1.1 ...
     let cfg = client_config(&st.cert_pem, &[b"h2", b"http/1.1"]);
     let s = tls_connect(st.port, cfg).expect("connect");
-    assert_eq!(s.conn.alpn_protocol(), Some(&b"h2"[..]));
+    assert_eq!(s.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
     drop(s);
+    // ... and one that speaks only h2 is refused in the handshake.
+    let h2_only = client_config(&st.cert_pem, &[b"h2"]);
+    let refused = tls_connect(st.port, h2_only);
+    assert!(
+        refused.is_err(),
+        "a client offering only h2 completed a handshake"
+    );
     let cfg = client_config(&st.cert_pem, &[b"http/1.1"]);
     let mut first = tls_connect(st.port, cfg.clone()).expect("connect");
     assert_eq!(first.conn.alpn_protocol(), Some(&b"http/1.1"[..]));

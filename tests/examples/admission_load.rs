@@ -1,6 +1,6 @@
 //! The load client of `bench/admission` (see there and docs/benchmarks.md):
-//! holds idle TCP connections and PING-only HTTP/2 connections open against
-//! webd, from one address or spread over many in 127.0.0.0/8, while a
+//! holds idle TCP connections and connections that trickle a request head
+//! they never finish open against webd, from one address or spread over many in 127.0.0.0/8, while a
 //! legitimate client on another address sends webhooks; reports the
 //! webhooks' success and latency, webd's RSS and open descriptors during and
 //! after, and ledd's late frames.
@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! admission_load --port P --cert PEM --token T --webd-pid PID \
-//!     --ledctl PATH --ledd-socket PATH [--spread] [--idle 1000] [--h2 64] \
+//!     --ledctl PATH --ledd-socket PATH [--spread] [--idle 1000] [--trickle 64] \
 //!     [--secs 15] [--churn 200] [--label NAME]
 //! ```
 
@@ -33,7 +33,7 @@ const ONE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const GOOD_PAUSE: Duration = Duration::from_millis(100);
 /// The legitimate client's patience for one webhook.
 const GOOD_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time between the attacker's rounds (check, reopen, PING).
+/// Time between the attacker's rounds (check, reopen, trickle a byte).
 const ROUND: Duration = Duration::from_millis(200);
 /// How long after the attack the "after" reading is taken.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -47,7 +47,7 @@ struct Args {
     ledd_socket: String,
     spread: bool,
     idle: usize,
-    h2: usize,
+    trickle: usize,
     secs: u64,
     churn: usize,
     label: String,
@@ -81,7 +81,7 @@ fn args() -> Args {
         ledd_socket: get("ledd-socket"),
         spread,
         idle: num("idle", 1000) as usize,
-        h2: num("h2", 64) as usize,
+        trickle: num("trickle", 64) as usize,
         secs: num("secs", 15),
         churn: num("churn", 200) as usize,
         label: map
@@ -134,37 +134,37 @@ fn is_closed(mut s: &TcpStream) -> bool {
     }
 }
 
-fn h2_frame(ty: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).unwrap_or(0).to_be_bytes();
-    let mut f = vec![len[1], len[2], len[3], ty, flags, 0, 0, 0, 0];
-    f.extend_from_slice(payload);
-    f
-}
+/// What a trickling connection sends, a byte per round: a request head
+/// that never ends.
+const TRICKLE: &[u8] = b"POST /hooks/rainbow HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
 
-/// An HTTP/2 connection that only sends SETTINGS and PINGs.
-fn h2_open(src: Ipv4Addr, port: u16, cfg: &Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
-    let mut t = tls_from(src, port, cfg.clone(), Duration::from_secs(2))?;
-    t.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")?;
-    t.write_all(&h2_frame(0x4, 0, &[]))?;
-    t.write_all(&h2_frame(0x4, 0x1, &[]))?;
-    t.flush()?;
+/// An HTTP/1.1 connection over TLS that has sent nothing yet.
+fn trickle_open(
+    src: Ipv4Addr,
+    port: u16,
+    cfg: &Arc<rustls::ClientConfig>,
+) -> std::io::Result<(Tls, usize)> {
+    let t = tls_from(src, port, cfg.clone(), Duration::from_secs(2))?;
     t.sock.set_nonblocking(true)?;
-    Ok(t)
+    Ok((t, 0))
 }
 
-/// Sends a PING and drains the answers; false once the server closed it.
-fn h2_ping(t: &mut Tls) -> bool {
-    if t.write_all(&h2_frame(0x6, 0, b"tinsel!!")).is_err() {
+/// Sends the next byte of the head and drains what came back; false once
+/// the server closed it.
+fn trickle(t: &mut (Tls, usize)) -> bool {
+    let byte = TRICKLE.get(t.1).copied().unwrap_or(b'a');
+    t.1 += 1;
+    if t.0.write_all(&[byte]).is_err() {
         return false;
     }
-    match t.flush() {
+    match t.0.flush() {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::WouldBlock => {}
         Err(_) => return false,
     }
     let mut buf = [0u8; 1024];
     loop {
-        match t.read(&mut buf) {
+        match t.0.read(&mut buf) {
             Ok(0) => return false,
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
@@ -177,17 +177,17 @@ fn h2_ping(t: &mut Tls) -> bool {
 struct AttackStats {
     opened: usize,
     closed_by_webd: usize,
-    h2_opened: usize,
-    h2_closed_by_webd: usize,
+    trickle_opened: usize,
+    trickle_closed_by_webd: usize,
 }
 
-/// Holds `idle` silent connections and `h2` PINGing ones until `stop`,
+/// Holds `idle` silent connections and `trickle` trickling ones until `stop`,
 /// reopening what webd closes (at most `churn` a second).
 fn attack(a: &Args, stop: &AtomicBool) -> AttackStats {
     let mut st = AttackStats::default();
-    let h2cfg = client_config(&a.cert, &[b"h2"]);
+    let http1 = client_config(&a.cert, &[b"http/1.1"]);
     let mut idle: Vec<Option<TcpStream>> = (0..a.idle).map(|_| None).collect();
-    let mut h2: Vec<Option<Tls>> = (0..a.h2).map(|_| None).collect();
+    let mut trickling: Vec<Option<(Tls, usize)>> = (0..a.trickle).map(|_| None).collect();
     let per_round = (a.churn * ROUND.as_millis() as usize / 1000).max(1);
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
@@ -209,19 +209,19 @@ fn attack(a: &Args, stop: &AtomicBool) -> AttackStats {
                 }
             }
         }
-        let mut h2_budget = per_round.max(a.h2 / 4);
-        for (i, slot) in h2.iter_mut().enumerate() {
+        let mut trickle_budget = per_round.max(a.trickle / 4);
+        for (i, slot) in trickling.iter_mut().enumerate() {
             if let Some(t) = slot.as_mut()
-                && !h2_ping(t)
+                && !trickle(t)
             {
                 *slot = None;
-                st.h2_closed_by_webd += 1;
+                st.trickle_closed_by_webd += 1;
             }
-            if slot.is_none() && h2_budget > 0 && !stop.load(Ordering::Relaxed) {
-                h2_budget -= 1;
-                if let Ok(t) = h2_open(attacker(a.spread, 40_000, i), a.port, &h2cfg) {
+            if slot.is_none() && trickle_budget > 0 && !stop.load(Ordering::Relaxed) {
+                trickle_budget -= 1;
+                if let Ok(t) = trickle_open(attacker(a.spread, 40_000, i), a.port, &http1) {
                     *slot = Some(t);
-                    st.h2_opened += 1;
+                    st.trickle_opened += 1;
                 }
             }
         }
@@ -370,13 +370,13 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let attackers = if a.spread {
         format!(
-            "{} idle TCP from {} addresses in 127.0.16.0/12.. and {} PING-only HTTP/2 from {} more",
-            a.idle, a.idle, a.h2, a.h2
+            "{} idle TCP from {} addresses in 127.0.16.0/12.. and {} trickling HTTP/1.1 from {} more",
+            a.idle, a.idle, a.trickle, a.trickle
         )
     } else {
         format!(
-            "{} idle TCP + {} PING-only HTTP/2, all from {ONE}",
-            a.idle, a.h2
+            "{} idle TCP + {} trickling HTTP/1.1, all from {ONE}",
+            a.idle, a.trickle
         )
     };
     println!("## {} ({attackers})", a.label);
@@ -392,8 +392,8 @@ fn main() {
         println!("  failed {n}x: {why}");
     }
     println!(
-        "attacker: {} idle connects ({} closed by webd), {} HTTP/2 connections ({} closed by webd)",
-        st.opened, st.closed_by_webd, st.h2_opened, st.h2_closed_by_webd
+        "attacker: {} idle connects ({} closed by webd), {} trickling connections ({} closed by webd)",
+        st.opened, st.closed_by_webd, st.trickle_opened, st.trickle_closed_by_webd
     );
     println!(
         "webd: RSS {} KiB before, {} KiB peak, {} KiB {}s after; open fds {} before, {} peak, {} after",

@@ -145,8 +145,8 @@ impl LeddClient {
     pub async fn request(&self, request: Request) -> Result<Response, LeddError> {
         let (reply, rx) = oneshot::channel();
         // Wait for room rather than fail: at most max_connections requests
-        // (x 8 HTTP/2 streams) are in flight, each bounded by its request
-        // timeout, so a burst queues here instead of getting 503s.
+        // (one per HTTP/1.1 connection) are in flight, each bounded by its
+        // request timeout, so a burst queues here instead of getting 503s.
         self.jobs
             .send(Job { request, reply })
             .await

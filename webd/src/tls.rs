@@ -1,10 +1,12 @@
 //! TLS: a rustls server configuration (ring provider) from PEM files.
 //!
-//! TLS 1.3 and 1.2, ALPN `h2` then `http/1.1`, session resumption by both
-//! tickets and a session-id cache. The ticket key and the cache live in
-//! [`Resumption`], made once and shared by every configuration built after
-//! a SIGHUP, so clients resume across certificate reloads. ECDSA P-256
-//! certificates are the cheap choice on a Pi Zero; RSA works too.
+//! TLS 1.3 and 1.2, ALPN `http/1.1` only (a client that offers only `h2`
+//! is refused in the handshake; see docs/webd.md, "HTTP/1.1 only"), session
+//! resumption by both tickets and a session-id cache. The ticket key and
+//! the cache live in [`Resumption`], made once and shared by every
+//! configuration built after a SIGHUP, so clients resume across
+//! certificate reloads. ECDSA P-256 certificates are the cheap choice on a
+//! Pi Zero; RSA works too.
 //!
 //! Client certificates (`tls.client_cert`, `tls.client_ca`) are checked
 //! by rustls' WebPKI verifier against the CA file, re-read with the rest on
@@ -288,7 +290,7 @@ fn build(
         None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(certs, key).map_err(refused)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let keys = resumption.keys(trust)?;
     config.ticketer = keys.ticketer;
     config.session_storage = keys.cache;
@@ -422,7 +424,7 @@ mod tests {
         let (cert, key) = pair();
         let r = Resumption::new().unwrap();
         let c = server_config(&paths(), cert.as_bytes(), key.as_bytes(), &r).unwrap();
-        assert_eq!(c.alpn_protocols[0], b"h2");
+        assert_eq!(c.alpn_protocols, [b"http/1.1"]);
         assert!(c.ticketer.enabled());
     }
 

@@ -54,7 +54,7 @@ pub struct Limits {
     /// Time to read the body and answer.
     pub request_timeout: Duration,
     /// A connection with no request in flight is closed this long after
-    /// its last answer; bytes (HTTP/2 PINGs) do not count.
+    /// its last answer; bytes of an unfinished request do not count.
     pub idle_timeout: Duration,
     /// How long in-flight requests may finish after SIGTERM.
     pub shutdown_grace: Duration,

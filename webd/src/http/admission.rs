@@ -20,8 +20,8 @@
 //! 4. served and idle, longest idle first.
 //!
 //! A connection with a request in flight is never a victim. Progress is
-//! counted in requests, never in bytes: HTTP/2 PINGs and SETTINGS keep
-//! nothing alive. A client that talks is ranked above connections that
+//! counted in requests, never in bytes: a request head trickled in a byte
+//! at a time keeps nothing alive. A client that talks is ranked above connections that
 //! have had their chance to and have not, so a flood of connections that
 //! never speak displaces only itself, unless it brings more than the slots
 //! in one [`NEWCOMER_GRACE`] (64 slots / 20 ms: 3200 connections a second).
@@ -49,7 +49,8 @@ pub const SILENT_GRACE: Duration = Duration::from_millis(250);
 /// How long a connection whose TLS handshake finished may go without
 /// beginning a request before it counts as dead weight for eviction. A
 /// client sends its first request right behind its handshake; a
-/// connection that only keeps HTTP/2 PINGs or SETTINGS flowing has none.
+/// connection that only trickles bytes of a head it never finishes has
+/// begun none.
 pub const REQUEST_GRACE: Duration = Duration::from_millis(500);
 
 /// How long a newcomer counts as talking before its first byte is heard:

@@ -1,6 +1,6 @@
 //! The connection loop: accept, admit (see [`admission`](super::admission)),
-//! TLS handshake under a deadline, then hyper-util's HTTP/1 + HTTP/2 server
-//! with a timer (for the header read timeout that `axum::serve` lacks), a
+//! TLS handshake under a deadline, then hyper's HTTP/1.1 server with a
+//! timer (for the header read timeout that `axum::serve` lacks), a
 //! watchdog that closes connections which stop completing requests, and
 //! graceful shutdown.
 //!
@@ -15,8 +15,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
@@ -32,10 +32,6 @@ use crate::config::{Config, Limits};
 /// hyper's HTTP/1 read buffer, which bounds the request head. Its minimum
 /// is 8 KiB; webhooks need far less than 16.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// HTTP/2 header list bound, as for HTTP/1.
-const MAX_H2_HEADER_LIST: u32 = 16 * 1024;
-/// HTTP/2 streams per connection: a webhook sender needs one or two.
-const MAX_H2_STREAMS: u32 = 8;
 /// Pause after a failed `accept()` (out of file descriptors, say), so the
 /// loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -175,7 +171,7 @@ impl Slot {
     }
 
     /// Completes when the connection has gone too long without completing
-    /// a request: HTTP/2 PINGs and SETTINGS do not count.
+    /// a request: bytes of a request head that never ends do not count.
     async fn unproductive(&self, limits: &Limits) {
         loop {
             let now = std::time::Instant::now();
@@ -402,18 +398,11 @@ async fn connection(
             r
         }
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .max_buf_size(MAX_HEAD_BYTES);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_H2_STREAMS)
-        .max_header_list_size(MAX_H2_HEADER_LIST);
-    let conn = builder.serve_connection(TokioIo::new(tls), service);
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(tls), service);
     let mut conn = pin!(conn);
     let mut draining = false;
     loop {

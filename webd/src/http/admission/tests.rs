@@ -255,7 +255,7 @@ fn tls_up_and_no_request_past_the_grace_goes_before_a_handshake() {
     let early = table().admit(ip("192.0.2.3"), wide, t.at(14 + grace), "new");
     assert_eq!(early.unwrap().evicted, Some("shaking"));
     // Past the grace since its handshake, a connection that never began
-    // a request (HTTP/2 PINGs do not count) is dead weight: it goes
+    // a request is dead weight: it goes
     // before the older, still-handshaking one.
     let late = table().admit(ip("192.0.2.3"), wide, t.at(15 + grace), "new");
     assert_eq!(late.unwrap().evicted, Some("quiet"));
