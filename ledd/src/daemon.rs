@@ -21,17 +21,16 @@
 //! next start replaces it.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use tinsel_sandbox::log::{self, Targets};
 use tinsel_sandbox::signals::{Signal, Signals};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, Overrides, Startup};
+use crate::config::{self, Config, Startup};
 use crate::engine::{Command, EngineError, EngineHandle, LiveSettings};
 use crate::exit::Exit;
 use crate::harden::{self, HardenOptions, SeccompMode};
@@ -39,84 +38,22 @@ use crate::notify::{self, Notifier, Watchdog};
 use crate::server::{self, Change, Listener, State};
 use crate::strip::StripError;
 
-const AFTER_HELP: &str = "\
-Examples:
-  ledd --example-config > /etc/tinsel/ledd.toml
-  ledd --check-config /etc/tinsel/ledd.toml
-  ledd --config /etc/tinsel/ledd.toml
-  ledd --socket /tmp/ledd.sock --backend sim --leds 50    (then: ledctl --socket /tmp/ledd.sock watch)
+mod args;
 
-Signals: SIGTERM/SIGINT blank the strip and exit 0; SIGHUP re-reads the config
-(applied only if valid).
-
-Once the strip is open ledd hardens itself: no capabilities, no_new_privs and a
-seccomp allowlist (no socket(), execve, unlink...). A violation kills ledd with
-SIGSYS; --seccomp-log logs it to the kernel audit log instead (debugging only).
-
-Exit codes:
-  0   stopped cleanly, or the config checked out
-  64  bad command line
-  69  the LED backend is not available (e.g. not built into this binary)
-  70  internal error
-  71  sandbox / hardening failed
-  77  permission denied (e.g. the socket path)
-  78  bad config file (the message names the key, the value and the file)";
-
-/// ledd: the root daemon that owns the LED strip and plays named animations
-/// for ledctl and webd over a Unix socket.
-#[derive(Debug, Parser)]
-#[command(name = "ledd", version, after_help = AFTER_HELP)]
-pub struct Args {
-    /// The config file (TOML). Without it the built-in defaults apply.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Check FILE (with any overriding flags) and exit: 0 if valid, 78 if not.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "example_config"])]
-    pub check_config: Option<PathBuf>,
-    /// Print a fully commented config with every default, and exit.
-    #[arg(long)]
-    pub example_config: bool,
-    /// The socket path (overrides `socket`).
-    #[arg(long, value_name = "PATH")]
-    pub socket: Option<PathBuf>,
-    /// The LED backend (overrides `strip.backend`).
-    #[arg(long, value_name = "sim|ws281x|spi")]
-    pub backend: Option<String>,
-    /// The number of LEDs (overrides `strip.count`).
-    #[arg(long, value_name = "N")]
-    pub leds: Option<i64>,
-    /// Debugging only: install the seccomp filter in log mode, so a syscall
-    /// outside the allowlist is written to the kernel audit log instead of
-    /// killing ledd. Not a sandbox.
-    #[arg(long)]
-    pub seccomp_log: bool,
-    /// Log debug detail.
-    #[arg(short, long)]
-    pub verbose: bool,
-}
-
-impl Args {
-    fn overrides(&self) -> Overrides {
-        Overrides {
-            socket: self.socket.clone(),
-            backend: self.backend.clone(),
-            leds: self.leds,
-        }
-    }
-}
+pub use args::Args;
+use args::Parsed;
 
 /// Parses `args` and runs ledd.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> Exit {
-    let args = match Args::try_parse_from(args) {
-        Ok(a) => a,
+    let args = match args::parse(args) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Print(text)) => {
+            print!("{text}");
+            return Exit::Ok;
+        }
         Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    Exit::Ok
-                }
-                _ => Exit::Usage,
-            };
+            eprintln!("{e}");
+            return Exit::Usage;
         }
     };
     log::init(args.verbose, Targets::Hidden);
