@@ -17,11 +17,12 @@
 //! - [`mode`]: the seccomp mode, kill or `--seccomp-log`;
 //! - [`confine`]: the seven steps every unprivileged daemon (webd, schedd,
 //!   mqttd) applies, in order, to its [`confine::Plan`];
-//! - [`exit`], [`log`], [`signals`], [`config_error`], [`probe`]: what the
-//!   daemons' `main` needs besides the sandbox: the exit codes and the
-//!   one-thread runtime, the log set-up, SIGTERM/SIGINT/SIGHUP, reading,
-//!   parsing and validating a config file (and how a TOML error is shown),
-//!   and `--check-config`'s try of ledd's socket as the daemon's user.
+//! - [`exit`], [`log`], [`signals`], [`config_error`], [`probe`],
+//!   [`usage`]: what the daemons' `main` needs besides the sandbox: the
+//!   exit codes and the one-thread runtime, the log set-up,
+//!   SIGTERM/SIGINT/SIGHUP, reading, parsing and validating a config file
+//!   (and how a TOML error is shown), `--check-config`'s try of ledd's
+//!   socket as the daemon's user, and how a bad command line is told.
 //!
 //! Every step is a small function; the daemons compose them in order
 //! (webd, schedd, mqttd: [`confine::apply`], ledd: `ledd::harden::harden`).
@@ -43,6 +44,7 @@ pub mod seccomp;
 pub mod signals;
 pub mod support;
 pub mod syscalls;
+pub mod usage;
 
 /// Re-exported so tests and the daemons' syscall lists use the same `libc`.
 pub use libc;

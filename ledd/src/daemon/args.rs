@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser, ValueExt as _};
+use tinsel_sandbox::usage::Usage;
 
 use crate::config::Overrides;
 
@@ -96,20 +97,6 @@ pub enum Parsed {
     Print(String),
 }
 
-/// A bad command line: the message, ending with where to learn more.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Usage(pub String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "error: {}\n\nUsage: ledd [OPTIONS]\n\nFor more information, try 'ledd --help'.",
-            self.0
-        )
-    }
-}
-
 /// Parses ledd's arguments (the first one is the program's name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> {
     let mut a = Args::default();
@@ -125,10 +112,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> 
             }
             Arg::Long("leds") => {
                 let v = p.value().map_err(usage)?.string().map_err(usage)?;
-                a.leds =
-                    Some(v.parse().map_err(|e| {
-                        Usage(format!("invalid value '{v}' for '--leds <N>': {e}"))
-                    })?);
+                a.leds = Some(v.parse().map_err(|e| {
+                    Usage::new(USAGE, format!("invalid value '{v}' for '--leds <N>': {e}"))
+                })?);
             }
             Arg::Long("seccomp-log") => a.seccomp_log = true,
             Arg::Short('v') | Arg::Long("verbose") => a.verbose = true,
@@ -148,17 +134,22 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> 
             (a.example_config, "--example-config"),
         ] {
             if given {
-                return Err(Usage(format!(
-                    "--check-config cannot be used with {flag}: it checks the file it names"
-                )));
+                return Err(Usage::new(
+                    USAGE,
+                    format!(
+                        "--check-config cannot be used with {flag}: it checks the file it names"
+                    ),
+                ));
             }
         }
     }
     Ok(Parsed::Run(a))
 }
 
+const USAGE: &str = "ledd [OPTIONS]";
+
 fn usage(e: lexopt::Error) -> Usage {
-    Usage(e.to_string())
+    Usage::new(USAGE, e.to_string())
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The one-shot commands: `webd token new NAME`, `webd cert self-signed
-//! --out DIR`, `webd cert client NAME --dir DIR`, and `webd --check-config FILE` (with the `webd probe-ledd`
-//! child it starts). They print or write and exit; nothing here runs in
-//! the daemon. `main.rs` parses the command line and calls the `run`
-//! function of the matching file:
+//! --out DIR`, `webd cert client NAME --dir DIR`, and `webd --check-config
+//! FILE` (with the `webd probe-ledd` child it starts). They print or write
+//! and exit; nothing here runs in the daemon. `main.rs` parses the command
+//! line with [`args`] and calls the `run` function of the matching file:
 //!
 //! - [`token`]: `token new`, a random token and its `[[tokens]]` lines.
 //! - [`cert`]: `cert self-signed`, a certificate and key for a first test;
@@ -10,6 +10,7 @@
 //! - [`check`]: `--check-config`: the certificate and key, whether webd's
 //!   user can re-read its files on reload, and which role ledd gives it.
 
+pub mod args;
 pub mod cert;
 pub mod check;
 pub mod token;
