@@ -123,7 +123,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> 
     Ok(Parsed::Run(cli))
 }
 
-/// The flags that cannot go together, as clap's `conflicts_with` had them.
+/// The flags that cannot go together, and the one that needs another.
 fn conflicts(cli: &Cli) -> Result<(), Usage> {
     let pairs = [
         (

@@ -155,7 +155,13 @@ impl Validator<'_> {
                 let text = match value {
                     toml::Value::String(s) => s.clone(),
                     toml::Value::Datetime(d) => d.to_string(),
-                    other => other.to_string(),
+                    toml::Value::Integer(n) => n.to_string(),
+                    other => {
+                        return Err(self.err(
+                            key("expires"),
+                            format!("a TOML {}, not a date: {DATE_RULE}", other.type_str()),
+                        ));
+                    }
                 };
                 Some(Expiry::parse(&text).ok_or_else(|| {
                     self.err(
@@ -328,7 +334,12 @@ mod tests {
             (
                 format!("{SHA}\nexpires = 20270106"),
                 "tokens[0].expires",
-                "YYYY-MM-DD",
+                "`20270106` is not a date",
+            ),
+            (
+                format!("{SHA}\nexpires = [2027]"),
+                "tokens[0].expires",
+                "a TOML array, not a date",
             ),
             (
                 format!("{signed}\nstate = true"),
