@@ -172,6 +172,11 @@ check_no_shared_objects() { # PID LABEL
   so=$(inside cat "/proc/$1/maps" | awk '$6 ~ /[.]so/ {print $6}' | sort -u | paste -sd ' ' -)
   [ -z "$so" ] || fail "$2 maps shared objects: $so (the .deb's binaries must be static: ct_build_deb)"
   ok "$2 maps no shared object (static; names from /etc/passwd and /etc/group)"
+  # Their start-up relocations are packed (DT_RELR, packaging/build): the
+  # unpacked table stays resident, ~190 KB in webd.
+  readelf -d "$root/usr/bin/$2" | grep -q '(RELR)' ||
+    fail "$2 has no packed relocations (DT_RELR): build the .deb with packaging/build"
+  ok "$2 has its start-up relocations packed (DT_RELR)"
 }
 post() { # post HOOK [token] → prints "HTTP_CODE BODY"
   local auth=()
