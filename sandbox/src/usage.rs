@@ -1,9 +1,14 @@
-//! A bad command line, said the same way by every daemon: what is wrong,
-//! the usage line of the command it was given to, and where to learn more.
-//! The daemons parse their flags with `lexopt` (a few flags need no more,
-//! and a daemon's code is resident memory: docs/benchmarks.md, "Memory").
+//! The daemons' command lines, parsed with `lexopt` (a few flags need no
+//! more, and a daemon's code is resident memory: docs/benchmarks.md,
+//! "Memory"): a bad command line said the same way by every daemon ([`Usage`]:
+//! what is wrong, the usage line, where to learn more), the flags webd,
+//! schedd and mqttd share before a subcommand ([`daemon_flags`]), and the
+//! `probe-ledd` child that `--check-config` starts ([`probe_ledd`]).
 
 use std::fmt;
+use std::path::PathBuf;
+
+use lexopt::{Arg, Parser, ValueExt as _};
 
 /// A command line the daemon cannot run; exits 64 (`EX_USAGE`).
 #[derive(Debug, PartialEq, Eq)]
@@ -51,9 +56,239 @@ impl fmt::Display for Usage {
     }
 }
 
+/// A daemon, as its command line tells it.
+#[derive(Debug, Clone, Copy)]
+pub struct Program {
+    /// `webd`, `schedd`, `mqttd`.
+    pub name: &'static str,
+    /// `env!("CARGO_PKG_VERSION")` of the daemon.
+    pub version: &'static str,
+    /// Its usage line, e.g. `webd [OPTIONS] [COMMAND]`.
+    pub usage: &'static str,
+    /// Its `--help`.
+    pub help: &'static str,
+}
+
+/// The flags webd, schedd and mqttd share, before any subcommand.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DaemonFlags {
+    /// Run the daemon with this config file.
+    pub config: Option<PathBuf>,
+    /// Check this config file and exit.
+    pub check_config: Option<PathBuf>,
+    /// Print the commented example config and exit.
+    pub example_config: bool,
+    /// Log debug detail too.
+    pub verbose: bool,
+    /// Install the seccomp filter in log mode (debugging only).
+    pub seccomp_log: bool,
+}
+
+/// What the words before a subcommand ask for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Top {
+    /// The daemon's flags and the subcommand's name, if one follows (its
+    /// own words are left in the parser).
+    Run {
+        flags: DaemonFlags,
+        command: Option<String>,
+    },
+    /// `--help` or `--version`: the text to print on stdout.
+    Print(String),
+}
+
+/// Reads the shared daemon flags up to the first word that is not a flag,
+/// which is returned as the subcommand's name. Checks the flags that cannot
+/// go together (`--config`, `--check-config`, `--example-config`) and the
+/// one that needs another (`--seccomp-log` needs `--config`).
+pub fn daemon_flags(p: &mut Parser, program: Program) -> Result<Top, Usage> {
+    let bad = Usage::lexopt(program.usage);
+    let mut f = DaemonFlags::default();
+    let mut command = None;
+    while let Some(arg) = p.next().map_err(&bad)? {
+        match arg {
+            Arg::Long("config") => f.config = Some(p.value().map_err(&bad)?.into()),
+            Arg::Long("check-config") => f.check_config = Some(p.value().map_err(&bad)?.into()),
+            Arg::Long("example-config") => f.example_config = true,
+            Arg::Long("seccomp-log") => f.seccomp_log = true,
+            Arg::Short('v') | Arg::Long("verbose") => f.verbose = true,
+            Arg::Short('h') | Arg::Long("help") => return Ok(Top::Print(program.help.to_owned())),
+            Arg::Short('V') | Arg::Long("version") => {
+                return Ok(Top::Print(format!(
+                    "{} {}\n",
+                    program.name, program.version
+                )));
+            }
+            Arg::Value(v) => {
+                command = Some(v.string().map_err(&bad)?);
+                break;
+            }
+            other => return Err(bad(other.unexpected())),
+        }
+    }
+    let conflicting = [
+        (
+            f.config.is_some(),
+            "--config",
+            f.check_config.is_some(),
+            "--check-config",
+        ),
+        (
+            f.config.is_some(),
+            "--config",
+            f.example_config,
+            "--example-config",
+        ),
+        (
+            f.check_config.is_some(),
+            "--check-config",
+            f.example_config,
+            "--example-config",
+        ),
+    ];
+    for (a, a_name, b, b_name) in conflicting {
+        if a && b {
+            return Err(Usage::new(
+                program.usage,
+                format!("{a_name} cannot be used with {b_name}"),
+            ));
+        }
+    }
+    if f.seccomp_log && f.config.is_none() {
+        return Err(Usage::new(
+            program.usage,
+            "--seccomp-log needs --config: it changes how the daemon's sandbox reacts",
+        ));
+    }
+    Ok(Top::Run { flags: f, command })
+}
+
+/// `probe-ledd --socket PATH [--user USER [--group GROUP]]`: the child
+/// `--check-config` starts ([`crate::probe::run_child`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProbeArgs {
+    pub socket: PathBuf,
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+/// Reads `probe-ledd`'s words; `usage` is e.g. `webd probe-ledd --socket
+/// <PATH> [--user <USER> [--group <GROUP>]]`.
+pub fn probe_ledd(p: &mut Parser, usage: &'static str) -> Result<ProbeArgs, Usage> {
+    let bad = Usage::lexopt(usage);
+    let (mut socket, mut user, mut group) = (None, None, None);
+    while let Some(arg) = p.next().map_err(&bad)? {
+        match arg {
+            Arg::Long("socket") => socket = Some(PathBuf::from(p.value().map_err(&bad)?)),
+            Arg::Long("user") => user = Some(p.value().map_err(&bad)?.string().map_err(&bad)?),
+            Arg::Long("group") => group = Some(p.value().map_err(&bad)?.string().map_err(&bad)?),
+            other => return Err(bad(other.unexpected())),
+        }
+    }
+    let socket = socket.ok_or_else(|| Usage::new(usage, "--socket <PATH> is required"))?;
+    if group.is_some() && user.is_none() {
+        return Err(Usage::new(usage, "--group needs --user"));
+    }
+    Ok(ProbeArgs {
+        socket,
+        user,
+        group,
+    })
+}
+
+/// The words of a test's command line, program name first.
+#[cfg(any(test, feature = "harness"))]
+pub fn words(program: &str, args: &[&str]) -> Vec<std::ffi::OsString> {
+    std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(std::ffi::OsString::from)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PROGRAM: Program = Program {
+        name: "d",
+        version: "1.2.3",
+        usage: "d [OPTIONS] [COMMAND]",
+        help: "the help\n",
+    };
+
+    fn top(args: &[&str]) -> Result<Top, Usage> {
+        daemon_flags(&mut Parser::from_iter(words("d", args)), PROGRAM)
+    }
+
+    #[test]
+    fn daemon_flags_stop_at_the_subcommand() {
+        let Ok(Top::Run { flags, command }) = top(&["--config=c.toml", "-v", "--seccomp-log"])
+        else {
+            panic!("flags");
+        };
+        assert_eq!(flags.config, Some("c.toml".into()));
+        assert!(flags.verbose && flags.seccomp_log && command.is_none());
+        let mut p = Parser::from_iter(words("d", &["-v", "next", "--count", "3"]));
+        let Ok(Top::Run { command, .. }) = daemon_flags(&mut p, PROGRAM) else {
+            panic!("subcommand");
+        };
+        assert_eq!(command.as_deref(), Some("next"));
+        assert!(
+            matches!(p.next(), Ok(Some(Arg::Long("count")))),
+            "the rest is the subcommand's"
+        );
+        assert_eq!(top(&["--help"]), Ok(Top::Print("the help\n".into())));
+        assert_eq!(top(&["-V"]), Ok(Top::Print("d 1.2.3\n".into())));
+    }
+
+    #[test]
+    fn daemon_flags_refuse_what_cannot_go_together() {
+        let says = |args: &[&str], what: &str| match top(args) {
+            Err(e) => assert!(e.to_string().contains(what), "{args:?}: {e}"),
+            Ok(t) => panic!("{args:?} gave {t:?}"),
+        };
+        says(
+            &["--config", "a", "--check-config", "b"],
+            "--config cannot be used with --check-config",
+        );
+        says(
+            &["--config", "a", "--example-config"],
+            "--config cannot be used with --example-config",
+        );
+        says(
+            &["--check-config", "a", "--example-config"],
+            "--check-config cannot be used with --example-config",
+        );
+        says(&["--seccomp-log"], "--seccomp-log needs --config");
+        says(&["--bogus"], "'--bogus'");
+        says(&["--config"], "--config");
+    }
+
+    #[test]
+    fn probe_ledd_needs_a_socket_and_a_user_for_a_group() {
+        let usage = "d probe-ledd --socket <PATH>";
+        let parse = |args: &[&str]| probe_ledd(&mut Parser::from_iter(words("d", args)), usage);
+        assert_eq!(
+            parse(&["--socket", "s", "--user", "u", "--group", "g"]),
+            Ok(ProbeArgs {
+                socket: "s".into(),
+                user: Some("u".into()),
+                group: Some("g".into()),
+            })
+        );
+        assert!(
+            parse(&["--user", "u"])
+                .unwrap_err()
+                .to_string()
+                .contains("--socket <PATH> is required")
+        );
+        assert!(
+            parse(&["--socket", "s", "--group", "g"])
+                .unwrap_err()
+                .to_string()
+                .contains("--group needs --user")
+        );
+    }
 
     #[test]
     fn names_the_problem_the_usage_and_the_help_of_that_command() {

@@ -4,118 +4,37 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use clap::{Parser, Subcommand};
 use schedd::Exit;
+use schedd::args::{self, Cli, Command, Parsed};
 use schedd::config::Config;
 use tinsel_sandbox::log::{self, Targets};
 
-const AFTER_HELP: &str = "\
-Examples:
-  schedd --example-config                     a commented config: holiday lights at sunset
-  schedd --check-config /etc/tinsel/schedd.toml   check it (exit 0 or 78)
-  schedd next --config /etc/tinsel/schedd.toml    what it does now and the next 10 fires
-  schedd next --count 3 --from 2026-12-24T12:00:00+01:00
-  schedd --config /etc/tinsel/schedd.toml     run (systemd: systemctl enable --now schedd)
-  schedd check                                which sandbox layers this kernel has
-  kill -HUP $(pidof schedd)                   re-read the config (systemctl reload schedd)
-
-An entry fires at a time of day (\"07:30\") or at sunrise or sunset with an
-offset (\"sunset+30m\"), on chosen weekdays and between two days of the year
-(from = \"12-01\", until = \"01-06\" spans the new year). The tree does what
-the entry that fired last says. schedd does nothing until the clock is
-synchronised (/run/systemd/timesync/synchronized), since a Pi without a
-real-time clock boots in the past; on a machine with one, set
-require_synced_clock = false. When ledd restarts, schedd puts the scheduled
-state back.
-
-Exit codes:
-  0   stopped cleanly, or the command or check passed
-  64  bad command line
-  70  internal error
-  71  the sandbox could not be applied
-  77  permission denied: the config file may not be read
-  78  config error: the message names the file and the key
-
-See docs/schedd.md (installed as /usr/share/doc/tinsel/schedd.md).";
-
-/// The default config file.
-const DEFAULT_CONFIG: &str = "/etc/tinsel/schedd.toml";
-
-/// schedd: the scheduler daemon of tinsel. Plays ledd's named animations
-/// (or switches off) at times of day and at sunrise and sunset, as an
-/// unprivileged user with no network, no capabilities, seccomp and
-/// Landlock.
-#[derive(Debug, Parser)]
-#[command(name = "schedd", version, max_term_width = 100, after_help = AFTER_HELP)]
-struct Cli {
-    /// Run the daemon with this config file. Started as root, schedd reads
-    /// it, then drops to the config's `user`/`group`.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["check_config", "example_config"])]
-    config: Option<PathBuf>,
-    /// Check a config file, then exit (0 or 78): its keys, entries,
-    /// animations and parameters, time zone, place, and that `user` and
-    /// `group` exist.
-    #[arg(long, value_name = "FILE", conflicts_with = "example_config")]
-    check_config: Option<PathBuf>,
-    /// Print a commented example config (every key) and exit.
-    #[arg(long)]
-    example_config: bool,
-    /// Log debug detail too.
-    #[arg(short, long)]
-    verbose: bool,
-    /// Debugging only: log syscalls outside the seccomp allowlist to the
-    /// kernel audit log instead of killing schedd. Every other layer stays.
-    #[arg(long, requires = "config")]
-    seccomp_log: bool,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Print the scheduled state now and the next fires (time, entry,
-    /// trigger, action), then exit. Changes nothing; needs no ledd.
-    Next {
-        /// The config file.
-        #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-        /// How many fires to print (1 to 1000).
-        #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
-        count: u16,
-        /// Pretend it is this instant (RFC 3339, e.g.
-        /// 2026-12-24T17:00:00+01:00) instead of now.
-        #[arg(long, value_name = "TIME")]
-        from: Option<String>,
-    },
-    /// Print which sandbox layers this kernel supports, then exit.
-    Check,
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let cli = match args::parse(std::env::args_os()) {
+        Ok(Parsed::Run(cli)) => cli,
+        Ok(Parsed::Print(text)) => {
+            print!("{text}");
+            return Exit::Ok.into();
+        }
         Err(e) => {
-            let _ = e.print();
-            // --help and --version are not errors.
-            return if e.use_stderr() {
-                Exit::Usage
-            } else {
-                Exit::Ok
-            }
-            .into();
+            eprintln!("{e}");
+            return Exit::Usage.into();
         }
     };
-    log::init(cli.verbose, Targets::Hidden);
+    log::init(cli.flags.verbose, Targets::Hidden);
     run(cli).into()
 }
 
 fn run(cli: Cli) -> Exit {
     if let Some(command) = cli.command {
-        if cli.config.is_some() || cli.check_config.is_some() || cli.example_config {
+        if cli.flags.config.is_some()
+            || cli.flags.check_config.is_some()
+            || cli.flags.example_config
+        {
             eprintln!(
                 "schedd: a subcommand takes no --config, --check-config or --example-config before it; write `schedd next --config FILE`"
             );
@@ -126,25 +45,25 @@ fn run(cli: Cli) -> Exit {
                 config,
                 count,
                 from,
-            } => next(&config, usize::from(count), from.as_deref()),
+            } => next(&config, count, from.as_deref()),
             Command::Check => {
                 print!("{}", schedd::sandbox::check());
                 Exit::Ok
             }
         };
     }
-    if cli.example_config {
+    if cli.flags.example_config {
         print!("{}", schedd::config::EXAMPLE);
         return Exit::Ok;
     }
-    if let Some(path) = cli.check_config {
+    if let Some(path) = cli.flags.check_config {
         return check_config(&path);
     }
-    let Some(path) = cli.config else {
+    let Some(path) = cli.flags.config else {
         eprintln!("schedd: nothing to do: give --config FILE (or see --help)");
         return Exit::Usage;
     };
-    daemon(&path, cli.seccomp_log)
+    daemon(&path, cli.flags.seccomp_log)
 }
 
 fn load(path: &Path) -> Result<Config, Exit> {

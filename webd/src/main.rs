@@ -22,13 +22,16 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
-    log::init(cli.verbose, Targets::Shown);
+    log::init(cli.flags.verbose, Targets::Shown);
     run(cli).into()
 }
 
 fn run(cli: Cli) -> Exit {
     if let Some(command) = cli.command {
-        if cli.config.is_some() || cli.check_config.is_some() || cli.example_config {
+        if cli.flags.config.is_some()
+            || cli.flags.check_config.is_some()
+            || cli.flags.example_config
+        {
             eprintln!("webd: a subcommand takes no --config, --check-config or --example-config");
             return Exit::Usage;
         }
@@ -54,25 +57,23 @@ fn run(cli: Cli) -> Exit {
                 days,
                 force,
             } => webd::cli::cert::run_client(&dir, &name, days, force),
-            Command::ProbeLedd {
-                socket,
-                user,
-                group,
-            } => webd::cli::check::run_probe_ledd(&socket, user.as_deref(), group.as_deref()),
+            Command::ProbeLedd(p) => {
+                webd::cli::check::run_probe_ledd(&p.socket, p.user.as_deref(), p.group.as_deref())
+            }
         };
     }
-    if cli.example_config {
+    if cli.flags.example_config {
         print!("{}", webd::config::EXAMPLE);
         return Exit::Ok;
     }
-    if let Some(path) = cli.check_config {
+    if let Some(path) = cli.flags.check_config {
         return webd::cli::check::run(&path);
     }
-    let Some(path) = cli.config else {
+    let Some(path) = cli.flags.config else {
         eprintln!("webd: nothing to do: give --config FILE (or see --help)");
         return Exit::Usage;
     };
-    daemon(&path, cli.seccomp_log)
+    daemon(&path, cli.flags.seccomp_log)
 }
 
 fn daemon(path: &std::path::Path, seccomp_log: bool) -> Exit {

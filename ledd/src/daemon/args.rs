@@ -157,11 +157,7 @@ mod tests {
     use super::*;
 
     fn parse_str(args: &[&str]) -> Result<Parsed, Usage> {
-        parse(
-            std::iter::once("ledd")
-                .chain(args.iter().copied())
-                .map(OsString::from),
-        )
+        parse(tinsel_sandbox::usage::words("ledd", args))
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser, ValueExt as _};
-use tinsel_sandbox::usage::Usage;
+use tinsel_sandbox::usage::{self, DaemonFlags, ProbeArgs, Program, Top, Usage};
 
 use super::cert::DEFAULT_CLIENT_DAYS;
 
@@ -23,14 +23,10 @@ pub enum Parsed {
     Print(String),
 }
 
-/// The top-level flags and the subcommand, if any.
+/// The daemon's flags and the subcommand, if any.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Cli {
-    pub config: Option<PathBuf>,
-    pub check_config: Option<PathBuf>,
-    pub example_config: bool,
-    pub verbose: bool,
-    pub seccomp_log: bool,
+    pub flags: DaemonFlags,
     pub command: Option<Command>,
 }
 
@@ -54,11 +50,7 @@ pub enum Command {
         days: u32,
         force: bool,
     },
-    ProbeLedd {
-        socket: PathBuf,
-        user: Option<String>,
-        group: Option<String>,
-    },
+    ProbeLedd(ProbeArgs),
 }
 
 /// `cert self-signed`'s names when no `--name` is given.
@@ -75,91 +67,47 @@ const CLIENT_USAGE: &str = "webd cert client [OPTIONS] --dir <DIR> <NAME>";
 const CHECK_USAGE: &str = "webd check";
 const PROBE_USAGE: &str = "webd probe-ledd --socket <PATH> [--user <USER> [--group <GROUP>]]";
 
+const PROGRAM: Program = Program {
+    name: "webd",
+    version: env!("CARGO_PKG_VERSION"),
+    usage: USAGE,
+    help: help::TOP,
+};
+
 /// Parses webd's arguments (the first one is the program's name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> {
     let mut p = Parser::from_iter(args);
-    let mut cli = Cli::default();
-    let bad = Usage::lexopt(USAGE);
-    while let Some(arg) = p.next().map_err(&bad)? {
-        match arg {
-            Arg::Long("config") => cli.config = Some(p.value().map_err(&bad)?.into()),
-            Arg::Long("check-config") => cli.check_config = Some(p.value().map_err(&bad)?.into()),
-            Arg::Long("example-config") => cli.example_config = true,
-            Arg::Long("seccomp-log") => cli.seccomp_log = true,
-            Arg::Short('v') | Arg::Long("verbose") => cli.verbose = true,
-            Arg::Short('h') | Arg::Long("help") => return Ok(Parsed::Print(help::TOP.to_owned())),
-            Arg::Short('V') | Arg::Long("version") => {
-                return Ok(Parsed::Print(format!(
-                    "webd {}\n",
-                    env!("CARGO_PKG_VERSION")
-                )));
-            }
-            Arg::Value(v) => {
-                let name = v.string().map_err(&bad)?;
-                let command = match name.as_str() {
-                    "check" => check(&mut p)?,
-                    "token" => token(&mut p)?,
-                    "cert" => cert(&mut p)?,
-                    "probe-ledd" => probe_ledd(&mut p)?,
-                    other => {
-                        return Err(Usage::new(
-                            USAGE,
-                            format!(
-                                "unknown command '{other}'; the commands are check, token and cert"
-                            ),
-                        ));
-                    }
-                };
-                match command {
-                    Step::Run(c) => cli.command = Some(c),
-                    Step::Help(text) => return Ok(Parsed::Print(text.to_owned())),
-                }
-                break;
-            }
-            other => return Err(bad(other.unexpected())),
+    let (flags, name) = match usage::daemon_flags(&mut p, PROGRAM)? {
+        Top::Print(text) => return Ok(Parsed::Print(text)),
+        Top::Run { flags, command } => (flags, command),
+    };
+    let step = match name.as_deref() {
+        None => {
+            return Ok(Parsed::Run(Cli {
+                flags,
+                command: None,
+            }));
         }
-    }
-    conflicts(&cli)?;
-    Ok(Parsed::Run(cli))
-}
-
-/// The flags that cannot go together, and the one that needs another.
-fn conflicts(cli: &Cli) -> Result<(), Usage> {
-    let pairs = [
-        (
-            cli.config.is_some(),
-            "--config",
-            cli.check_config.is_some(),
-            "--check-config",
-        ),
-        (
-            cli.config.is_some(),
-            "--config",
-            cli.example_config,
-            "--example-config",
-        ),
-        (
-            cli.check_config.is_some(),
-            "--check-config",
-            cli.example_config,
-            "--example-config",
-        ),
-    ];
-    for (a, a_name, b, b_name) in pairs {
-        if a && b {
+        Some("check") => check(&mut p)?,
+        Some("token") => token(&mut p)?,
+        Some("cert") => cert(&mut p)?,
+        Some("probe-ledd") => {
+            Step::Run(Command::ProbeLedd(usage::probe_ledd(&mut p, PROBE_USAGE)?))
+        }
+        Some(other) => {
             return Err(Usage::new(
                 USAGE,
-                format!("{a_name} cannot be used with {b_name}"),
+                format!("unknown command '{other}'; the commands are check, token and cert"),
             ));
         }
-    }
-    if cli.seccomp_log && cli.config.is_none() {
-        return Err(Usage::new(
-            USAGE,
-            "--seccomp-log needs --config: it changes how the daemon's sandbox reacts",
-        ));
-    }
-    Ok(())
+    };
+    Ok(match step {
+        Step::Run(c) => Parsed::Run(Cli {
+            flags,
+            command: Some(c),
+        }),
+        Step::Help(text) => Parsed::Print(text.to_owned()),
+    })
 }
 
 /// What a subcommand's words ask for: to run it, or its help.
@@ -282,38 +230,12 @@ fn client(p: &mut Parser) -> Result<Step, Usage> {
     }))
 }
 
-fn probe_ledd(p: &mut Parser) -> Result<Step, Usage> {
-    let bad = Usage::lexopt(PROBE_USAGE);
-    let (mut socket, mut user, mut group) = (None, None, None);
-    while let Some(arg) = p.next().map_err(&bad)? {
-        match arg {
-            Arg::Long("socket") => socket = Some(PathBuf::from(p.value().map_err(&bad)?)),
-            Arg::Long("user") => user = Some(p.value().map_err(&bad)?.string().map_err(&bad)?),
-            Arg::Long("group") => group = Some(p.value().map_err(&bad)?.string().map_err(&bad)?),
-            other => return Err(bad(other.unexpected())),
-        }
-    }
-    let socket = socket.ok_or_else(|| Usage::new(PROBE_USAGE, "--socket <PATH> is required"))?;
-    if group.is_some() && user.is_none() {
-        return Err(Usage::new(PROBE_USAGE, "--group needs --user"));
-    }
-    Ok(Step::Run(Command::ProbeLedd {
-        socket,
-        user,
-        group,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_str(args: &[&str]) -> Result<Parsed, Usage> {
-        parse(
-            std::iter::once("webd")
-                .chain(args.iter().copied())
-                .map(OsString::from),
-        )
+        parse(usage::words("webd", args))
     }
 
     fn run(args: &[&str]) -> Cli {
@@ -340,13 +262,13 @@ mod tests {
     #[test]
     fn the_daemon_and_its_flags() {
         let cli = run(&["--config=/etc/tinsel/webd.toml", "-v", "--seccomp-log"]);
-        assert_eq!(cli.config, Some("/etc/tinsel/webd.toml".into()));
-        assert!(cli.verbose && cli.seccomp_log && cli.command.is_none());
+        assert_eq!(cli.flags.config, Some("/etc/tinsel/webd.toml".into()));
+        assert!(cli.flags.verbose && cli.flags.seccomp_log && cli.command.is_none());
         assert_eq!(
-            run(&["--check-config", "w.toml"]).check_config,
+            run(&["--check-config", "w.toml"]).flags.check_config,
             Some("w.toml".into())
         );
-        assert!(run(&["--example-config"]).example_config);
+        assert!(run(&["--example-config"]).flags.example_config);
     }
 
     #[test]
@@ -389,11 +311,11 @@ mod tests {
         assert_eq!(run(&["check"]).command, Some(Command::Check));
         assert_eq!(
             run(&["probe-ledd", "--socket", "s", "--user", "webd"]).command,
-            Some(Command::ProbeLedd {
+            Some(Command::ProbeLedd(ProbeArgs {
                 socket: "s".into(),
                 user: Some("webd".into()),
                 group: None,
-            })
+            }))
         );
     }
 
