@@ -5,24 +5,12 @@
 
 use std::ffi::OsString;
 
-use lexopt::{Arg, Parser};
-use tinsel_sandbox::usage::{self, DaemonFlags, ProbeArgs, Program, Top, Usage};
+use tinsel_sandbox::usage::{self, ProbeArgs, Program, Step, Usage};
 
 /// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
-    /// The daemon's flags, or a subcommand.
-    Run(Cli),
-    /// `--help` or `--version`: the text to print on stdout.
-    Print(String),
-}
-
+pub type Parsed = usage::Parsed<Command>;
 /// The daemon's flags and the subcommand, if any.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Cli {
-    pub flags: DaemonFlags,
-    pub command: Option<Command>,
-}
+pub type Cli = usage::Cli<Command>;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
@@ -45,32 +33,17 @@ const PROGRAM: Program = Program {
 
 /// Parses mqttd's arguments (the first one is the program's name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> {
-    let mut p = Parser::from_iter(args);
-    let (flags, name) = match usage::daemon_flags(&mut p, PROGRAM)? {
-        Top::Print(text) => return Ok(Parsed::Print(text)),
-        Top::Run { flags, command } => (flags, command),
-    };
-    let command = match name.as_deref() {
-        None => None,
-        Some("check") => {
-            let bad = Usage::lexopt(CHECK_USAGE);
-            match p.next().map_err(&bad)? {
-                None => Some(Command::Check),
-                Some(Arg::Short('h') | Arg::Long("help")) => {
-                    return Ok(Parsed::Print(CHECK_HELP.to_owned()));
-                }
-                Some(other) => return Err(bad(other.unexpected())),
-            }
-        }
-        Some("probe-ledd") => Some(Command::ProbeLedd(usage::probe_ledd(&mut p, PROBE_USAGE)?)),
-        Some(other) => {
-            return Err(Usage::new(
-                USAGE,
-                format!("unknown command '{other}'; the command is check"),
-            ));
-        }
-    };
-    Ok(Parsed::Run(Cli { flags, command }))
+    usage::parse_daemon(args, PROGRAM, |name, p| match name {
+        "check" => usage::bare(p, CHECK_USAGE, CHECK_HELP, Command::Check),
+        "probe-ledd" => Ok(Step::Run(Command::ProbeLedd(usage::probe_ledd(
+            p,
+            PROBE_USAGE,
+        )?))),
+        other => Err(Usage::new(
+            USAGE,
+            format!("unknown command '{other}'; the command is check"),
+        )),
+    })
 }
 
 const HELP: &str = "\

@@ -2,8 +2,9 @@
 //! more, and a daemon's code is resident memory: docs/benchmarks.md,
 //! "Memory"): a bad command line said the same way by every daemon ([`Usage`]:
 //! what is wrong, the usage line, where to learn more), the flags webd,
-//! schedd and mqttd share before a subcommand ([`daemon_flags`]), and the
-//! `probe-ledd` child that `--check-config` starts ([`probe_ledd`]).
+//! schedd and mqttd share before a subcommand ([`daemon_flags`],
+//! [`parse_daemon`]), and the `probe-ledd` child that `--check-config`
+//! starts ([`probe_ledd`]).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -161,6 +162,72 @@ pub fn daemon_flags(p: &mut Parser, program: Program) -> Result<Top, Usage> {
         ));
     }
     Ok(Top::Run { flags: f, command })
+}
+
+/// What a daemon's command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed<C> {
+    /// The daemon's flags, or a subcommand.
+    Run(Cli<C>),
+    /// `--help` or `--version`: the text to print on stdout.
+    Print(String),
+}
+
+/// The daemon's flags and the subcommand, if any.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cli<C> {
+    pub flags: DaemonFlags,
+    pub command: Option<C>,
+}
+
+/// What a subcommand's words ask for: to run it, or its help.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<C> {
+    Run(C),
+    Help(&'static str),
+}
+
+/// Parses a daemon's command line: the shared flags ([`daemon_flags`]),
+/// then the subcommand its first other word names, read by `subcommand`
+/// from the rest.
+pub fn parse_daemon<C>(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+    program: Program,
+    subcommand: impl FnOnce(&str, &mut Parser) -> Result<Step<C>, Usage>,
+) -> Result<Parsed<C>, Usage> {
+    let mut p = Parser::from_iter(args);
+    let (flags, name) = match daemon_flags(&mut p, program)? {
+        Top::Print(text) => return Ok(Parsed::Print(text)),
+        Top::Run { flags, command } => (flags, command),
+    };
+    let Some(name) = name else {
+        return Ok(Parsed::Run(Cli {
+            flags,
+            command: None,
+        }));
+    };
+    Ok(match subcommand(&name, &mut p)? {
+        Step::Run(c) => Parsed::Run(Cli {
+            flags,
+            command: Some(c),
+        }),
+        Step::Help(text) => Parsed::Print(text.to_owned()),
+    })
+}
+
+/// A subcommand that takes no words but `--help` (`check`).
+pub fn bare<C>(
+    p: &mut Parser,
+    usage: &'static str,
+    help: &'static str,
+    command: C,
+) -> Result<Step<C>, Usage> {
+    let bad = Usage::lexopt(usage);
+    match p.next().map_err(&bad)? {
+        None => Ok(Step::Run(command)),
+        Some(Arg::Short('h') | Arg::Long("help")) => Ok(Step::Help(help)),
+        Some(other) => Err(bad(other.unexpected())),
+    }
 }
 
 /// `probe-ledd --socket PATH [--user USER [--group GROUP]]`: the child

@@ -7,25 +7,14 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser, ValueExt as _};
-use tinsel_sandbox::usage::{self, DaemonFlags, Program, Top, Usage};
+use tinsel_sandbox::usage::{self, Program, Step, Usage};
 
 use crate::cli::MAX_COUNT;
 
 /// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
-    /// The daemon's flags, or a subcommand.
-    Run(Cli),
-    /// `--help` or `--version`: the text to print on stdout.
-    Print(String),
-}
-
+pub type Parsed = usage::Parsed<Command>;
 /// The daemon's flags and the subcommand, if any.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Cli {
-    pub flags: DaemonFlags,
-    pub command: Option<Command>,
-}
+pub type Cli = usage::Cli<Command>;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
@@ -57,39 +46,18 @@ const PROGRAM: Program = Program {
 
 /// Parses schedd's arguments (the first one is the program's name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> {
-    let mut p = Parser::from_iter(args);
-    let (flags, name) = match usage::daemon_flags(&mut p, PROGRAM)? {
-        Top::Print(text) => return Ok(Parsed::Print(text)),
-        Top::Run { flags, command } => (flags, command),
-    };
-    let command = match name.as_deref() {
-        None => None,
-        Some("next") => match next(&mut p)? {
-            Some(c) => Some(c),
-            None => return Ok(Parsed::Print(NEXT_HELP.to_owned())),
-        },
-        Some("check") => {
-            let bad = Usage::lexopt(CHECK_USAGE);
-            match p.next().map_err(&bad)? {
-                None => Some(Command::Check),
-                Some(Arg::Short('h') | Arg::Long("help")) => {
-                    return Ok(Parsed::Print(CHECK_HELP.to_owned()));
-                }
-                Some(other) => return Err(bad(other.unexpected())),
-            }
-        }
-        Some(other) => {
-            return Err(Usage::new(
-                USAGE,
-                format!("unknown command '{other}'; the commands are next and check"),
-            ));
-        }
-    };
-    Ok(Parsed::Run(Cli { flags, command }))
+    usage::parse_daemon(args, PROGRAM, |name, p| match name {
+        "next" => next(p),
+        "check" => usage::bare(p, CHECK_USAGE, CHECK_HELP, Command::Check),
+        other => Err(Usage::new(
+            USAGE,
+            format!("unknown command '{other}'; the commands are next and check"),
+        )),
+    })
 }
 
-/// `next`'s words; `None` for `--help`.
-fn next(p: &mut Parser) -> Result<Option<Command>, Usage> {
+/// `next`'s words.
+fn next(p: &mut Parser) -> Result<Step<Command>, Usage> {
     let bad = Usage::lexopt(NEXT_USAGE);
     let (mut config, mut count, mut from) = (PathBuf::from(DEFAULT_CONFIG), DEFAULT_COUNT, None);
     while let Some(arg) = p.next().map_err(&bad)? {
@@ -109,11 +77,11 @@ fn next(p: &mut Parser) -> Result<Option<Command>, Usage> {
                     })?;
             }
             Arg::Long("from") => from = Some(p.value().map_err(&bad)?.string().map_err(&bad)?),
-            Arg::Short('h') | Arg::Long("help") => return Ok(None),
+            Arg::Short('h') | Arg::Long("help") => return Ok(Step::Help(NEXT_HELP)),
             other => return Err(bad(other.unexpected())),
         }
     }
-    Ok(Some(Command::Next {
+    Ok(Step::Run(Command::Next {
         config,
         count,
         from,

@@ -8,27 +8,16 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser, ValueExt as _};
-use tinsel_sandbox::usage::{self, DaemonFlags, ProbeArgs, Program, Top, Usage};
+use tinsel_sandbox::usage::{self, ProbeArgs, Program, Step, Usage};
 
 use super::cert::DEFAULT_CLIENT_DAYS;
 
 mod help;
 
 /// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
-    /// The daemon's flags, or a subcommand.
-    Run(Cli),
-    /// `--help` or `--version`: the text to print on stdout.
-    Print(String),
-}
-
+pub type Parsed = usage::Parsed<Command>;
 /// The daemon's flags and the subcommand, if any.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Cli {
-    pub flags: DaemonFlags,
-    pub command: Option<Command>,
-}
+pub type Cli = usage::Cli<Command>;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
@@ -76,57 +65,22 @@ const PROGRAM: Program = Program {
 
 /// Parses webd's arguments (the first one is the program's name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> {
-    let mut p = Parser::from_iter(args);
-    let (flags, name) = match usage::daemon_flags(&mut p, PROGRAM)? {
-        Top::Print(text) => return Ok(Parsed::Print(text)),
-        Top::Run { flags, command } => (flags, command),
-    };
-    let step = match name.as_deref() {
-        None => {
-            return Ok(Parsed::Run(Cli {
-                flags,
-                command: None,
-            }));
-        }
-        Some("check") => check(&mut p)?,
-        Some("token") => token(&mut p)?,
-        Some("cert") => cert(&mut p)?,
-        Some("probe-ledd") => {
-            Step::Run(Command::ProbeLedd(usage::probe_ledd(&mut p, PROBE_USAGE)?))
-        }
-        Some(other) => {
-            return Err(Usage::new(
-                USAGE,
-                format!("unknown command '{other}'; the commands are check, token and cert"),
-            ));
-        }
-    };
-    Ok(match step {
-        Step::Run(c) => Parsed::Run(Cli {
-            flags,
-            command: Some(c),
-        }),
-        Step::Help(text) => Parsed::Print(text.to_owned()),
+    usage::parse_daemon(args, PROGRAM, |name, p| match name {
+        "check" => usage::bare(p, CHECK_USAGE, help::CHECK, Command::Check),
+        "token" => token(p),
+        "cert" => cert(p),
+        "probe-ledd" => Ok(Step::Run(Command::ProbeLedd(usage::probe_ledd(
+            p,
+            PROBE_USAGE,
+        )?))),
+        other => Err(Usage::new(
+            USAGE,
+            format!("unknown command '{other}'; the commands are check, token and cert"),
+        )),
     })
 }
 
-/// What a subcommand's words ask for: to run it, or its help.
-enum Step {
-    Run(Command),
-    Help(&'static str),
-}
-
-/// `webd check`: no flags.
-fn check(p: &mut Parser) -> Result<Step, Usage> {
-    let bad = Usage::lexopt(CHECK_USAGE);
-    match p.next().map_err(&bad)? {
-        None => Ok(Step::Run(Command::Check)),
-        Some(Arg::Short('h') | Arg::Long("help")) => Ok(Step::Help(help::CHECK)),
-        Some(other) => Err(bad(other.unexpected())),
-    }
-}
-
-fn token(p: &mut Parser) -> Result<Step, Usage> {
+fn token(p: &mut Parser) -> Result<Step<Command>, Usage> {
     let bad = Usage::lexopt(TOKEN_USAGE);
     match p.next().map_err(&bad)? {
         Some(Arg::Value(v)) if v == "new" => token_new(p),
@@ -136,7 +90,7 @@ fn token(p: &mut Parser) -> Result<Step, Usage> {
     }
 }
 
-fn token_new(p: &mut Parser) -> Result<Step, Usage> {
+fn token_new(p: &mut Parser) -> Result<Step<Command>, Usage> {
     let bad = Usage::lexopt(TOKEN_NEW_USAGE);
     let (mut name, mut hooks, mut signed) = (None, Vec::new(), false);
     while let Some(arg) = p.next().map_err(&bad)? {
@@ -156,7 +110,7 @@ fn token_new(p: &mut Parser) -> Result<Step, Usage> {
     }))
 }
 
-fn cert(p: &mut Parser) -> Result<Step, Usage> {
+fn cert(p: &mut Parser) -> Result<Step<Command>, Usage> {
     let bad = Usage::lexopt(CERT_USAGE);
     match p.next().map_err(&bad)? {
         Some(Arg::Value(v)) if v == "self-signed" => self_signed(p),
@@ -170,7 +124,7 @@ fn cert(p: &mut Parser) -> Result<Step, Usage> {
     }
 }
 
-fn self_signed(p: &mut Parser) -> Result<Step, Usage> {
+fn self_signed(p: &mut Parser) -> Result<Step<Command>, Usage> {
     let bad = Usage::lexopt(SELF_SIGNED_USAGE);
     let (mut out, mut names, mut group, mut force) = (None, Vec::new(), None, false);
     while let Some(arg) = p.next().map_err(&bad)? {
@@ -195,7 +149,7 @@ fn self_signed(p: &mut Parser) -> Result<Step, Usage> {
     }))
 }
 
-fn client(p: &mut Parser) -> Result<Step, Usage> {
+fn client(p: &mut Parser) -> Result<Step<Command>, Usage> {
     let bad = Usage::lexopt(CLIENT_USAGE);
     let (mut name, mut dir, mut days, mut force) = (None, None, DEFAULT_CLIENT_DAYS, false);
     while let Some(arg) = p.next().map_err(&bad)? {
