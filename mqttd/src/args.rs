@@ -1,5 +1,5 @@
 //! mqttd's command line, parsed with `lexopt`: the daemon's flags
-//! ([`tinsel_sandbox::usage::daemon_flags`]), `check`, and the hidden
+//! ([`tinsel_sandbox::usage::parse_daemon`]), `check`, and the hidden
 //! `probe-ledd` child of `--check-config`. A bad command line is a
 //! [`Usage`] naming the flag or value (exit 64).
 

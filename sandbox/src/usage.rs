@@ -2,8 +2,7 @@
 //! more, and a daemon's code is resident memory: docs/benchmarks.md,
 //! "Memory"): a bad command line said the same way by every daemon ([`Usage`]:
 //! what is wrong, the usage line, where to learn more), the flags webd,
-//! schedd and mqttd share before a subcommand ([`daemon_flags`],
-//! [`parse_daemon`]), and the `probe-ledd` child that `--check-config`
+//! schedd and mqttd share before a subcommand ([`parse_daemon`]), and the `probe-ledd` child that `--check-config`
 //! starts ([`probe_ledd`]).
 
 use std::fmt;
@@ -85,83 +84,47 @@ pub struct DaemonFlags {
     pub seccomp_log: bool,
 }
 
-/// What the words before a subcommand ask for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Top {
-    /// The daemon's flags and the subcommand's name, if one follows (its
-    /// own words are left in the parser).
-    Run {
-        flags: DaemonFlags,
-        command: Option<String>,
-    },
-    /// `--help` or `--version`: the text to print on stdout.
-    Print(String),
-}
-
-/// Reads the shared daemon flags up to the first word that is not a flag,
-/// which is returned as the subcommand's name. Checks the flags that cannot
-/// go together (`--config`, `--check-config`, `--example-config`) and the
-/// one that needs another (`--seccomp-log` needs `--config`).
-pub fn daemon_flags(p: &mut Parser, program: Program) -> Result<Top, Usage> {
-    let bad = Usage::lexopt(program.usage);
-    let mut f = DaemonFlags::default();
-    let mut command = None;
-    while let Some(arg) = p.next().map_err(&bad)? {
-        match arg {
-            Arg::Long("config") => f.config = Some(p.value().map_err(&bad)?.into()),
-            Arg::Long("check-config") => f.check_config = Some(p.value().map_err(&bad)?.into()),
-            Arg::Long("example-config") => f.example_config = true,
-            Arg::Long("seccomp-log") => f.seccomp_log = true,
-            Arg::Short('v') | Arg::Long("verbose") => f.verbose = true,
-            Arg::Short('h') | Arg::Long("help") => return Ok(Top::Print(program.help.to_owned())),
-            Arg::Short('V') | Arg::Long("version") => {
-                return Ok(Top::Print(format!(
-                    "{} {}\n",
-                    program.name, program.version
-                )));
+impl DaemonFlags {
+    /// The flags that cannot go together (`--config`, `--check-config`,
+    /// `--example-config`) and the one that needs another (`--seccomp-log`
+    /// needs `--config`).
+    fn check(&self, usage: &'static str) -> Result<(), Usage> {
+        let conflicting = [
+            (
+                self.config.is_some(),
+                "--config",
+                self.check_config.is_some(),
+                "--check-config",
+            ),
+            (
+                self.config.is_some(),
+                "--config",
+                self.example_config,
+                "--example-config",
+            ),
+            (
+                self.check_config.is_some(),
+                "--check-config",
+                self.example_config,
+                "--example-config",
+            ),
+        ];
+        for (a, a_name, b, b_name) in conflicting {
+            if a && b {
+                return Err(Usage::new(
+                    usage,
+                    format!("{a_name} cannot be used with {b_name}"),
+                ));
             }
-            Arg::Value(v) => {
-                command = Some(v.string().map_err(&bad)?);
-                break;
-            }
-            other => return Err(bad(other.unexpected())),
         }
-    }
-    let conflicting = [
-        (
-            f.config.is_some(),
-            "--config",
-            f.check_config.is_some(),
-            "--check-config",
-        ),
-        (
-            f.config.is_some(),
-            "--config",
-            f.example_config,
-            "--example-config",
-        ),
-        (
-            f.check_config.is_some(),
-            "--check-config",
-            f.example_config,
-            "--example-config",
-        ),
-    ];
-    for (a, a_name, b, b_name) in conflicting {
-        if a && b {
+        if self.seccomp_log && self.config.is_none() {
             return Err(Usage::new(
-                program.usage,
-                format!("{a_name} cannot be used with {b_name}"),
+                usage,
+                "--seccomp-log needs --config: it changes how the daemon's sandbox reacts",
             ));
         }
+        Ok(())
     }
-    if f.seccomp_log && f.config.is_none() {
-        return Err(Usage::new(
-            program.usage,
-            "--seccomp-log needs --config: it changes how the daemon's sandbox reacts",
-        ));
-    }
-    Ok(Top::Run { flags: f, command })
 }
 
 /// What a daemon's command line asks for.
@@ -187,19 +150,42 @@ pub enum Step<C> {
     Help(&'static str),
 }
 
-/// Parses a daemon's command line: the shared flags ([`daemon_flags`]),
-/// then the subcommand its first other word names, read by `subcommand`
-/// from the rest.
+/// Parses a daemon's command line: the shared flags ([`DaemonFlags`]) up
+/// to the first word that is not one, then the subcommand that word names,
+/// read by `subcommand` from the words after it.
 pub fn parse_daemon<C>(
     args: impl IntoIterator<Item = std::ffi::OsString>,
     program: Program,
     subcommand: impl FnOnce(&str, &mut Parser) -> Result<Step<C>, Usage>,
 ) -> Result<Parsed<C>, Usage> {
     let mut p = Parser::from_iter(args);
-    let (flags, name) = match daemon_flags(&mut p, program)? {
-        Top::Print(text) => return Ok(Parsed::Print(text)),
-        Top::Run { flags, command } => (flags, command),
-    };
+    let bad = Usage::lexopt(program.usage);
+    let mut flags = DaemonFlags::default();
+    let mut name = None;
+    while let Some(arg) = p.next().map_err(&bad)? {
+        match arg {
+            Arg::Long("config") => flags.config = Some(p.value().map_err(&bad)?.into()),
+            Arg::Long("check-config") => flags.check_config = Some(p.value().map_err(&bad)?.into()),
+            Arg::Long("example-config") => flags.example_config = true,
+            Arg::Long("seccomp-log") => flags.seccomp_log = true,
+            Arg::Short('v') | Arg::Long("verbose") => flags.verbose = true,
+            Arg::Short('h') | Arg::Long("help") => {
+                return Ok(Parsed::Print(program.help.to_owned()));
+            }
+            Arg::Short('V') | Arg::Long("version") => {
+                return Ok(Parsed::Print(format!(
+                    "{} {}\n",
+                    program.name, program.version
+                )));
+            }
+            Arg::Value(v) => {
+                name = Some(v.string().map_err(&bad)?);
+                break;
+            }
+            other => return Err(bad(other.unexpected())),
+        }
+    }
+    flags.check(program.usage)?;
     let Some(name) = name else {
         return Ok(Parsed::Run(Cli {
             flags,
@@ -283,29 +269,33 @@ mod tests {
         help: "the help\n",
     };
 
-    fn top(args: &[&str]) -> Result<Top, Usage> {
-        daemon_flags(&mut Parser::from_iter(words("d", args)), PROGRAM)
+    /// Parses `args`; a subcommand is its name and the word after it.
+    fn top(args: &[&str]) -> Result<Parsed<(String, Option<String>)>, Usage> {
+        parse_daemon(words("d", args), PROGRAM, |name, p| {
+            let next = p.next().ok().flatten().map(|a| format!("{a:?}"));
+            Ok(Step::Run((name.to_owned(), next)))
+        })
     }
 
     #[test]
     fn daemon_flags_stop_at_the_subcommand() {
-        let Ok(Top::Run { flags, command }) = top(&["--config=c.toml", "-v", "--seccomp-log"])
+        let Ok(Parsed::Run(Cli { flags, command })) =
+            top(&["--config=c.toml", "-v", "--seccomp-log"])
         else {
             panic!("flags");
         };
         assert_eq!(flags.config, Some("c.toml".into()));
         assert!(flags.verbose && flags.seccomp_log && command.is_none());
-        let mut p = Parser::from_iter(words("d", &["-v", "next", "--count", "3"]));
-        let Ok(Top::Run { command, .. }) = daemon_flags(&mut p, PROGRAM) else {
+        let Ok(Parsed::Run(Cli { command, .. })) = top(&["-v", "next", "--count", "3"]) else {
             panic!("subcommand");
         };
-        assert_eq!(command.as_deref(), Some("next"));
-        assert!(
-            matches!(p.next(), Ok(Some(Arg::Long("count")))),
+        assert_eq!(
+            command,
+            Some(("next".to_owned(), Some("Long(\"count\")".to_owned()))),
             "the rest is the subcommand's"
         );
-        assert_eq!(top(&["--help"]), Ok(Top::Print("the help\n".into())));
-        assert_eq!(top(&["-V"]), Ok(Top::Print("d 1.2.3\n".into())));
+        assert_eq!(top(&["--help"]), Ok(Parsed::Print("the help\n".into())));
+        assert_eq!(top(&["-V"]), Ok(Parsed::Print("d 1.2.3\n".into())));
     }
 
     #[test]

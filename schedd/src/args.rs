@@ -1,5 +1,5 @@
 //! schedd's command line, parsed with `lexopt`: the daemon's flags
-//! ([`tinsel_sandbox::usage::daemon_flags`]) and the subcommands `next` and
+//! ([`tinsel_sandbox::usage::parse_daemon`]) and the subcommands `next` and
 //! `check`, each with its own `--help`. A bad command line is a [`Usage`]
 //! naming the flag or value (exit 64).
 
