@@ -135,6 +135,14 @@ pub mod https {
         Ok(String::from_utf8_lossy(&head).into_owned())
     }
 
+    /// Byte `n` of a request head that never ends: a request line, a
+    /// header name, then `a`s for ever. A connection that sends it a byte at
+    /// a time talks and never asks (the slowloris of webd's admission tests).
+    pub fn trickled_byte(n: usize) -> u8 {
+        const HEAD: &[u8] = b"POST /hooks/fire HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+        HEAD.get(n).copied().unwrap_or(b'a')
+    }
+
     /// The status code of a response head (`None` if it has none).
     pub fn status_of(head: &str) -> Option<u16> {
         head.split(' ').nth(1).and_then(|s| s.parse().ok())

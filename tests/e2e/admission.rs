@@ -205,9 +205,6 @@ struct Trickler {
     closed: Option<Duration>,
 }
 
-/// What a trickler sends, one byte per call: a head that never ends.
-const TRICKLE: &[u8] = b"POST /hooks/fire HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
-
 impl Trickler {
     fn open(src: &str, w: &Webd) -> Trickler {
         let s = tls_from(src, w.port, w.client.clone()).expect("connect");
@@ -224,7 +221,7 @@ impl Trickler {
         if self.closed.is_some() {
             return;
         }
-        let byte = TRICKLE.get(self.sent).copied().unwrap_or(b'a');
+        let byte = https::trickled_byte(self.sent);
         self.sent += 1;
         let sent = self.s.write_all(&[byte]).and_then(|()| self.s.flush());
         if sent.is_err() || closed(&self.s.sock, Duration::from_millis(5)) {

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tinsel_tests::https::{Tls, client_config, read_head, socket_from, status_of, tls_from};
+use tinsel_tests::https::{self, Tls, client_config, read_head, socket_from, status_of, tls_from};
 
 /// The legitimate client's address: outside every attacker range below.
 const GOOD: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
@@ -134,10 +134,6 @@ fn is_closed(mut s: &TcpStream) -> bool {
     }
 }
 
-/// What a trickling connection sends, a byte per round: a request head
-/// that never ends.
-const TRICKLE: &[u8] = b"POST /hooks/rainbow HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
-
 /// An HTTP/1.1 connection over TLS that has sent nothing yet.
 fn trickle_open(
     src: Ipv4Addr,
@@ -152,7 +148,7 @@ fn trickle_open(
 /// Sends the next byte of the head and drains what came back; false once
 /// the server closed it.
 fn trickle(t: &mut (Tls, usize)) -> bool {
-    let byte = TRICKLE.get(t.1).copied().unwrap_or(b'a');
+    let byte = https::trickled_byte(t.1);
     t.1 += 1;
     if t.0.write_all(&[byte]).is_err() {
         return false;
