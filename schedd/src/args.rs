@@ -217,7 +217,12 @@ mod tests {
             other => panic!("{args:?}: {other:?}"),
         };
         assert!(printed(&["--help"]).contains("Exit codes:"));
-        assert!(printed(&["next", "--help"]).contains(&format!("(1 to {MAX_COUNT})")));
+        let next_help = printed(&["next", "--help"]);
+        assert!(
+            next_help.contains(&format!("(1 to {MAX_COUNT}) [default: {DEFAULT_COUNT}]"))
+                && next_help.contains(&format!("[default: {DEFAULT_CONFIG}]")),
+            "the help states the real range and defaults:\n{next_help}"
+        );
         assert!(printed(&["check", "-h"]).contains("Usage: schedd check"));
         let refused = |args: &[&str]| match parse_str(args) {
             Err(e) => e.to_string(),
