@@ -25,8 +25,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tinsel_sandbox::log::{self, Targets};
-use tinsel_sandbox::signals::{Signal, Signals};
+use tinsel_daemon::log::{self, Targets};
+use tinsel_daemon::signals::{Signal, Signals};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 

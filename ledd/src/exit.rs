@@ -1,2 +1,2 @@
-//! ledd's exit codes: the daemons' shared [`tinsel_sandbox::exit::Exit`].
-pub use tinsel_sandbox::exit::Exit;
+//! ledd's exit codes: the daemons' shared [`tinsel_daemon::exit::Exit`].
+pub use tinsel_daemon::exit::Exit;

@@ -1,11 +1,11 @@
 //! mqttd's command line, parsed with `lexopt`: the daemon's flags
-//! ([`tinsel_sandbox::usage::parse_daemon`]), `check`, and the hidden
+//! ([`tinsel_daemon::usage::parse_daemon`]), `check`, and the hidden
 //! `probe-ledd` child of `--check-config`. A bad command line is a
 //! [`Usage`] naming the flag or value (exit 64).
 
 use std::ffi::OsString;
 
-use tinsel_sandbox::usage::{self, ProbeArgs, Program, Step, Usage};
+use tinsel_daemon::usage::{self, ProbeArgs, Program, Step, Usage};
 
 /// What the command line asks for.
 pub type Parsed = usage::Parsed<Command>;

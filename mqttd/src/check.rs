@@ -57,10 +57,10 @@ pub fn run(path: &Path) -> Exit {
     Exit::Ok
 }
 
-/// Connects to ledd as mqttd will (`tinsel_sandbox::probe::check_ledd`).
+/// Connects to ledd as mqttd will (`tinsel_daemon::probe::check_ledd`).
 fn check_ledd(config: &Config) {
     let socket = &config.ledd_socket;
-    tinsel_sandbox::probe::check_ledd(
+    tinsel_daemon::probe::check_ledd(
         "mqttd",
         socket,
         config.user.as_deref(),
@@ -83,5 +83,5 @@ fn reach_ledd(socket: &Path) -> Result<String, String> {
 
 /// `mqttd probe-ledd`: the child `--check-config` starts.
 pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    tinsel_sandbox::probe::run_child(user, group, || reach_ledd(socket))
+    tinsel_daemon::probe::run_child(user, group, || reach_ledd(socket))
 }

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
+use tinsel_daemon::signals::{Signal, Signals};
 use tinsel_proto::{Animation, Playing, Request, Response};
-use tinsel_sandbox::signals::{Signal, Signals};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use crate::broker;
@@ -131,7 +131,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
 /// Builds the runtime and runs until SIGTERM/SIGINT.
 pub fn run(prepared: Prepared) -> Exit {
     // The ledd connection is registered with the runtime: build inside it.
-    tinsel_sandbox::exit::run_current_thread(async { Bridge::new(prepared).serve().await })
+    tinsel_daemon::exit::run_current_thread(async { Bridge::new(prepared).serve().await })
 }
 
 /// The loop's state.

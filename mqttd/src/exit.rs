@@ -1,2 +1,2 @@
-//! mqttd's exit codes: the daemons' shared [`tinsel_sandbox::exit::Exit`].
-pub use tinsel_sandbox::exit::Exit;
+//! mqttd's exit codes: the daemons' shared [`tinsel_daemon::exit::Exit`].
+pub use tinsel_daemon::exit::Exit;

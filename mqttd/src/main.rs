@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use mqttd::args::{self, Cli, Command, Parsed};
 use mqttd::exit::Exit;
-use tinsel_sandbox::log::{self, Targets};
+use tinsel_daemon::log::{self, Targets};
 
 fn main() -> ExitCode {
     let cli = match args::parse(std::env::args_os()) {

@@ -1,5 +1,5 @@
 //! schedd's command line, parsed with `lexopt`: the daemon's flags
-//! ([`tinsel_sandbox::usage::parse_daemon`]) and the subcommands `next` and
+//! ([`tinsel_daemon::usage::parse_daemon`]) and the subcommands `next` and
 //! `check`, each with its own `--help`. A bad command line is a [`Usage`]
 //! naming the flag or value (exit 64).
 
@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser, ValueExt as _};
-use tinsel_sandbox::usage::{self, Program, Step, Usage};
+use tinsel_daemon::usage::{self, Program, Step, Usage};
 
 use crate::cli::MAX_COUNT;
 

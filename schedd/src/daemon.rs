@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tinsel_sandbox::signals::{Signal, Signals};
+use tinsel_daemon::signals::{Signal, Signals};
 use tokio::time::{Instant, sleep_until};
 
 use crate::Exit;
@@ -94,7 +94,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
 /// Builds the current-thread runtime and runs until SIGTERM/SIGINT.
 pub fn run(prepared: Prepared) -> Exit {
     let gate = ClockGate::new(prepared.config.require_synced_clock);
-    tinsel_sandbox::exit::run_current_thread(serve(prepared.config, gate))
+    tinsel_daemon::exit::run_current_thread(serve(prepared.config, gate))
 }
 
 /// What was last sent to ledd: the fire's instant and its action, so a

@@ -28,4 +28,4 @@ pub mod schedule;
 pub mod sun;
 
 /// schedd's exit codes: the daemons' shared ones.
-pub use tinsel_sandbox::exit::Exit;
+pub use tinsel_daemon::exit::Exit;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use schedd::Exit;
 use schedd::args::{self, Cli, Command, Parsed};
 use schedd::config::Config;
-use tinsel_sandbox::log::{self, Targets};
+use tinsel_daemon::log::{self, Targets};
 
 fn main() -> ExitCode {
     let cli = match args::parse(std::env::args_os()) {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tinsel_sandbox::signals::{Signal, Signals};
+use tinsel_daemon::signals::{Signal, Signals};
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
@@ -211,7 +211,7 @@ fn listeners(config: &Config) -> Result<(Vec<TcpListener>, bool), StartError> {
 /// Builds the runtime and serves until SIGTERM/SIGINT. The runtime is
 /// current-thread: webd never has a second thread.
 pub fn run(prepared: Prepared) -> Exit {
-    tinsel_sandbox::exit::run_current_thread(serve(prepared))
+    tinsel_daemon::exit::run_current_thread(serve(prepared))
 }
 
 async fn serve(p: Prepared) -> Exit {

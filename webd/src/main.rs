@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use tinsel_sandbox::log::{self, Targets};
+use tinsel_daemon::log::{self, Targets};
 use webd::cli::args::{self, Cli, Command, Parsed};
 use webd::exit::Exit;
 

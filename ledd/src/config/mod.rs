@@ -60,7 +60,7 @@ pub use crate::strip::order::ChannelOrder;
 pub use crate::strip::ws281x::Ws281xOptions;
 
 use self::validate::Validator;
-use tinsel_sandbox::config_error::toml_error;
+use tinsel_daemon::config::toml_error;
 
 /// A fully commented config file with every key at its default, printed
 /// by `ledd --example-config`. A test parses it, so it never goes stale.

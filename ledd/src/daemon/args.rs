@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser, ValueExt as _};
-use tinsel_sandbox::usage::Usage;
+use tinsel_daemon::usage::Usage;
 
 use crate::config::Overrides;
 
@@ -157,7 +157,7 @@ mod tests {
     use super::*;
 
     fn parse_str(args: &[&str]) -> Result<Parsed, Usage> {
-        parse(tinsel_sandbox::usage::words("ledd", args))
+        parse(tinsel_daemon::usage::words("ledd", args))
     }
 
     #[test]

@@ -18,8 +18,8 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tinsel_daemon::config;
 use tinsel_proto::Animation;
-use tinsel_sandbox::config_error;
 use tinsel_sandbox::ids::Identity;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
@@ -105,7 +105,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = config_error::read(path)?;
+        let text = config::read(path)?;
         Config::parse(&text, path)
     }
 
@@ -122,7 +122,7 @@ impl Config {
         path: &Path,
         credentials: Option<&Path>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = config_error::parse(text, path)?;
+        let raw: RawConfig = config::parse(text, path)?;
         Validator { path }.config(raw, credentials)
     }
 
@@ -182,7 +182,7 @@ impl Config {
     /// Resolves `user` and `group` to the ids mqttd drops to when started
     /// as root (`None` when `user` is unset).
     pub fn identity(&self) -> Result<Option<Identity>, ConfigError> {
-        tinsel_sandbox::config_error::identity(
+        tinsel_daemon::config::identity(
             &self.path,
             self.user.as_deref(),
             self.group.as_deref(),

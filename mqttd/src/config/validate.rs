@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use tinsel_daemon::config::Validate;
 use tinsel_proto::Animation;
-use tinsel_sandbox::config_error::Validate;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
 use super::raw::{self, RawConfig};

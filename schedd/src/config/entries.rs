@@ -4,8 +4,8 @@
 //! ledd would refuse the rest; or `"off"`).
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
+use tinsel_daemon::config::Validate;
 use tinsel_proto::{Animation, Param, PlayParams, Rgb, Speed};
-use tinsel_sandbox::config_error::Validate;
 
 use super::raw::RawEntry;
 use super::{ConfigError, Validator};

@@ -12,7 +12,7 @@ mod raw;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use tinsel_sandbox::config_error::{self, Validate};
+use tinsel_daemon::config::{self, Validate};
 use tinsel_sandbox::landlock::LandlockPolicy;
 
 pub use self::entries::{MAX_NAME_LEN, parse_at, parse_month_day};
@@ -52,7 +52,7 @@ fn system_zone(lookup: Result<String, String>, localtime_exists: bool) -> Result
 pub const DEFAULT_LEDD_SOCKET: &str = "/run/tinsel/ledd.sock";
 
 /// A config that could not be loaded (shared with webd and mqttd).
-pub use tinsel_sandbox::config_error::ConfigError;
+pub use tinsel_daemon::config::ConfigError;
 
 /// Where the schedule's time zone came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = config_error::read(path)?;
+        let text = config::read(path)?;
         Config::parse(&text, path)
     }
 
@@ -100,7 +100,7 @@ impl Config {
     /// is `system_zone` (the one read at start) instead of the system's,
     /// which the sandbox no longer lets schedd read.
     pub fn reload(path: &Path, system_zone: Tz) -> Result<Config, ConfigError> {
-        let text = config_error::read(path)?;
+        let text = config::read(path)?;
         Config::parse_with_zone(&text, path, Some(system_zone))
     }
 
@@ -109,7 +109,7 @@ impl Config {
         path: &Path,
         system_zone: Option<Tz>,
     ) -> Result<Config, ConfigError> {
-        let raw: RawConfig = config_error::parse(text, path)?;
+        let raw: RawConfig = config::parse(text, path)?;
         Validator { path, system_zone }.config(raw)
     }
 
@@ -117,7 +117,7 @@ impl Config {
     /// as root (`None` when `user` is unset); a name that does not exist is
     /// an error naming its key.
     pub fn identity(&self) -> Result<Option<tinsel_sandbox::ids::Identity>, ConfigError> {
-        tinsel_sandbox::config_error::identity(
+        tinsel_daemon::config::identity(
             &self.path,
             self.user.as_deref(),
             self.group.as_deref(),

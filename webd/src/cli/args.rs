@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser, ValueExt as _};
-use tinsel_sandbox::usage::{self, ProbeArgs, Program, Step, Usage};
+use tinsel_daemon::usage::{self, ProbeArgs, Program, Step, Usage};
 
 use super::cert::DEFAULT_CLIENT_DAYS;
 

@@ -265,10 +265,10 @@ fn group_name(config: &Config, who: &Identity) -> String {
     config.group.clone().unwrap_or_else(|| who.gid.to_string())
 }
 
-/// Connects to ledd as webd will (`tinsel_sandbox::probe::check_ledd`).
+/// Connects to ledd as webd will (`tinsel_daemon::probe::check_ledd`).
 fn check_ledd(config: &Config) {
     let socket = &config.ledd_socket;
-    tinsel_sandbox::probe::check_ledd(
+    tinsel_daemon::probe::check_ledd(
         "webd",
         socket,
         config.user.as_deref(),
@@ -290,7 +290,7 @@ fn describe_welcome(w: &tinsel_proto::Welcome) -> String {
 
 /// `webd probe-ledd`: the child `--check-config` starts.
 pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    tinsel_sandbox::probe::run_child(user, group, || reach_ledd(socket))
+    tinsel_daemon::probe::run_child(user, group, || reach_ledd(socket))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::ConfigError;
 use super::raw::RawBan;
 use super::validate::Validator;
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 /// fail2ban-style failure counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,9 @@
-//! The config's error type, [`tinsel_sandbox::config_error::ConfigError`],
+//! The config's error type, [`tinsel_daemon::config::ConfigError`],
 //! shared with schedd and mqttd, as is how a TOML parser error is shown
 //! (the problem and its line and column first, then the offending line
-//! with a caret under the spot; `tinsel_sandbox::config_error::parse`).
+//! with a caret under the spot; `tinsel_daemon::config::parse`).
 
-pub use tinsel_sandbox::config_error::ConfigError;
+pub use tinsel_daemon::config::ConfigError;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use super::ConfigError;
 use super::raw::RawHook;
 use super::validate::Validator;
 use crate::http::auth::narrow::Rate;
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 /// Whether `name` may name a hook (it appears in URLs and logs).
 pub fn valid_hook_name(name: &str) -> bool {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::ConfigError;
 use super::raw::RawLimits;
 use super::validate::Validator;
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 /// The largest body webd reads: webhooks are small, and a Pi Zero has
 /// 512 MB.

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use super::ConfigError;
 use super::validate::Validator;
 use crate::http::client::{ClientHeader, IpNet};
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 /// The default TCP address, used when neither `listen` nor systemd socket
 /// activation gives one.

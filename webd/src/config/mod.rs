@@ -49,7 +49,7 @@ pub use crate::http::client::{ClientHeader, IpNet, canonical};
 
 use self::raw::RawConfig;
 use self::validate::Validator;
-use tinsel_sandbox::config_error;
+use tinsel_daemon::config;
 
 /// The example config printed by `webd --example-config`: every key, with
 /// the defaults of `[limits]` and `[ban]`. A test parses it, so it never
@@ -92,13 +92,13 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = config_error::read(path)?;
+        let text = config::read(path)?;
         Config::parse(&text, path)
     }
 
     /// Parses and validates `text` as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = config_error::parse(text, path)?;
+        let raw: RawConfig = config::parse(text, path)?;
         Validator { path }.config(raw)
     }
 

@@ -8,7 +8,7 @@ use tinsel_sandbox::ids::Identity;
 
 use super::validate::Validator;
 use super::{Config, ConfigError};
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 impl Validator<'_> {
     /// Refuses a `user` or `group` that no system could have: empty, or
@@ -31,7 +31,7 @@ impl Config {
     /// a config error naming the key, caught by `--check-config` rather
     /// than by the sandbox step at start.
     pub fn identity(&self) -> Result<Option<Identity>, ConfigError> {
-        tinsel_sandbox::config_error::identity(
+        tinsel_daemon::config::identity(
             &self.path,
             self.user.as_deref(),
             self.group.as_deref(),

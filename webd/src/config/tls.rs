@@ -8,7 +8,7 @@ use super::ConfigError;
 use super::raw::RawTls;
 use super::validate::Validator;
 use crate::http::auth::Token;
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 /// Where the PEM files are.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use crate::http::auth::{
     MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, check_token_name, parse_hex32,
 };
 use crate::http::client::IpNet;
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 impl Validator<'_> {
     /// The tokens in file order; a name used twice is refused.

@@ -1,12 +1,12 @@
 //! The validation driver: [`Validator`] (its helpers, errors naming the
 //! key, paths relative to the config file and ranges, come with
-//! `tinsel_sandbox::config_error::Validate`, shared with schedd and mqttd),
+//! `tinsel_daemon::config::Validate`, shared with schedd and mqttd),
 //! and [`Validator::config`], which checks the sections in a fixed order. The
 //! checks of each section live in that section's file.
 
 use std::path::Path;
 
-use tinsel_sandbox::config_error::Validate;
+use tinsel_daemon::config::Validate;
 
 use super::raw::RawConfig;
 use super::{Config, ConfigError};

@@ -6,7 +6,7 @@
 //! no thread of their own. Both daemons install them once the runtime runs,
 //! after their sandbox is in place, so the allowlists must keep what
 //! tokio's signal driver uses (`rt_sigaction`, and the `socketpair` of
-//! [`crate::syscalls::unix_socketpair`]).
+//! `tinsel_sandbox::syscalls::unix_socketpair`).
 
 use std::io;
 

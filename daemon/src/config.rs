@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ids::{IdError, Identity};
+use tinsel_sandbox::ids::{IdError, Identity};
 
 /// A config that could not be loaded. The message names the file and, for
 /// a bad value, the key.

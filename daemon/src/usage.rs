@@ -249,8 +249,7 @@ pub fn probe_ledd(p: &mut Parser, usage: &'static str) -> Result<ProbeArgs, Usag
     })
 }
 
-/// The words of a test's command line, program name first.
-#[cfg(any(test, feature = "harness"))]
+/// The words of a command line, program name first (for tests).
 pub fn words(program: &str, args: &[&str]) -> Vec<std::ffi::OsString> {
     std::iter::once(program)
         .chain(args.iter().copied())

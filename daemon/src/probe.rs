@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::exit::Exit;
-use crate::ids::{self, Identity};
+use tinsel_sandbox::ids::{self, Identity};
 
 /// `--check-config`'s ledd check: connects to `socket` as the daemon will.
 /// As root with `user` set that is in a child that becomes the user first

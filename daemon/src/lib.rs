@@ -1,0 +1,23 @@
+//! tinsel-daemon: the daemon kit. What every tinsel daemon does around its
+//! own work, written once so that ledd, webd, schedd and mqttd start, fail
+//! and stop alike:
+//!
+//! - [`usage`]: the command line (`lexopt`): the flags webd, schedd and
+//!   mqttd share, the `probe-ledd` child, and one way to say a bad one;
+//! - [`log`]: `tracing` to stderr, for the journal;
+//! - [`exit`]: the sysexits-style exit codes and the one-thread runtime;
+//! - [`signals`]: SIGTERM, SIGINT and SIGHUP as one stream;
+//! - [`config`]: reading, parsing and validating a config file, with
+//!   errors that name the file and the key;
+//! - [`probe`]: `--check-config`'s try of ledd's socket as the daemon's
+//!   own user.
+//!
+//! Confinement is not here: it is `tinsel-sandbox`, which this crate uses
+//! only to resolve the daemon's user.
+
+pub mod config;
+pub mod exit;
+pub mod log;
+pub mod probe;
+pub mod signals;
+pub mod usage;
