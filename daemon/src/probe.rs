@@ -6,26 +6,48 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::exit::Exit;
+use tinsel_client::Peer;
+use tinsel_proto::{Role, Welcome};
 use tinsel_sandbox::ids::{self, Identity};
 
-/// `--check-config`'s ledd check: connects to `socket` as the daemon will.
+use crate::exit::Exit;
+
+/// How long `--check-config` waits for each step of ledd's handshake.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connects to ledd's socket and says `Hello`, as `peer` will after its
+/// privilege drop: the role ledd gives, or the cause with its fix.
+pub fn reach(peer: Peer, socket: &Path) -> Result<String, String> {
+    tinsel_client::blocking::probe(socket, PROBE_TIMEOUT)
+        .map(|w| describe(peer, &w))
+        .map_err(|cause| cause.explain(socket, peer))
+}
+
+/// The role line, with a hint when it is more than a client needs.
+fn describe(peer: Peer, w: &Welcome) -> String {
+    let mut text = format!("role {}, {} LEDs", w.role.name(), w.led_count);
+    if w.role != Role::Hooks {
+        text.push_str(&format!(
+            " ({} needs only `hooks`: run it as its own user, listed in ledd's [access] hooks_users)",
+            peer.program
+        ));
+    }
+    text
+}
+
+/// `--check-config`'s ledd check: connects to `socket` as `peer` will.
 /// As root with `user` set that is in a child that becomes the user first
-/// ([`ledd_as`]); otherwise this process `reach`es ledd itself. Prints the
-/// role line, or a warning naming `daemon` (informational: ledd may simply
-/// not run yet).
-pub fn check_ledd(
-    daemon: &str,
-    socket: &Path,
-    user: Option<&str>,
-    group: Option<&str>,
-    reach: impl FnOnce() -> Result<String, String>,
-) {
+/// ([`ledd_as`]); otherwise this process [`reach`]es ledd itself. Prints
+/// the role line, or a warning naming the daemon (informational: ledd may
+/// simply not run yet).
+pub fn check_ledd(peer: Peer, socket: &Path, user: Option<&str>, group: Option<&str>) {
+    let daemon = peer.program;
     let as_user = user.filter(|_| nix::unistd::geteuid().is_root());
     let result = match as_user {
         Some(user) => ledd_as(socket, user, group),
-        None => reach(),
+        None => reach(peer, socket),
     };
     let who = match as_user {
         Some(user) => format!("user {user}"),
@@ -38,14 +60,10 @@ pub fn check_ledd(
 }
 
 /// The child's side, each daemon's `probe-ledd`: becomes `user`/`group`
-/// (when given; needs root), then `reach`es ledd and prints one line.
-/// Exit 0 when ledd answered, 69 when not, 78 when the user or group does
-/// not resolve.
-pub fn run_child(
-    user: Option<&str>,
-    group: Option<&str>,
-    reach: impl FnOnce() -> Result<String, String>,
-) -> Exit {
+/// (when given; needs root), then [`reach`]es ledd as `peer` and prints
+/// one line. Exit 0 when ledd answered, 69 when not, 78 when the user or
+/// group does not resolve.
+pub fn run_child(peer: Peer, socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
     if let Some(user) = user {
         let who = match Identity::from_names(user, group) {
             Ok(who) => who,
@@ -59,7 +77,7 @@ pub fn run_child(
             return Exit::Unavailable;
         }
     }
-    match reach() {
+    match reach(peer, socket) {
         Ok(text) => {
             println!("{text}");
             Exit::Ok

@@ -8,12 +8,10 @@
 //! - [`daemon`]: the command line and the lifecycle (signals, reload).
 //! - [`notify`]: sd_notify and the systemd watchdog.
 //! - [`exit`]: the exit codes.
-//! - [`client`]: the client side of the protocol, for `ledctl`.
 //! - [`harden`]: the process hardening after the strip is open.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod animation;
-pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod engine;

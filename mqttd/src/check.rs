@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::config::Config;
+use crate::daemon::LEDD_PEER;
 use crate::exit::Exit;
 
 /// Checks `path`; exits 0, 78 naming the key (or 69 when the broker's name
@@ -59,29 +60,15 @@ pub fn run(path: &Path) -> Exit {
 
 /// Connects to ledd as mqttd will (`tinsel_daemon::probe::check_ledd`).
 fn check_ledd(config: &Config) {
-    let socket = &config.ledd_socket;
     tinsel_daemon::probe::check_ledd(
-        "mqttd",
-        socket,
+        LEDD_PEER,
+        &config.ledd_socket,
         config.user.as_deref(),
         config.group.as_deref(),
-        || reach_ledd(socket),
     );
-}
-
-/// Connects to ledd and describes the role it gives.
-fn reach_ledd(socket: &Path) -> Result<String, String> {
-    let (_, w) = crate::ledd::connect_blocking(socket).map_err(|c| c.explain(socket))?;
-    let mut text = format!("role {}, {} LEDs", w.role.name(), w.led_count);
-    if w.role != tinsel_proto::Role::Hooks {
-        text.push_str(
-            " (mqttd needs only `hooks`: run it as its own user, listed in ledd's [access] hooks_users)",
-        );
-    }
-    Ok(text)
 }
 
 /// `mqttd probe-ledd`: the child `--check-config` starts.
 pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    tinsel_daemon::probe::run_child(user, group, || reach_ledd(socket))
+    tinsel_daemon::probe::run_child(LEDD_PEER, socket, user, group)
 }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
+use tinsel_client::{LeddError, Link, Peer};
 use tinsel_daemon::signals::{Signal, Signals};
 use tinsel_proto::{Animation, Playing, Request, Response};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
@@ -34,9 +35,11 @@ use crate::broker;
 use crate::command::{self, Refused, View};
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
-use crate::ledd::{Ledd, LeddError};
 use crate::publish::{self, OFFLINE, ONLINE};
 use crate::ratelimit::{Causes, LogLimit, TokenBucket};
+
+/// mqttd, as ledd's refusals name it: run as `tinsel-mqtt` by the package.
+pub const LEDD_PEER: Peer = Peer::daemon("mqttd", "tinsel-mqtt");
 
 /// The first retry after the broker connection fails.
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -144,7 +147,7 @@ struct Bridge {
     tls: Option<Arc<rustls::ClientConfig>>,
     addrs: Vec<SocketAddr>,
     addr_index: usize,
-    ledd: Ledd,
+    ledd: Link,
     client: AsyncClient,
     events: EventLoop,
     /// Connected to the broker (a ConnAck seen since the last error).
@@ -188,7 +191,7 @@ impl Bridge {
         Bridge {
             command_topic: p.config.command_topic(),
             ha_status_topic: p.config.ha_status_topic(),
-            ledd: Ledd::new(p.config.ledd_socket.clone()),
+            ledd: Link::new(p.config.ledd_socket.clone(), LEDD_PEER),
             config: p.config,
             password: p.password,
             tls: p.tls,
@@ -446,11 +449,28 @@ impl Bridge {
             Err(LeddError::Refused(e)) => tracing::warn!("ledd refused Status: {e}"),
             Err(_) => {}
         }
-        if self.ledd.take_fresh() && self.connected && self.exposed() != self.effects {
+        let fresh = self.ledd.take_fresh();
+        if fresh {
+            self.warn_if_more_than_hooks();
+        }
+        if fresh && self.connected && self.exposed() != self.effects {
             self.publish_discovery();
         }
         self.publish_availability();
         self.publish_state();
+    }
+
+    /// mqttd needs only the hooks role; more is a misconfiguration of
+    /// ledd's `[access]` worth a line at each new connection.
+    fn warn_if_more_than_hooks(&self) {
+        if let Some(w) = self.ledd.welcome()
+            && w.role != tinsel_proto::Role::Hooks
+        {
+            tracing::warn!(
+                role = w.role.name(),
+                "ledd gives mqttd more than the hooks role: mqttd needs only hooks; list its user under `[access] hooks_users`, not as an admin"
+            );
+        }
     }
 
     async fn on_command(&mut self, topic: &str, retained: bool, payload: &[u8]) {

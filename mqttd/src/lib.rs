@@ -18,7 +18,7 @@
 //! - [`command`]: a command payload, parsed strictly, into a ledd request;
 //! - [`publish`]: the discovery config and the state, as JSON;
 //! - [`broker`]: addresses, TLS (rustls, ring), MQTT options, failure causes;
-//! - [`ledd`]: the connection to ledd;
+//! - the connection to ledd is `tinsel_client::Link`, owned by the daemon's loop;
 //! - [`check`]: `--check-config`, which also asks ledd as mqttd's user;
 //! - [`ratelimit`]: the command token bucket and rate-limited log lines;
 //! - [`daemon`]: the loop;
@@ -34,7 +34,6 @@ pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod exit;
-pub mod ledd;
 pub mod publish;
 pub mod ratelimit;
 pub mod sandbox;

@@ -59,7 +59,11 @@ fn a_good_config_checks_out_and_says_where_ledd_is_missing() {
         "{text}"
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("does not exist: start ledd"), "{err}");
+    assert!(
+        err.contains("does not exist: is ledd running?")
+            && err.contains("systemctl start ledd.socket"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -20,14 +20,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tinsel_client::{LeddError, Link, Peer};
 use tinsel_daemon::signals::{Signal, Signals};
 use tokio::time::{Instant, sleep_until};
 
 use crate::Exit;
 use crate::clock::{ClockGate, RECHECK};
 use crate::config::{Config, ConfigError};
-use crate::link::{Link, SendError};
 use crate::schedule::{Action, Schedule};
+
+/// schedd, as ledd's refusals name it: run as `tinsel-sched` by the package.
+pub const LEDD_PEER: Peer = Peer::daemon("schedd", "tinsel-sched");
 
 /// The longest sleep between looks at the wall clock: a step of the clock
 /// (NTP's first sync, `date -s`) is noticed within this.
@@ -111,12 +114,13 @@ pub async fn serve(mut config: Config, mut gate: ClockGate) -> Exit {
         }
     };
     announce(&config);
-    let mut link = Link::new(config.ledd_socket.clone());
+    let mut link = Link::new(config.ledd_socket.clone(), LEDD_PEER);
     let mut applied: Applied = None;
     loop {
         let mut wake = Instant::now() + RECHECK;
         if gate.check() {
-            if link.ensure().await {
+            link.connect_if_due().await;
+            if link.take_fresh() {
                 // A new connection: ledd may have restarted dark.
                 applied = None;
             }
@@ -130,14 +134,11 @@ pub async fn serve(mut config: Config, mut gate: ClockGate) -> Exit {
                 wake = wake.min(retry);
             }
         }
-        let keepalive = link.keepalive_at();
         tokio::select! {
             () = sleep_until(wake) => {}
-            () = sleep_until(keepalive.unwrap_or(wake)), if keepalive.is_some() => {
-                link.keepalive().await;
-            }
-            () = link.hangup() => {
-                applied = None;
+            // Keepalive and hang-up; connecting waits for the clock gate.
+            due = link.due(), if link.is_connected() => {
+                link.run(due).await;
             }
             signal = signals.recv() => match signal {
                 Signal::Hangup => reload(&mut config),
@@ -157,11 +158,11 @@ async fn apply(schedule: &Schedule, now: DateTime<Utc>, link: &mut Link, applied
     };
     let entry = schedule.entry(&fire);
     let want = (fire.at, entry.action);
-    if *applied == Some(want) || !link.connected() {
+    if *applied == Some(want) || !link.is_connected() {
         return;
     }
     let when = schedule.local(fire.at).format("%Y-%m-%d %H:%M %Z");
-    match link.send(&entry.action.request()).await {
+    match link.request(&entry.action.request()).await {
         Ok(_) => {
             tracing::info!(
                 "{}: {} (fired {when}, at {})",
@@ -171,7 +172,7 @@ async fn apply(schedule: &Schedule, now: DateTime<Utc>, link: &mut Link, applied
             );
             *applied = Some(want);
         }
-        Err(SendError::Refused(e)) => {
+        Err(LeddError::Refused(e)) => {
             // Not retried until the next fire or reconnect: ledd would
             // refuse it again.
             tracing::error!(
@@ -181,7 +182,8 @@ async fn apply(schedule: &Schedule, now: DateTime<Utc>, link: &mut Link, applied
             );
             *applied = Some(want);
         }
-        Err(SendError::NotConnected) => {}
+        // The link logged it and reconnects; the next pass applies.
+        Err(_) => {}
     }
 }
 

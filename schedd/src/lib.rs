@@ -10,7 +10,7 @@
 //! - [`sun`]: sunrise and sunset for a place and a date.
 //! - [`config`]: the TOML file, validated into a [`schedule::Schedule`].
 //! - [`clock`]: the "is the clock synchronised yet" gate.
-//! - [`link`]: the connection to ledd, with reconnects.
+//! - the connection to ledd is `tinsel_client::Link`, owned by [`daemon`]'s loop.
 //! - [`daemon`]: the run loop that ties them together.
 //! - [`cli`]: `schedd next`.
 //! - [`sandbox`]: the confinement applied before the runtime starts.
@@ -22,7 +22,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
-pub mod link;
 pub mod sandbox;
 pub mod schedule;
 pub mod sun;

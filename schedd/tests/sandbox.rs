@@ -503,11 +503,11 @@ mod after {
                 || apply(&f.plan(&[])),
                 move || {
                     check::on_daemon_runtime(async move {
-                        let mut link = schedd::link::Link::new(socket);
-                        if !link.ensure().await {
+                        let mut link = tinsel_client::Link::new(socket, schedd::daemon::LEDD_PEER);
+                        if !link.connect_if_due().await {
                             return Err(3);
                         }
-                        link.send(&action.request()).await.map_err(|_| 4)?;
+                        link.request(&action.request()).await.map_err(|_| 4)?;
                         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                         Ok(())
                     })

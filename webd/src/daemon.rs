@@ -20,14 +20,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tinsel_client::{Handle, Link, Peer, Timing};
 use tinsel_daemon::signals::{Signal, Signals};
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::http::{AppState, Live, server};
-use crate::ledd_client::LeddClient;
 use crate::tls::{self, Expiry, Resumption, TlsError};
+
+/// webd, as ledd's refusals name it: run as `tinsel-web` by the package.
+pub const LEDD_PEER: Peer = Peer::daemon("webd", "tinsel-web");
+
+/// The one connection to ledd that every HTTP connection's task shares,
+/// each request answered within `request_timeout` (`limits.ledd_timeout_ms`).
+pub fn ledd_link(socket: PathBuf, request_timeout: Duration) -> Handle {
+    let timing = Timing {
+        request: request_timeout,
+        ..Timing::default()
+    };
+    Handle::spawn(Link::with_timing(socket, LEDD_PEER, timing))
+}
 
 /// How often a running webd looks at its certificate's expiry again.
 pub const EXPIRY_CHECK_PERIOD: Duration = Duration::from_secs(24 * 60 * 60);
@@ -237,7 +250,7 @@ async fn serve(p: Prepared) -> Exit {
         .filter_map(|l| l.local_addr().ok())
         .map(|a| a.to_string())
         .collect();
-    let ledd = LeddClient::spawn(p.config.ledd_socket.clone(), p.config.limits.ledd_timeout);
+    let ledd = ledd_link(p.config.ledd_socket.clone(), p.config.limits.ledd_timeout);
     tracing::info!(
         "webd ready: https on {} ({}), ledd at {}, {} token(s), {} hook(s), client certificates {}",
         addrs.join(", "),

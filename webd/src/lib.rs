@@ -15,7 +15,6 @@
 //!   be invalid.
 //! - [`tls`]: rustls (ring provider) server configuration from PEM files.
 //! - [`http`]: the axum router, auth, bans, limits and the connection loop.
-//! - [`ledd_client`]: the one persistent connection to ledd.
 //! - [`cli`]: the one-shot commands (`token new`, `cert self-signed`,
 //!   `--example-config`).
 //! - [`exit`]: the named process exit codes.
@@ -27,7 +26,6 @@ pub mod config;
 pub mod daemon;
 pub mod exit;
 pub mod http;
-pub mod ledd_client;
 #[allow(unsafe_code)]
 pub mod sandbox;
 pub mod tls;

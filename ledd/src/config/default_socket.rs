@@ -2,7 +2,7 @@
 //! nor `--socket` says: root's `/run/tinsel/ledd.sock`, and for any other
 //! user a socket of their own under `$XDG_RUNTIME_DIR/tinsel` (or
 //! `/tmp/tinsel-UID`), with the check that such a directory is that
-//! user's and private. ledd (`daemon.rs`) and ledctl (`client.rs`) both
+//! user's and private. ledd (`daemon.rs`) and ledctl (`check_user_socket`) both
 //! take these rules from here, so they always agree.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +42,26 @@ pub fn default_socket_for(euid: u32, xdg_runtime_dir: Option<&std::ffi::OsStr>) 
         _ => PathBuf::from(format!("/tmp/{USER_SOCKET_DIR}-{euid}")),
     };
     dir.join(USER_SOCKET_NAME)
+}
+
+/// For an ordinary user's default socket ([`default_socket`]): the
+/// directory holding it must be a directory of this user's that no one
+/// else may write ([`check_user_socket_dir`]); otherwise another user
+/// could have put a socket of theirs where ledctl looks. A missing
+/// directory passes (connecting then says ledd is not running). Any other
+/// path (root's, `--socket`) is the caller's choice.
+pub fn check_user_socket(path: &Path) -> Result<(), String> {
+    let euid = nix::unistd::geteuid().as_raw();
+    if euid == 0 || path != default_socket() {
+        return Ok(());
+    }
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        _ => check_user_socket_dir(dir, euid),
+    }
 }
 
 /// Checks that the per-user socket directory `dir` is a real directory

@@ -43,8 +43,8 @@ use std::path::{Path, PathBuf};
 
 pub use self::access::Access;
 pub use self::default_socket::{
-    DEFAULT_SOCKET, USER_SOCKET_DIR, USER_SOCKET_NAME, check_user_socket_dir, default_socket,
-    default_socket_for,
+    DEFAULT_SOCKET, USER_SOCKET_DIR, USER_SOCKET_NAME, check_user_socket, check_user_socket_dir,
+    default_socket, default_socket_for,
 };
 pub use self::error::{ConfigError, Origin};
 pub use self::output::{DEFAULT_GAMMA, DEFAULT_MAX_MILLIAMPS, OutputConfig};

@@ -8,11 +8,10 @@
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::config::Config;
+use crate::daemon::LEDD_PEER;
 use crate::exit::Exit;
-use crate::ledd_client::Unreachable;
 use tinsel_sandbox::ids::Identity;
 
 /// A file webd needs on reload that its user could not read, or a
@@ -120,19 +119,6 @@ fn may(who: &Identity, meta: &std::fs::Metadata, want: u32) -> bool {
         mode
     };
     bits & want != 0
-}
-
-/// How long `--check-config` waits for each step of ledd's handshake.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Connects to ledd's socket and says `Hello`, as webd would after its
-/// privilege drop, and describes the role ledd gives. `webd probe-ledd`
-/// (the child `--check-config` starts as root) runs it after becoming
-/// webd's user.
-pub fn reach_ledd(socket: &Path) -> Result<String, String> {
-    crate::ledd_client::probe(socket, PROBE_TIMEOUT)
-        .map(|w| describe_welcome(&w))
-        .map_err(|e: Unreachable| e.explain(socket))
 }
 
 /// `webd --check-config FILE`: exits 0, or 78 naming the key (69, 70 or
@@ -267,30 +253,17 @@ fn group_name(config: &Config, who: &Identity) -> String {
 
 /// Connects to ledd as webd will (`tinsel_daemon::probe::check_ledd`).
 fn check_ledd(config: &Config) {
-    let socket = &config.ledd_socket;
     tinsel_daemon::probe::check_ledd(
-        "webd",
-        socket,
+        LEDD_PEER,
+        &config.ledd_socket,
         config.user.as_deref(),
         config.group.as_deref(),
-        || reach_ledd(socket),
     );
-}
-
-/// The role line: what ledd gives webd, with a hint when that is admin.
-fn describe_welcome(w: &tinsel_proto::Welcome) -> String {
-    let mut text = format!("role {}, {} LEDs", w.role.name(), w.led_count);
-    if w.role == tinsel_proto::Role::Admin {
-        text.push_str(
-            " (webd needs only `hooks`: run it as its own user, listed in ledd's [access] hooks_users)",
-        );
-    }
-    text
 }
 
 /// `webd probe-ledd`: the child `--check-config` starts.
 pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    tinsel_daemon::probe::run_child(user, group, || reach_ledd(socket))
+    tinsel_daemon::probe::run_child(LEDD_PEER, socket, user, group)
 }
 
 #[cfg(test)]

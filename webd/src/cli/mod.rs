@@ -19,7 +19,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use self::cert::{CERT_FILE, DEFAULT_KEY_GROUP, GROUP_KEY_MODE, KEY_FILE, self_signed};
-pub use self::check::{PROBE_TIMEOUT, Unreadable, reach_ledd, unreadable_on_reload};
+pub use self::check::{Unreadable, unreadable_on_reload};
 pub use self::token::{NewToken, TOKEN_BYTES, new_token};
 use crate::http::auth::BadTokenName;
 

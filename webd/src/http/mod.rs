@@ -32,7 +32,6 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 use crate::config::Config;
-use crate::ledd_client::LeddClient;
 
 /// What a SIGHUP replaces: the config and the TLS configuration built from
 /// it. Connections hold the `Arc` they started with.
@@ -65,12 +64,12 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     live: RwLock<Arc<Live>>,
     guard: Mutex<Guard>,
-    ledd: LeddClient,
+    ledd: tinsel_client::Handle,
 }
 
 impl AppState {
     /// State over `live` that talks to ledd through `ledd`.
-    pub fn new(live: Live, ledd: LeddClient) -> AppState {
+    pub fn new(live: Live, ledd: tinsel_client::Handle) -> AppState {
         AppState(Arc::new(Inner {
             live: RwLock::new(Arc::new(live)),
             guard: Mutex::new(Guard::default()),
@@ -101,7 +100,7 @@ impl AppState {
     }
 
     /// The ledd connection.
-    pub fn ledd(&self) -> &LeddClient {
+    pub fn ledd(&self) -> &tinsel_client::Handle {
         &self.0.ledd
     }
 }

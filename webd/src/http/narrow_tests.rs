@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 
 use super::tests::{Fixture, SIGNING_KEY, now_unix, req, send, tls};
 use super::*;
-use crate::ledd_client::tests::spawn_fake_ledd;
+use tinsel_client::fake::FakeLedd;
 
 const LAN: &str = "lan-token";
 const OLD: &str = "old-token";
@@ -20,7 +20,7 @@ fn fixture() -> Fixture {
     use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("ledd.sock");
-    spawn_fake_ledd(&sock);
+    FakeLedd::default().spawn(&sock);
     let hash = |t: &str| crate::config::to_hex(&auth::token_hash(t));
     let text = format!(
         r#"
@@ -63,7 +63,7 @@ animation = "rainbow"
         key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SIGNING_KEY),
     );
     let config = Config::parse(&text, Path::new("/etc/webd/webd.toml")).unwrap();
-    let ledd = LeddClient::spawn(sock, Duration::from_millis(500));
+    let ledd = crate::daemon::ledd_link(sock, Duration::from_millis(500));
     let state = AppState::new(Live { config, tls: tls() }, ledd);
     Fixture::new(app(state), dir)
 }

@@ -4,13 +4,13 @@
 //! `failure_tests.rs`.
 
 use super::*;
-use crate::ledd_client::tests::spawn_fake_ledd;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use tinsel_client::fake::FakeLedd;
 use tower::ServiceExt;
 
 pub(super) const TOKEN: &str = "good-token";
@@ -91,10 +91,10 @@ pub(super) fn fixture(with_ledd: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("ledd.sock");
     if with_ledd {
-        spawn_fake_ledd(&sock);
+        FakeLedd::default().spawn(&sock);
     }
     let cfg = config(&sock);
-    let ledd = LeddClient::spawn(sock, Duration::from_millis(500));
+    let ledd = crate::daemon::ledd_link(sock, Duration::from_millis(500));
     let state = AppState::new(
         Live {
             config: cfg,

@@ -14,8 +14,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use ledd::client::{Client, ClientError};
 use serde_json::json;
+use tinsel_client::blocking::Client;
+use tinsel_client::{Cause, LeddError, Peer};
 
 use status::{status, status_json, status_text};
 use tinsel_proto::{
@@ -191,24 +192,32 @@ enum Exit {
     NotAllowed = 77,
 }
 
-fn exit_for(e: &ClientError) -> Exit {
-    match e {
-        ClientError::Connect { source, .. }
-            if source.kind() == std::io::ErrorKind::PermissionDenied =>
-        {
-            Exit::NotAllowed
-        }
-        ClientError::Connect { .. } | ClientError::Closed | ClientError::Io(_) => Exit::Unavailable,
-        ClientError::Refused(r) => match r.code {
-            ErrorCode::NotAllowed | ErrorCode::Forbidden => Exit::NotAllowed,
-            ErrorCode::VersionMismatch | ErrorCode::HelloExpected | ErrorCode::BadRequest => {
-                Exit::Protocol
-            }
-            _ => Exit::Refused,
-        },
-        ClientError::Frame(_) | ClientError::Unexpected(_) | ClientError::Version(_) => {
+/// ledctl, as its errors name it: run by whoever calls it, on `--socket`.
+const PEER: Peer = Peer {
+    program: "ledctl",
+    package_user: None,
+    socket_setting: "--socket (or LEDD_SOCKET)",
+};
+
+fn exit_for(e: &LeddError) -> Exit {
+    let refused = |r: &tinsel_proto::ErrorReply| match r.code {
+        ErrorCode::NotAllowed | ErrorCode::Forbidden => Exit::NotAllowed,
+        ErrorCode::VersionMismatch | ErrorCode::HelloExpected | ErrorCode::BadRequest => {
             Exit::Protocol
         }
+        _ => Exit::Refused,
+    };
+    match e {
+        LeddError::Unreachable(Cause::PermissionDenied | Cause::NoRole(_)) => Exit::NotAllowed,
+        LeddError::Unreachable(Cause::Refused(r)) | LeddError::Refused(r) => refused(r),
+        LeddError::Unreachable(Cause::Version { .. } | Cause::Protocol(_))
+        | LeddError::Protocol(_) => Exit::Protocol,
+        LeddError::Unreachable(Cause::NoSocket | Cause::NotListening | Cause::Timeout(_))
+        | LeddError::Unreachable(Cause::Os(_))
+        | LeddError::Unavailable { .. }
+        | LeddError::Timeout
+        | LeddError::Busy
+        | LeddError::Lost(_) => Exit::Unavailable,
     }
 }
 
@@ -226,10 +235,16 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
+    // The per-user default socket is refused when its directory is not
+    // the user's own: another user could have put a socket there.
+    if let Err(e) = ledd::config::check_user_socket(&cli.socket) {
+        eprintln!("ledctl: {}: {e}", cli.socket.display());
+        return ExitCode::from(Exit::NotAllowed as u8);
+    }
     let code = match run(&cli) {
         Ok(()) => Exit::Ok,
         Err(e) => {
-            eprintln!("ledctl: {e}");
+            eprintln!("ledctl: {}", e.explain(&cli.socket, PEER));
             exit_for(&e)
         }
     };
@@ -238,7 +253,7 @@ fn main() -> ExitCode {
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-fn run(cli: &Cli) -> Result<(), ClientError> {
+fn run(cli: &Cli) -> Result<(), LeddError> {
     let mut c = Client::connect(&cli.socket, TIMEOUT)?;
     match &cli.cmd {
         Cmd::Status { json } => {
@@ -315,10 +330,10 @@ fn run(cli: &Cli) -> Result<(), ClientError> {
     Ok(())
 }
 
-fn expect_ok(r: Response) -> Result<(), ClientError> {
+fn expect_ok(r: Response) -> Result<(), LeddError> {
     match r {
         Response::Ok => Ok(()),
-        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        other => Err(LeddError::unexpected(&other)),
     }
 }
 

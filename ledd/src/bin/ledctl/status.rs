@@ -3,15 +3,16 @@
 
 use std::fmt::Write as _;
 
-use ledd::client::{Client, ClientError};
 use serde_json::json;
+use tinsel_client::LeddError;
+use tinsel_client::blocking::Client;
 use tinsel_proto::{PlaySeconds, Request, Response, Status};
 
 /// ledd's status, over `c`.
-pub(crate) fn status(c: &mut Client) -> Result<Status, ClientError> {
+pub(crate) fn status(c: &mut Client) -> Result<Status, LeddError> {
     match c.request(&Request::Status)? {
         Response::Status(s) => Ok(s),
-        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        other => Err(LeddError::unexpected(&other)),
     }
 }
 

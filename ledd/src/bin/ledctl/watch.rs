@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ledd::client::{Client, ClientError};
+use tinsel_client::LeddError;
+use tinsel_client::blocking::Client;
 use tinsel_proto::{FrameChunk, Request, Response, Rgb};
 
 use crate::TIMEOUT;
@@ -85,7 +86,7 @@ fn draw_tree(out: &mut String, pixels: &[Rgb], rows: &[Vec<usize>]) -> usize {
 }
 
 /// Reads chunks until one whole frame is in.
-pub(crate) fn read_frame(c: &mut Client) -> Result<(u64, Vec<Rgb>), ClientError> {
+pub(crate) fn read_frame(c: &mut Client) -> Result<(u64, Vec<Rgb>), LeddError> {
     let mut pixels: Vec<Rgb> = Vec::new();
     let mut frame = None;
     loop {
@@ -96,7 +97,7 @@ pub(crate) fn read_frame(c: &mut Client) -> Result<(u64, Vec<Rgb>), ClientError>
             pixels: px,
         } = match c.recv()? {
             Response::Frame(f) => f,
-            other => return Err(ClientError::Unexpected(format!("{other:?}"))),
+            other => return Err(LeddError::unexpected(&other)),
         };
         if frame != Some(n) || usize::from(offset) != pixels.len() {
             // A new frame (or a chunk we missed the start of): start over.
@@ -122,7 +123,7 @@ pub(crate) fn watch(
     fps: u8,
     frames: Option<u64>,
     layout: Layout,
-) -> Result<(), ClientError> {
+) -> Result<(), LeddError> {
     let tty = std::io::stdout().is_terminal();
     let width = std::env::var("COLUMNS")
         .ok()

@@ -1,93 +1,25 @@
-//! Tests of the link task: keepalive, reconnection, the logged causes,
-//! timeouts; and the fake ledd they (and the router's tests) talk to.
+//! Tests of the link, alone and behind a [`Handle`]: keepalive,
+//! reconnection, the logged causes, timeouts; against the fake ledd.
 
 use super::*;
+use crate::Handle;
+use crate::fake::FakeLedd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tinsel_proto::{AnimationSet, ErrorCode, Role};
-use tinsel_proto::{FrameReader, Welcome};
-use tokio::io::AsyncReadExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixListener;
+use std::sync::atomic::Ordering;
+use tinsel_proto::Role;
 
-/// A fake ledd that answers Hello, then `Ok` to everything, except
-/// `Off`, which it never answers (to test the timeout).
-pub(crate) async fn fake_ledd(listener: UnixListener, served: Arc<AtomicUsize>) {
-    fake_ledd_with(listener, served, FakeLedd::default()).await
+const PEER: Peer = Peer::daemon("webd", "tinsel-web");
+
+fn link(path: &Path, request: Duration) -> Link {
+    let timing = Timing {
+        request,
+        ..Timing::default()
+    };
+    Link::with_timing(path.to_owned(), PEER, timing)
 }
 
-/// How a fake ledd differs from the plain one.
-#[derive(Clone, Default)]
-struct FakeLedd {
-    /// Close a connection silent this long, as ledd's `IDLE_TIMEOUT`.
-    idle_timeout: Option<Duration>,
-    /// Refuse every `Hello` with `NotAllowed`, as ledd does for a uid
-    /// with no role.
-    no_role: bool,
-    /// Counts the handshakes answered.
-    hellos: Arc<AtomicUsize>,
-}
-
-async fn fake_ledd_with(listener: UnixListener, served: Arc<AtomicUsize>, fake: FakeLedd) {
-    // Connections die with the server task (a JoinSet aborts on drop).
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let Ok((mut s, _)) = listener.accept().await else {
-            return;
-        };
-        let served = served.clone();
-        let fake = fake.clone();
-        conns.spawn(async move {
-                let mut reader = FrameReader::new();
-                loop {
-                    while let Ok(Some(req)) = reader.next_frame::<Request>() {
-                        let resp = match req {
-                            Request::Hello { .. } if fake.no_role => {
-                                Response::Error(ErrorReply::new(
-                                    ErrorCode::NotAllowed,
-                                    "uid 1 (gid 1) may not use ledd: add the user or one of its groups to [access] in ledd's config",
-                                ))
-                            }
-                            Request::Hello { version } => {
-                                fake.hellos.fetch_add(1, Ordering::SeqCst);
-                                Response::Welcome(Welcome {
-                                    version,
-                                    role: Role::Hooks,
-                                    led_count: 10,
-                                    animations: AnimationSet::all(),
-                                })
-                            }
-                            Request::Off => continue,
-                            Request::SetBrightness(_) => {
-                                Response::Error(ErrorReply::new(ErrorCode::Forbidden, "no"))
-                            }
-                            _ => Response::Ok,
-                        };
-                        served.fetch_add(1, Ordering::SeqCst);
-                        let frame = tinsel_proto::encode(&resp).unwrap();
-                        if s.write_all(&frame).await.is_err() {
-                            return;
-                        }
-                    }
-                    let read = s.read(reader.spare());
-                    let read = match fake.idle_timeout {
-                        Some(idle) => match timeout(idle, read).await {
-                            Ok(r) => r,
-                            Err(_) => return,
-                        },
-                        None => read.await,
-                    };
-                    match read {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => reader.filled(n),
-                    }
-                }
-            });
-    }
-}
-
-/// Collects what webd logs on this thread (tokio's current-thread test
-/// runtime runs every task here).
+/// Collects what the link logs on this thread (tokio's current-thread
+/// test runtime runs every task here).
 #[derive(Clone, Default)]
 struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
 
@@ -127,17 +59,21 @@ async fn an_idle_healthy_link_is_kept_alive_without_warnings() {
     let _guard = logs.capture();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledd.sock");
-    // ledd closes connections silent for 300 ms; webd's keepalive is
-    // shorter, as KEEPALIVE (30 s) is to ledd's IDLE_TIMEOUT (60 s).
+    // ledd closes connections silent for 1 s; the keepalive is shorter, as
+    // KEEPALIVE (30 s) is to ledd's IDLE_TIMEOUT (60 s).
     let idle = Duration::from_secs(1);
     let fake = FakeLedd {
         idle_timeout: Some(idle),
         ..FakeLedd::default()
     };
     let hellos = fake.hellos.clone();
-    let listener = UnixListener::bind(&path).unwrap();
-    tokio::spawn(fake_ledd_with(listener, Arc::default(), fake));
-    let client = LeddClient::spawn_with_keepalive(path, Duration::from_secs(1), idle / 4);
+    fake.spawn(&path);
+    let timing = Timing {
+        request: Duration::from_secs(1),
+        keepalive: idle / 4,
+        ..Timing::default()
+    };
+    let client = Handle::spawn(Link::with_timing(path, PEER, timing));
     assert_eq!(client.request(Request::Status).await, Ok(Response::Ok));
     // Two idle periods and more, with no request.
     tokio::time::sleep(idle * 2 + idle / 2).await;
@@ -160,7 +96,7 @@ async fn each_cause_is_logged_once_with_its_fix_and_again_when_it_changes() {
     let _guard = logs.capture();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledd.sock");
-    let client = LeddClient::spawn(path.clone(), Duration::from_millis(500));
+    let client = Handle::spawn(link(&path, Duration::from_millis(500)));
     let logged = |n: usize| {
         let logs = logs.clone();
         async move {
@@ -181,13 +117,12 @@ async fn each_cause_is_logged_once_with_its_fix_and_again_when_it_changes() {
     assert!(warnings[0].contains("does not exist"), "{warnings:#?}");
     assert!(warnings[0].contains("ledd_socket"), "{warnings:#?}");
 
-    // ledd appears but gives webd's uid no role: a new cause, once.
-    let fake = FakeLedd {
+    // ledd appears but gives the peer's uid no role: a new cause, once.
+    FakeLedd {
         no_role: true,
         ..FakeLedd::default()
-    };
-    let listener = UnixListener::bind(&path).unwrap();
-    tokio::spawn(fake_ledd_with(listener, Arc::default(), fake));
+    }
+    .spawn(&path);
     logged(2).await;
     // More refused retries (the backoff is at most 2 s) add nothing.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -200,32 +135,23 @@ async fn each_cause_is_logged_once_with_its_fix_and_again_when_it_changes() {
         warnings[1].contains("[access] hooks_users"),
         "{warnings:#?}"
     );
-}
-
-/// Starts a fake ledd on `path` in the current runtime; returns the
-/// count of requests it answered.
-pub(crate) fn spawn_fake_ledd(path: &std::path::Path) -> Arc<AtomicUsize> {
-    let served = Arc::new(AtomicUsize::new(0));
-    tokio::spawn(fake_ledd(UnixListener::bind(path).unwrap(), served.clone()));
-    served
+    assert!(warnings[1].contains("tinsel-web"), "{warnings:#?}");
 }
 
 #[tokio::test]
 async fn away_then_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledd.sock");
-    let client = LeddClient::spawn(path.clone(), Duration::from_millis(300));
+    let client = Handle::spawn(link(&path, Duration::from_millis(300)));
     let err = client.request(Request::Status).await.unwrap_err();
     let Some(retry) = err.retry_after() else {
         panic!("{err:?}")
     };
     assert!(retry >= Duration::from_secs(1), "{retry:?}");
 
-    let served = Arc::new(AtomicUsize::new(0));
-    let server = tokio::spawn(fake_ledd(
-        UnixListener::bind(&path).unwrap(),
-        served.clone(),
-    ));
+    let fake = FakeLedd::default();
+    let served = fake.served.clone();
+    let server = fake.spawn(&path);
     // The background loop finds ledd within its backoff, without being asked.
     let mut ok = false;
     for _ in 0..50 {
@@ -263,13 +189,12 @@ async fn away_then_recovers_by_itself() {
 async fn a_silent_ledd_times_out_and_the_link_is_renewed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledd.sock");
-    let served = Arc::new(AtomicUsize::new(0));
-    tokio::spawn(fake_ledd(
-        UnixListener::bind(&path).unwrap(),
-        served.clone(),
-    ));
-    let client = LeddClient::spawn(path, Duration::from_millis(200));
+    let fake = FakeLedd::default();
+    let hellos = fake.hellos.clone();
+    fake.spawn(&path);
+    let client = Handle::spawn(link(&path, Duration::from_millis(200)));
     let start = std::time::Instant::now();
+    // The fake never answers Off.
     assert_eq!(client.request(Request::Off).await, Err(LeddError::Timeout));
     assert!(start.elapsed() < Duration::from_secs(2));
     // A fresh connection serves the next request.
@@ -282,6 +207,66 @@ async fn a_silent_ledd_times_out_and_the_link_is_renewed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ok);
-    // Two handshakes at least: the first connection and the renewed one.
-    assert!(served.load(Ordering::SeqCst) >= 3);
+    assert!(
+        hellos.load(Ordering::SeqCst) >= 2,
+        "the first connection and the renewed one"
+    );
+}
+
+#[tokio::test]
+async fn a_link_owned_by_a_loop_fails_fast_then_comes_back_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledd.sock");
+    let mut ledd = link(&path, Timing::REQUEST);
+    // No socket: the first attempt fails with the cause, the next request
+    // within the backoff fails at once.
+    let err = ledd.request(&Request::Status).await.unwrap_err();
+    assert!(matches!(err, LeddError::Unavailable { .. }), "{err:?}");
+    assert_eq!(ledd.cause, Some(Cause::NoSocket));
+    assert!(!ledd.take_fresh());
+    let server = FakeLedd::default().spawn(&path);
+    // `due` says when to try, `run` tries.
+    let due = tokio::time::timeout(Timing::MAX_BACKOFF * 2, ledd.due()).await;
+    assert_eq!(due, Ok(Due::Connect));
+    assert!(ledd.run(Due::Connect).await, "a new connection");
+    assert!(ledd.take_fresh() && !ledd.take_fresh(), "fresh once");
+    assert_eq!(ledd.welcome().map(|w| w.role), Some(Role::Hooks));
+    assert_eq!(ledd.request(&Request::Status).await, Ok(Response::Ok));
+    // ledd goes away: the idle link sees the hang-up by itself.
+    server.abort();
+    let _ = server.await;
+    std::fs::remove_file(&path).unwrap();
+    let due = tokio::time::timeout(Duration::from_secs(2), ledd.due()).await;
+    assert_eq!(due, Ok(Due::Readable));
+    assert!(!ledd.run(Due::Readable).await);
+    assert!(!ledd.is_connected());
+    assert!(ledd.next_attempt().is_some());
+}
+
+#[test]
+fn the_blocking_probe_reports_the_role_or_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledd.sock");
+    let limit = Duration::from_secs(2);
+    assert_eq!(crate::blocking::probe(&path, limit), Err(Cause::NoSocket));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _serving = rt.enter();
+    let server = FakeLedd::default().spawn(&path);
+    let thread = std::thread::spawn({
+        let path = path.clone();
+        move || crate::blocking::probe(&path, limit)
+    });
+    let welcome = rt.block_on(async {
+        loop {
+            if thread.is_finished() {
+                return thread.join().unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert_eq!(welcome.map(|w| w.role), Ok(Role::Hooks));
+    server.abort();
 }
