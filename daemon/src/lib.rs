@@ -10,7 +10,9 @@
 //! - [`config`]: reading, parsing and validating a config file, with
 //!   errors that name the file and the key;
 //! - [`probe`]: `--check-config`'s try of ledd's socket as the daemon's
-//!   own user.
+//!   own user;
+//! - [`start`]: the start of webd, schedd and mqttd in its fixed order,
+//!   each daemon giving only what differs ([`start::Daemon`]).
 //!
 //! Confinement is not here: it is `tinsel-sandbox`, which this crate uses
 //! only to resolve the daemon's user.
@@ -20,4 +22,5 @@ pub mod exit;
 pub mod log;
 pub mod probe;
 pub mod signals;
+pub mod start;
 pub mod usage;

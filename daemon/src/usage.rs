@@ -192,6 +192,17 @@ pub fn parse_daemon<C>(
             command: None,
         }));
     };
+    // A subcommand is a one-shot command of its own: a daemon flag before
+    // it would be silently ignored, so it is refused.
+    if flags.config.is_some() || flags.check_config.is_some() || flags.example_config {
+        return Err(Usage::new(
+            program.usage,
+            format!(
+                "`{name}` takes no --config, --check-config or --example-config before it (a flag that `{name}` needs goes after it: `{} {name} --help`)",
+                program.name
+            ),
+        ));
+    }
     Ok(match subcommand(&name, &mut p)? {
         Step::Run(c) => Parsed::Run(Cli {
             flags,
@@ -316,6 +327,16 @@ mod tests {
             "--check-config cannot be used with --example-config",
         );
         says(&["--seccomp-log"], "--seccomp-log needs --config");
+        for flag in [
+            ["--config", "x"],
+            ["--check-config", "x"],
+            ["--example-config", "-v"],
+        ] {
+            says(
+                &[flag[0], flag[1], "check"],
+                "`check` takes no --config, --check-config or --example-config before it",
+            );
+        }
         says(&["--bogus"], "'--bogus'");
         says(&["--config"], "--config");
     }

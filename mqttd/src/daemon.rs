@@ -80,21 +80,6 @@ pub enum StartError {
     },
 }
 
-impl StartError {
-    /// The exit code this failure maps to.
-    pub fn exit(&self) -> Exit {
-        match self {
-            StartError::Config(ConfigError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                Exit::Permission
-            }
-            StartError::Resolve(_) => Exit::Unavailable,
-            _ => Exit::Config,
-        }
-    }
-}
-
 /// Everything mqttd needs, obtained before any thread exists.
 #[derive(Debug)]
 pub struct Prepared {

@@ -24,6 +24,7 @@
 //! - [`daemon`]: the loop;
 //! - [`sandbox`]: the confinement steps;
 //! - [`exit`]: the named exit codes.
+//! - [`start`]: what the daemon kit runs, in its fixed order.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![deny(unsafe_code)]
 
@@ -37,3 +38,4 @@ pub mod exit;
 pub mod publish;
 pub mod ratelimit;
 pub mod sandbox;
+pub mod start;

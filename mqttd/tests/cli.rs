@@ -99,3 +99,25 @@ fn help_teaches_with_examples_and_exit_codes() {
         assert!(text.contains(part), "{part}: {text}");
     }
 }
+
+/// A daemon flag before a subcommand would be ignored by it: refused, as
+/// webd and schedd refuse it (the daemon kit's one parser).
+#[test]
+fn a_daemon_flag_before_a_subcommand_is_a_usage_error() {
+    for flags in [
+        &["--config", "x.toml"][..],
+        &["--check-config", "x.toml"],
+        &["--example-config"],
+    ] {
+        let mut args = flags.to_vec();
+        args.push("check");
+        let out = mqttd(&args);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("`check` takes no --config, --check-config or --example-config"),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "check must not run: {out:?}");
+    }
+}

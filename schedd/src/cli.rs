@@ -1,15 +1,70 @@
-//! `schedd next`: what the schedule will do, as a table a person reads
-//! (and tests compare): the state now, then the next fires with their
-//! local time, entry, trigger and action.
+//! schedd's one-shot commands: `schedd next`, what the schedule will do,
+//! as a table a person reads (and tests compare): the state now, then the
+//! next fires with their local time, entry, trigger and action; and
+//! `--check-config`.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use tinsel_daemon::start::StartFailure as _;
 
+use crate::Exit;
 use crate::config::{Config, ZoneSource};
+use crate::daemon::StartError;
 
 /// The most fires `schedd next --count` prints.
 pub const MAX_COUNT: usize = 1000;
+
+/// Loads the config at `path`; a failure is said on stderr and is the
+/// exit code the start would end with.
+fn load(path: &Path) -> Result<Config, Exit> {
+    Config::load(path).map_err(|e| {
+        eprintln!("schedd: {e}");
+        StartError::Config(e).exit()
+    })
+}
+
+/// `schedd next [--config FILE] [-n N] [--from TIME]`.
+pub fn next(path: &Path, count: usize, from: Option<&str>) -> Exit {
+    let now = match from.map(DateTime::parse_from_rfc3339).transpose() {
+        Ok(t) => t.map_or_else(Utc::now, |t| t.with_timezone(&Utc)),
+        Err(e) => {
+            eprintln!(
+                "schedd: --from {:?}: {e}; write an RFC 3339 instant like 2026-12-24T17:00:00+01:00",
+                from.unwrap_or_default()
+            );
+            return Exit::Usage;
+        }
+    };
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    print!("{}", next_report(&config, now, count));
+    Exit::Ok
+}
+
+/// `schedd --check-config FILE`: exits 0, or the code the start would
+/// end with, naming the file and the key.
+pub fn check_config(path: &Path) -> Exit {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    if let Err(e) = config.identity() {
+        eprintln!("schedd: {e}");
+        return Exit::Config;
+    }
+    let n = config.schedule.entries.len();
+    println!(
+        "{}: ok: {n} entr{} enabled, time zone {}",
+        path.display(),
+        if n == 1 { "y" } else { "ies" },
+        config.schedule.tz.name()
+    );
+    Exit::Ok
+}
 
 /// The report for `config` at `now`: the zone, the state now, the next
 /// `count` fires.

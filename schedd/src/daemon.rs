@@ -59,20 +59,6 @@ pub enum StartError {
     },
 }
 
-impl StartError {
-    /// The exit code this failure maps to.
-    pub fn exit(&self) -> Exit {
-        match self {
-            StartError::Config(ConfigError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                Exit::Permission
-            }
-            _ => Exit::Config,
-        }
-    }
-}
-
 /// Everything schedd needs, read before any thread exists.
 #[derive(Debug)]
 pub struct Prepared {

@@ -12,7 +12,8 @@
 //! - [`clock`]: the "is the clock synchronised yet" gate.
 //! - the connection to ledd is `tinsel_client::Link`, owned by [`daemon`]'s loop.
 //! - [`daemon`]: the run loop that ties them together.
-//! - [`cli`]: `schedd next`.
+//! - [`cli`]: `schedd next` and `--check-config`.
+//! - [`start`]: what the daemon kit runs, in its fixed order.
 //! - [`sandbox`]: the confinement applied before the runtime starts.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![deny(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod config;
 pub mod daemon;
 pub mod sandbox;
 pub mod schedule;
+pub mod start;
 pub mod sun;
 
 /// schedd's exit codes: the daemons' shared ones.

@@ -93,31 +93,6 @@ pub enum StartError {
     },
 }
 
-impl StartError {
-    /// The exit code this failure maps to.
-    pub fn exit(&self) -> Exit {
-        let io_exit = |e: &io::Error| match e.kind() {
-            io::ErrorKind::PermissionDenied => Exit::Permission,
-            _ => Exit::Config,
-        };
-        match self {
-            StartError::Config(ConfigError::Read { source, .. }) => io_exit(source),
-            StartError::Config(_) | StartError::RootWithoutUser { .. } => Exit::Config,
-            StartError::Tls(
-                TlsError::Read { source, .. } | TlsError::ClientCaRead { source, .. },
-            ) => io_exit(source),
-            StartError::Tls(TlsError::Ticketer(_)) => Exit::Internal,
-            StartError::Tls(_) => Exit::Config,
-            StartError::Bind { source, .. } => match source.kind() {
-                io::ErrorKind::PermissionDenied => Exit::Permission,
-                _ => Exit::Unavailable,
-            },
-            StartError::ListenFd { .. } => Exit::Unavailable,
-            StartError::ConfigPath { .. } => Exit::Config,
-        }
-    }
-}
-
 /// Everything webd needs to serve, obtained before any thread exists: the
 /// state the sandbox is applied to.
 #[derive(Debug)]

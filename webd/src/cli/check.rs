@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::daemon::LEDD_PEER;
 use crate::exit::Exit;
+use tinsel_daemon::start::StartFailure as _;
 use tinsel_sandbox::ids::Identity;
 
 /// A file webd needs on reload that its user could not read, or a
