@@ -4,7 +4,10 @@
 //!
 //! - [`usage`]: the command line (`lexopt`): the flags webd, schedd and
 //!   mqttd share, the `probe-ledd` child, and one way to say a bad one;
-//! - [`log`]: `tracing` to stderr, for the journal;
+//! - [`log`]: `tracing` to stderr, for the journal, and the one gate in
+//!   front of every line a peer can trigger;
+//! - [`rate`]: the token bucket behind every rate limit on what a peer can
+//!   cause;
 //! - [`exit`]: the sysexits-style exit codes and the one-thread runtime;
 //! - [`signals`]: SIGTERM, SIGINT and SIGHUP as one stream;
 //! - [`config`]: reading, parsing and validating a config file, with
@@ -21,6 +24,7 @@ pub mod config;
 pub mod exit;
 pub mod log;
 pub mod probe;
+pub mod rate;
 pub mod signals;
 pub mod start;
 pub mod usage;

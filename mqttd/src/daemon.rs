@@ -27,16 +27,18 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
 use tinsel_client::{LeddError, Link, Peer};
+use tinsel_daemon::log::{Gate, held_note};
+use tinsel_daemon::rate::TokenBucket;
 use tinsel_daemon::signals::{Signal, Signals};
 use tinsel_proto::{Animation, Playing, Request, Response};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use crate::broker;
+use crate::causes::Causes;
 use crate::command::{self, Refused, View};
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::publish::{self, OFFLINE, ONLINE};
-use crate::ratelimit::{Causes, LogLimit, TokenBucket};
 
 /// mqttd, as ledd's refusals name it: run as `tinsel-mqtt` by the package.
 pub const LEDD_PEER: Peer = Peer::daemon("mqttd", "tinsel-mqtt");
@@ -156,10 +158,10 @@ struct Bridge {
     bucket: TokenBucket,
     /// Rate-limited log lines, one limiter per kind: a flood of one kind
     /// never hides the first line of another.
-    flood_log: LogLimit,
-    bad_log: LogLimit,
-    part_log: LogLimit,
-    ledd_log: LogLimit,
+    flood_log: Gate,
+    bad_log: Gate,
+    part_log: Gate,
+    ledd_log: Gate,
 }
 
 impl Bridge {
@@ -169,10 +171,7 @@ impl Bridge {
         events
             .network_options
             .set_connection_timeout(broker::CONNECT_TIMEOUT.as_secs());
-        let bucket = TokenBucket::new(
-            p.config.limits.commands_per_second,
-            std::time::Instant::now(),
-        );
+        let bucket = TokenBucket::per_second(p.config.limits.commands_per_second);
         Bridge {
             command_topic: p.config.command_topic(),
             ha_status_topic: p.config.ha_status_topic(),
@@ -195,10 +194,10 @@ impl Bridge {
             effects: Vec::new(),
             available: None,
             bucket,
-            flood_log: LogLimit::new(LOG_EVERY),
-            bad_log: LogLimit::new(LOG_EVERY),
-            part_log: LogLimit::new(LOG_EVERY),
-            ledd_log: LogLimit::new(LOG_EVERY),
+            flood_log: Gate::new(1, LOG_EVERY),
+            bad_log: Gate::new(1, LOG_EVERY),
+            part_log: Gate::new(1, LOG_EVERY),
+            ledd_log: Gate::new(1, LOG_EVERY),
         }
     }
 
@@ -541,13 +540,5 @@ impl Bridge {
         if let Some(held) = self.bad_log.allow(std::time::Instant::now()) {
             tracing::warn!("mqtt: dropped a command on {topic}: {e}{}", held_note(held));
         }
-    }
-}
-
-fn held_note(held: u64) -> String {
-    if held == 0 {
-        String::new()
-    } else {
-        format!(" ({held} similar lines held back)")
     }
 }

@@ -20,7 +20,7 @@
 //! - [`broker`]: addresses, TLS (rustls, ring), MQTT options, failure causes;
 //! - the connection to ledd is `tinsel_client::Link`, owned by the daemon's loop;
 //! - [`check`]: `--check-config`, which also asks ledd as mqttd's user;
-//! - [`ratelimit`]: the command token bucket and rate-limited log lines;
+//! - [`causes`]: the broker link's causes, each logged once per outage;
 //! - [`daemon`]: the loop;
 //! - [`sandbox`]: the confinement steps;
 //! - [`exit`]: the named exit codes.
@@ -30,12 +30,12 @@
 
 pub mod args;
 pub mod broker;
+pub mod causes;
 pub mod check;
 pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod exit;
 pub mod publish;
-pub mod ratelimit;
 pub mod sandbox;
 pub mod start;

@@ -1,55 +1,29 @@
 //! The log gate for lines a peer can trigger (a refused peer, a bad frame,
 //! a failed accept): a flood of bad connections must not become a flood of
-//! log lines, so at most [`LOG_BURST`] pass per [`LOG_WINDOW`], then a count
-//! of what was dropped.
+//! log lines. The gate is the daemon kit's ([`Gate::peer`]: a burst of 20,
+//! then 2 a second), shared by the server's tasks; a line that passes after
+//! some were held back is preceded by their count.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use tracing::warn;
+use tinsel_daemon::log::Gate;
 
-/// Peer-triggered log lines allowed per [`LOG_WINDOW`].
-const LOG_BURST: u64 = 20;
-const LOG_WINDOW: Duration = Duration::from_secs(10);
-
-/// A log gate for lines a peer can trigger: at most `LOG_BURST` per
-/// `LOG_WINDOW`, then a count of what was dropped.
+/// The server's one gate for peer-triggered lines.
 #[derive(Debug)]
-pub struct LogLimiter {
-    window: Mutex<(Instant, u64)>,
-    dropped: AtomicU64,
-}
+pub struct LogLimiter(Mutex<Gate>);
 
 impl Default for LogLimiter {
     fn default() -> Self {
-        LogLimiter {
-            window: Mutex::new((Instant::now(), 0)),
-            dropped: AtomicU64::new(0),
-        }
+        LogLimiter(Mutex::new(Gate::peer()))
     }
 }
 
 impl LogLimiter {
-    /// Whether a line may be logged now.
-    pub fn allow(&self) -> bool {
-        let Ok(mut w) = self.window.lock() else {
-            return false;
-        };
-        if w.0.elapsed() >= LOG_WINDOW {
-            let dropped = self.dropped.swap(0, Ordering::Relaxed);
-            if dropped > 0 {
-                warn!("{dropped} similar log lines were suppressed");
-            }
-            *w = (Instant::now(), 0);
-        }
-        if w.1 < LOG_BURST {
-            w.1 += 1;
-            true
-        } else {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            false
-        }
+    /// `Some(n)` when a line may be logged now, `n` lines having been held
+    /// back since the last one; `None` to hold this one back.
+    pub fn allow(&self) -> Option<u64> {
+        self.0.lock().ok()?.allow(Instant::now())
     }
 }
 
@@ -57,7 +31,10 @@ impl LogLimiter {
 /// `$state` is anything with a `log: LogLimiter` field.
 macro_rules! peer_warn {
     ($state:expr, $($arg:tt)*) => {
-        if $state.log.allow() {
+        if let Some(held) = $state.log.allow() {
+            if held > 0 {
+                ::tracing::warn!("{held} similar log lines were held back");
+            }
             ::tracing::warn!($($arg)*);
         }
     };
@@ -71,8 +48,7 @@ mod tests {
     #[test]
     fn log_limiter_caps_a_burst() {
         let l = LogLimiter::default();
-        let allowed = (0..100).filter(|_| l.allow()).count();
-        assert_eq!(allowed as u64, LOG_BURST);
-        assert_eq!(l.dropped.load(Ordering::Relaxed), 100 - LOG_BURST);
+        let allowed = (0..100).filter(|_| l.allow().is_some()).count();
+        assert_eq!(allowed as u64, u64::from(Gate::PEER_BURST));
     }
 }
