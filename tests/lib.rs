@@ -3,6 +3,9 @@
 //! can pick its loopback source address, hold a connection open, or send
 //! bytes no ordinary client would.
 
+// Test support: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod https {
     //! A raw TLS client on std sockets: the tests that hold connections,
     //! misbehave, or come from many loopback addresses cannot use an HTTP

@@ -65,7 +65,9 @@ impl Signals {
     }
 }
 
+// The test raises real signals at itself (libc::raise).
 #[cfg(test)]
+#[allow(unsafe_code)]
 mod tests {
     use super::*;
 

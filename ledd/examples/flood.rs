@@ -5,6 +5,9 @@
 //!
 //! Usage: flood SOCKET SECONDS [THREADS]
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};

@@ -6,6 +6,9 @@
 //!
 //! Usage: frame_cost [--leds N] [--frames F] [--animation NAME]
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use ledd::config::{ChannelOrder, OutputConfig};

@@ -32,11 +32,11 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Config, Startup};
 use crate::engine::{Command, EngineError, EngineHandle, LiveSettings};
-use crate::exit::Exit;
 use crate::harden::{self, HardenOptions, SeccompMode};
 use crate::notify::{self, Notifier, Watchdog};
 use crate::server::{self, Change, Listener, State};
 use crate::strip::StripError;
+use tinsel_daemon::exit::Exit;
 
 mod args;
 

@@ -39,7 +39,6 @@
 //!   `EPERM` (a root process without capabilities could still delete
 //!   root-owned files); remove a stale socket at the next start instead, or
 //!   let systemd's `RuntimeDirectory=` clean up.
-#![deny(unsafe_code)]
 
 use std::fmt;
 

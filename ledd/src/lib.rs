@@ -7,15 +7,12 @@
 //! - [`server`]: the Unix socket server and peer roles.
 //! - [`daemon`]: the command line and the lifecycle (signals, reload).
 //! - [`notify`]: sd_notify and the systemd watchdog.
-//! - [`exit`]: the exit codes.
 //! - [`harden`]: the process hardening after the strip is open.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod animation;
 pub mod config;
 pub mod daemon;
 pub mod engine;
-pub mod exit;
 pub mod harden;
 pub mod notify;
 pub mod server;

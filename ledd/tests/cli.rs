@@ -1,6 +1,9 @@
 //! ledd's command line: help, the example config, config checking and the
 //! exit codes for bad configs and missing backends. Runs the real binary.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -12,6 +12,11 @@
 //! of other users); built by another user they are reported as ignored,
 //! with the reason (see `build/unprivileged.rs`).
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// It attacks or measures the process itself: raw syscalls, by design.
+#![allow(unsafe_code)]
+
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::sync::Arc;

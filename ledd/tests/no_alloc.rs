@@ -4,6 +4,11 @@
 //! may allocate meanwhile). Its own test binary, because the allocator is
 //! process-wide.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// It attacks or measures the process itself: raw syscalls, by design.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

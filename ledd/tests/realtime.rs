@@ -7,6 +7,11 @@
 //! Needs root: the test makes its own thread SCHED_FIFO first, as the
 //! service manager would (`CAP_SYS_NICE`).
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// It attacks or measures the process itself: raw syscalls, by design.
+#![allow(unsafe_code)]
+
 use ledd::config::{Config, Overrides};
 use ledd::engine::EngineHandle;
 

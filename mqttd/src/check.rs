@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::daemon::LEDD_PEER;
-use crate::exit::Exit;
+use tinsel_daemon::exit::Exit;
 use tinsel_daemon::start::StartFailure as _;
 
 /// Checks `path`; exits 0, 78 naming the key (or 69 when the broker's name

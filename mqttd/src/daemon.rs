@@ -37,8 +37,8 @@ use crate::broker;
 use crate::causes::Causes;
 use crate::command::{self, Refused, View};
 use crate::config::{Config, ConfigError};
-use crate::exit::Exit;
 use crate::publish::{self, OFFLINE, ONLINE};
+use tinsel_daemon::exit::Exit;
 
 /// mqttd, as ledd's refusals name it: run as `tinsel-mqtt` by the package.
 pub const LEDD_PEER: Peer = Peer::daemon("mqttd", "tinsel-mqtt");

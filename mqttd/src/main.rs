@@ -1,7 +1,5 @@
 //! The `mqttd` binary: a thin shell over [`mqttd::start::Mqttd`], started
 //! in the daemon kit's fixed order (`tinsel_daemon::start`).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
     tinsel_daemon::start::main::<mqttd::start::Mqttd>()

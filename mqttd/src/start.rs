@@ -11,8 +11,8 @@ use tinsel_daemon::usage::{Parsed, Usage};
 use crate::args::{self, Command};
 use crate::config::ConfigError;
 use crate::daemon::{Prepared, StartError};
-use crate::exit::Exit;
 use crate::sandbox::SeccompMode;
+use tinsel_daemon::exit::Exit;
 
 /// mqttd, for `tinsel_daemon::start::main`.
 #[derive(Debug)]

@@ -1,6 +1,9 @@
 //! mqttd's command line, as a user meets it: the exit codes and messages
 //! of `--check-config`, `--example-config` and `--help`.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

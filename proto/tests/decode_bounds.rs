@@ -2,6 +2,11 @@
 //! cap. A counting global allocator measures what each decode reserves on
 //! its own thread.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// A counting global allocator.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

@@ -5,6 +5,9 @@
 //! new variants at the end of their enum instead, or bump `VERSION` and
 //! update the bytes on purpose.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use tinsel_proto::*;
 
 fn params() -> PlayParams {

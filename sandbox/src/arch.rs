@@ -92,10 +92,6 @@ pub mod arm_time64 {
     pub const SYS_CLOCK_GETRES_TIME64: c_long = 406;
     /// `clock_nanosleep_time64`.
     pub const SYS_CLOCK_NANOSLEEP_TIME64: c_long = 407;
-    /// `ppoll_time64`.
-    pub const SYS_PPOLL_TIME64: c_long = 414;
-    /// `rt_sigtimedwait_time64`.
-    pub const SYS_RT_SIGTIMEDWAIT_TIME64: c_long = 421;
     /// `futex_time64`.
     pub const SYS_FUTEX_TIME64: c_long = 422;
 }

@@ -27,13 +27,21 @@
 pub mod arch;
 pub mod caps;
 pub mod confine;
+// Tests only: it forks, attacks and asserts by design.
 #[cfg(feature = "harness")]
+#[allow(unsafe_code, clippy::expect_used)]
 pub mod harness;
 pub mod ids;
+// The ABI probe: `landlock_create_ruleset` with no attribute, no crate has it.
+#[allow(unsafe_code)]
 pub mod landlock;
 pub mod mode;
+// fcntl and close_range on inherited descriptors (nix has no close_range).
+#[allow(unsafe_code)]
 pub mod process;
 pub mod seccomp;
+// A close_range probe that closes nothing.
+#[allow(unsafe_code)]
 pub mod support;
 pub mod syscalls;
 

@@ -267,8 +267,3 @@ pub fn unix_client() -> Vec<Rule> {
     ));
     v
 }
-
-/// Strip the `SYS_` prefix for display.
-pub fn display_name(rule: &Rule) -> &'static str {
-    rule.name.strip_prefix("SYS_").unwrap_or(rule.name)
-}

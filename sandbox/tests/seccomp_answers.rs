@@ -5,6 +5,11 @@
 //! (`tinsel_sandbox::harness`); each has a control without the filter that
 //! succeeds. No root needed: the filter needs only no_new_privs.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// It attacks or measures the process itself: raw syscalls, by design.
+#![allow(unsafe_code)]
+
 use tinsel_sandbox::harness::isolated;
 use tinsel_sandbox::libc;
 use tinsel_sandbox::seccomp::{self, Action, Filter};

@@ -8,6 +8,9 @@
 //! with the reason (`build/unprivileged.rs`). CI and the emulated Pi Zero
 //! run them as root.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

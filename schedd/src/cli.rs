@@ -9,9 +9,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use tinsel_daemon::start::StartFailure as _;
 
-use crate::Exit;
 use crate::config::{Config, ZoneSource};
 use crate::daemon::StartError;
+use tinsel_daemon::exit::Exit;
 
 /// The most fires `schedd next --count` prints.
 pub const MAX_COUNT: usize = 1000;

@@ -24,10 +24,10 @@ use tinsel_client::{LeddError, Link, Peer};
 use tinsel_daemon::signals::{Signal, Signals};
 use tokio::time::{Instant, sleep_until};
 
-use crate::Exit;
 use crate::clock::{ClockGate, RECHECK};
 use crate::config::{Config, ConfigError};
 use crate::schedule::{Action, Schedule};
+use tinsel_daemon::exit::Exit;
 
 /// schedd, as ledd's refusals name it: run as `tinsel-sched` by the package.
 pub const LEDD_PEER: Peer = Peer::daemon("schedd", "tinsel-sched");

@@ -8,10 +8,10 @@ use tinsel_daemon::log::Targets;
 use tinsel_daemon::start::{Daemon, StartFailure};
 use tinsel_daemon::usage::{Parsed, Usage};
 
-use crate::Exit;
 use crate::args::{self, Command};
 use crate::daemon::{Prepared, StartError};
 use crate::sandbox::SeccompMode;
+use tinsel_daemon::exit::Exit;
 
 /// schedd, for `tinsel_daemon::start::main`.
 #[derive(Debug)]

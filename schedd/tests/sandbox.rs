@@ -9,6 +9,11 @@
 //! to the configured `nobody`; started by an ordinary user it stays that
 //! user, and every other layer is the same, so these tests run either way.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// It attacks or measures the process itself: raw syscalls, by design.
+#![allow(unsafe_code)]
+
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;

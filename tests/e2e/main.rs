@@ -2,6 +2,9 @@
 //! as separate processes on a simulated strip, temporary sockets and a
 //! self-signed certificate.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod admin_slots;
 mod admission;
 mod client_certs;

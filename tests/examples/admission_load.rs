@@ -15,6 +15,9 @@
 //!     [--secs 15] [--churn 200] [--label NAME]
 //! ```
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};

@@ -25,9 +25,9 @@ use tinsel_daemon::signals::{Signal, Signals};
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
-use crate::exit::Exit;
 use crate::http::{AppState, Live, server};
 use crate::tls::{self, Expiry, Resumption, TlsError};
+use tinsel_daemon::exit::Exit;
 
 /// webd, as ledd's refusals name it: run as `tinsel-web` by the package.
 pub const LEDD_PEER: Peer = Peer::daemon("webd", "tinsel-web");

@@ -1,7 +1,5 @@
 //! The `webd` binary: a thin shell over [`webd::start::Webd`], started in
 //! the daemon kit's fixed order (`tinsel_daemon::start`).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
     tinsel_daemon::start::main::<webd::start::Webd>()

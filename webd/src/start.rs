@@ -13,9 +13,9 @@ use tinsel_daemon::usage::{Parsed, Usage};
 use crate::cli::args::{self, Command};
 use crate::config::ConfigError;
 use crate::daemon::{Prepared, StartError};
-use crate::exit::Exit;
 use crate::sandbox::SeccompMode;
 use crate::tls::TlsError;
+use tinsel_daemon::exit::Exit;
 
 /// webd, for `tinsel_daemon::start::main`.
 #[derive(Debug)]

@@ -2,6 +2,9 @@
 //! `--check-config` exit codes and messages, `token new`, `cert
 //! self-signed`, and the refusal to start with a bad config.
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -16,6 +16,11 @@
 //! `as_root_*` needs root; built by an ordinary user it is reported as
 //! ignored, with the reason (`build/unprivileged.rs`).
 
+// A test or a measurement: a failed step fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// It attacks or measures the process itself: raw syscalls, by design.
+#![allow(unsafe_code)]
+
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;

@@ -42,6 +42,8 @@ mod frame_loop;
 mod output;
 mod pipeline;
 mod queue;
+// sched_setscheduler, mlockall and RLIMIT_MEMLOCK for the frame thread.
+#[allow(unsafe_code)]
 mod rt;
 mod stats;
 

@@ -35,8 +35,12 @@ use crate::engine::{self, Published};
 
 mod change_log;
 mod connection;
+// The socket systemd passes (fd 3) and the bind with a chosen umask.
+#[allow(unsafe_code)]
 mod listen;
 mod log_limit;
+// SO_PEERGROUPS, which neither nix nor std reads.
+#[allow(unsafe_code)]
 mod peer;
 mod slots;
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The config file: TOML parsed into raw types that refuse unknown keys
 //! (`raw.rs`), then validated (`validate.rs`) into [`Config`], which cannot
-//! hold an invalid value; `error.rs` is [`ConfigError`]. Every error names
+//! hold an invalid value; the error is the kit's [`ConfigError`]. Every error names
 //! the file and the key and says what to do; a bad config makes mqttd exit
 //! 78 (`--check-config` too).
 //!
@@ -11,7 +11,6 @@
 //! from `broker.password_file`, or from the systemd credential
 //! `$CREDENTIALS_DIRECTORY/mqtt.password`.
 
-mod error;
 mod raw;
 mod validate;
 
@@ -23,10 +22,10 @@ use tinsel_proto::Animation;
 use tinsel_sandbox::ids::Identity;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
-pub use self::error::ConfigError;
 use self::raw::RawConfig;
 use self::validate::Validator;
 pub use self::validate::node_id;
+pub use tinsel_daemon::config::ConfigError;
 
 /// The example config printed by `mqttd --example-config`. A test parses
 /// it, so it never goes stale.

@@ -159,11 +159,6 @@ impl Filter {
         &self.rules
     }
 
-    /// The default action.
-    pub fn default_action(&self) -> Action {
-        self.default
-    }
-
     /// Whether syscall `nr` appears in the filter at all.
     pub fn mentions(&self, nr: libc::c_long) -> bool {
         self.rules.iter().any(|r| r.nr == nr)

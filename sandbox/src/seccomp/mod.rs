@@ -54,6 +54,9 @@
 
 mod bpf;
 mod compile;
+// The `seccomp()` syscall itself, with TSYNC and the SECCOMP_GET_ACTION_AVAIL
+// probe, on 32-bit ARM too, where seccompiler has no backend.
+#[allow(unsafe_code)]
 mod install;
 #[cfg(test)]
 mod tests;

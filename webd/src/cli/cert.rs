@@ -12,7 +12,7 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use super::CliError;
-use crate::exit::Exit;
+use tinsel_daemon::exit::Exit;
 
 /// The file names Let's Encrypt uses, so configs read the same either way.
 pub const CERT_FILE: &str = "fullchain.pem";

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::daemon::LEDD_PEER;
-use crate::exit::Exit;
+use tinsel_daemon::exit::Exit;
 use tinsel_daemon::start::StartFailure as _;
 use tinsel_sandbox::ids::Identity;
 

@@ -5,8 +5,8 @@
 use base64::Engine as _;
 
 use super::CliError;
-use crate::exit::Exit;
 use crate::http::auth::{MIN_HMAC_SECRET_BYTES, check_token_name, to_hex, token_hash};
+use tinsel_daemon::exit::Exit;
 
 /// Random bytes in a token: 256 bits, beyond any guessing.
 pub const TOKEN_BYTES: usize = 32;

@@ -13,7 +13,6 @@
 //! The crate's `main` calls [`apply`] between "all files read, listeners
 //! obtained" (`daemon::prepare`) and "runtime built" (`daemon::run`), and
 //! maps [`SandboxError`] to exit code 71.
-#![deny(unsafe_code)]
 
 pub mod syscalls;
 

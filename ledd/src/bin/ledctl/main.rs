@@ -4,7 +4,6 @@
 //!
 //! This file is the command line and the one-shot commands; `status.rs`
 //! prints ledd's status, `watch.rs` reads frames and draws them live.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod status;
 mod watch;
