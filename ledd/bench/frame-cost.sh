@@ -6,14 +6,15 @@
 # (x86_64 here; .ci/arm-frame-cost counts ARMv6 instructions under qemu).
 #
 # Usage: ledd/bench/frame-cost.sh [led counts...]      (default: 150 300)
-# Env:   FRAMES=N (default 200), ANIMATIONS="fire rainbow ..." (default: all),
+# Env:   FRAMES=N (default 200), ANIMATIONS="fire rainbow ..." (default: every
+#        animation `ledctl list` names, from ledd/bench/animation-names),
 #        CARGO_TARGET_DIR as usual.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${FRAMES:-200}
 LEDS=("$@"); [ ${#LEDS[@]} -gt 0 ] || LEDS=(150 300)
-ANIMS=${ANIMATIONS:-"solid rainbow rainbow-cycle theater-chase color-wipe twinkle sparkle breathe comet fire candy-cane snowfall meteor gradient festive fairy-lights aurora"}
 command -v valgrind >/dev/null || { echo "frame-cost: valgrind is not installed" >&2; exit 2; }
+ANIMS=${ANIMATIONS:-$(ledd/bench/animation-names | tr '\n' ' ')}
 
 cargo build --release -q -p ledd --example frame_cost
 EX=${CARGO_TARGET_DIR:-target}/release/examples/frame_cost

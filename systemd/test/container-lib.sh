@@ -5,6 +5,7 @@
 #
 #   ct_host_tools                      debootstrap, systemd-nspawn, nsenter (apt-get when missing)
 #   ct_build_deb OUTDIR PROFILE        cargo build (static) + cargo deb; prints the .deb's path
+#   ct_build_deb_from_doc OUTDIR       the same, release, by docs/install.md's own commands (x86_64)
 #   ct_bin_dir PROFILE                 where ct_build_deb's binaries are
 #   ct_ensure_base                     the debootstrapped base system, cached in $ct_cache
 #   ct_new_root ROOT                   a fresh copy of the base at ROOT; sets ct_nspawn
@@ -54,6 +55,23 @@ ct_build_deb() { # OUTDIR PROFILE
   # target/<triple>/<profile dir>: cargo-deb finds the binaries by triple.
   (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" \
     --target "$(basename "$(dirname "$bin")")" --output "$out/") >&2 || return 1
+  ls "$out"/tinsel_*.deb
+}
+
+# The amd64 .deb exactly as docs/install.md builds it: the block marked
+# `<!-- ci: deb-amd64 -->` (scripts/doc-commands), run as written from the
+# checkout's root, each command echoed, the first failing one failing the
+# build, as it would stop a newcomer. The release profile, as the doc says.
+ct_build_deb_from_doc() { # OUTDIR
+  local out=$1 block target
+  [ "$(uname -m)" = x86_64 ] || { ct_err "docs/install.md builds the amd64 package: x86_64 only (or --profile P)"; return 1; }
+  command -v cargo-deb >/dev/null || cargo install cargo-deb --locked >&2 || return 1
+  block=$("$ct_repo/scripts/doc-commands" show deb-amd64) || return 1
+  target=${CARGO_TARGET_DIR:-$ct_repo/target}
+  [[ $target == /* ]] || target=$ct_repo/$target
+  rm -f "$target"/x86_64-unknown-linux-gnu/debian/tinsel_*.deb
+  (cd "$ct_repo" && bash -eux -o pipefail -c "$block") >&2 || { ct_err "a command of docs/install.md failed (above)"; return 1; }
+  cp "$target"/x86_64-unknown-linux-gnu/debian/tinsel_*_amd64.deb "$out/" || return 1
   ls "$out"/tinsel_*.deb
 }
 

@@ -2,14 +2,19 @@
 # The units under a real systemd 252: boot a Debian bookworm container, install
 # the tinsel .deb, and check socket activation, the webhook path and the sandbox.
 #
-# Usage (as root):  systemd/test/container-test.sh [--deb FILE] [--keep]
-#   --deb FILE   test this .deb instead of building one (cargo build --release
-#                -p ledd -p webd -p schedd, then cargo deb -p ledd --no-build)
+# Usage (as root):  systemd/test/container-test.sh [--deb FILE | --profile P] [--keep]
+#   (default)    build the .deb with docs/install.md's own commands, as
+#                written: its block marked `<!-- ci: deb-amd64 -->` (the
+#                static release build of ledd, webd, schedd and mqttd, then
+#                cargo deb -p ledd --no-build), after `scripts/doc-commands
+#                check` has checked every packaging command of the doc
+#   --deb FILE   test this .deb instead of building one
 #   --keep       keep the container's directory afterwards (it is kept anyway
 #                when a check fails)
-#   --profile P  build and package the `release` (default) or `dev` profile;
-#                `dev` reuses the debug binaries `cargo nextest` already built
-#                (cargo-deb warns that it is meant for releases: expected)
+#   --profile P  build and package the `release` or `dev` profile with
+#                packaging/build instead of the doc's commands; `dev` is
+#                the quicker build (cargo-deb warns that it is meant for
+#                releases: expected)
 # Environment:
 #   TINSEL_CT_CACHE   where the debootstrapped base system is cached
 #                     (default /var/cache/tinsel-ct; delete it to start cold)
@@ -54,7 +59,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/container-lib.sh"
 deb=
 keep=no
-profile=release
+profile=
 while [ $# -gt 0 ]; do
   case $1 in
     --deb) deb=$(realpath "$2"); shift 2 ;;
@@ -101,9 +106,13 @@ cleanup() {
 trap cleanup EXIT
 
 # ------------------------------------------------------------------- the .deb
-if [ -z "$deb" ]; then
+if [ -z "$deb" ] && [ -n "$profile" ]; then
   step "build the .deb ($profile profile)"
   deb=$(ct_build_deb "$work" "$profile") || fail "building the .deb"
+elif [ -z "$deb" ]; then
+  step "build the .deb with docs/install.md's commands, as written"
+  "$ct_repo/scripts/doc-commands" check || fail "docs/install.md's packaging commands (scripts/doc-commands check)"
+  deb=$(ct_build_deb_from_doc "$work") || fail "building the .deb with docs/install.md's commands"
 fi
 ok "package: $deb"
 
