@@ -96,7 +96,7 @@ fn visible(text: &str) -> String {
 /// both gain a one-character mark for it (`…`, or a space).
 fn cut(text: &str, start: usize, width: usize) -> String {
     let len = text.chars().count();
-    if start == 0 && len <= width {
+    if len == 0 || (start == 0 && len <= width) {
         return text.to_owned();
     }
     let caret = is_caret_line(text);
@@ -169,6 +169,10 @@ mod tests {
             assert_eq!(source[0], ' ', "{msg}");
             assert_eq!(source[1] == '…', before > 1_000, "{msg}");
             assert_eq!(source.last() == Some(&'…'), after > 1_000, "{msg}");
+            assert!(
+                msg.lines().all(|l| l.trim_end() != "  |…"),
+                "the gutter's empty line stays empty:\n{msg}"
+            );
         }
     }
 
