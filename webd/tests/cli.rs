@@ -162,3 +162,28 @@ fn refuses_root_without_user_and_group() {
     let err = text(&out.stderr);
     assert!(err.contains("`user`") && err.contains("root"), "{err}");
 }
+
+#[test]
+fn cert_client_never_writes_over_the_ca_whatever_name_and_force_say() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
+    let made = webd(&["cert", "client", "phone", "--dir", &d]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let ca =
+        || ["ca.pem", "ca-key.pem"].map(|f| std::fs::read(dir.path().join(f)).expect("CA file"));
+    let before = ca();
+    for name in ["ca", "ca-key", "CA"] {
+        for force in [false, true] {
+            let mut args = vec!["cert", "client", name, "--dir", &d];
+            if force {
+                args.push("--force");
+            }
+            let out = webd(&args);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
+            assert!(err.contains(&format!("`{name}`")), "{err}");
+            assert!(err.contains("pick another name"), "{err}");
+            assert_eq!(ca(), before, "{args:?} changed the CA");
+        }
+    }
+}
