@@ -10,8 +10,10 @@
 //!   cause;
 //! - [`exit`]: the sysexits-style exit codes and the one-thread runtime;
 //! - [`signals`]: SIGTERM, SIGINT and SIGHUP as one stream;
-//! - [`config`]: reading, parsing and validating a config file, with
-//!   errors that name the file and the key;
+//! - [`config`]: reading a config file (a regular file of at most 256 KiB
+//!   that only root, or the daemon's own user, may write), parsing and
+//!   validating it, with errors that name the file and the key, and the
+//!   `user`/`group` rule of the daemons that drop root;
 //! - [`probe`]: `--check-config`'s try of ledd's socket as the daemon's
 //!   own user;
 //! - [`start`]: the start of webd, schedd and mqttd in its fixed order,

@@ -22,11 +22,8 @@ pub fn run(path: &Path) -> Exit {
             return e.exit();
         }
     };
+    // `prepare` applied the identity rule, as the start does.
     let c = &prepared.config;
-    if let Err(e) = c.identity() {
-        eprintln!("mqttd: {e}");
-        return Exit::Config;
-    }
     println!("{}: OK", c.path.display());
     println!(
         "broker: {}:{} ({}), tls {}, login {}",

@@ -61,12 +61,6 @@ pub enum StartError {
     /// The config file (or a file it names) is wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Started as root without somewhere to drop to.
-    #[error("{}: `user`: mqttd was started as root, but `user` is not set; set user = \"tinsel-mqtt\" and group = \"tinsel\" so mqttd can drop root before it talks to the network", path.display())]
-    RootWithoutUser {
-        /// The config file.
-        path: PathBuf,
-    },
     /// The broker's name does not resolve (DNS not up yet?): systemd
     /// restarts mqttd, unlike a config error.
     #[error("{0}")]
@@ -104,9 +98,9 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
         source,
     })?;
     let config = Config::load(&path)?;
-    if rustix::process::geteuid().is_root() && config.user.is_none() {
-        return Err(StartError::RootWithoutUser { path });
-    }
+    // The identity rule (`tinsel_daemon::config::start_identity`), as
+    // `--check-config` applies it: the sandbox drops to this user later.
+    config.start_identity()?;
     let password = config.read_password()?;
     let tls = broker::tls(&config)?;
     let addrs = broker::resolve(&config).map_err(|e| StartError::Resolve(e.to_string()))?;

@@ -20,7 +20,22 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.to_str().unwrap().to_owned()
 }
 
-const GOOD: &str = "ledd_socket = \"ledd.sock\"\nname = \"t\"\nuser = \"nobody\"\n[broker]\nhost = \"127.0.0.1\"\n";
+/// `nobody`'s group: `nogroup` on Debian, `nobody` elsewhere.
+fn nogroup() -> &'static str {
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    match groups.lines().any(|l| l.starts_with("nogroup:")) {
+        true => "nogroup",
+        false => "nobody",
+    }
+}
+
+/// A config that checks out, as root too (`user` and `group` both set).
+fn good() -> String {
+    format!(
+        "ledd_socket = \"ledd.sock\"\nname = \"t\"\nuser = \"nobody\"\ngroup = \"{}\"\n[broker]\nhost = \"127.0.0.1\"\n",
+        nogroup()
+    )
+}
 
 #[test]
 fn an_unknown_key_exits_78_naming_the_key_and_the_file() {
@@ -28,7 +43,7 @@ fn an_unknown_key_exits_78_naming_the_key_and_the_file() {
     let path = write(
         dir.path(),
         "mqttd.toml",
-        &format!("{GOOD}password = \"hunter2\"\n"),
+        &format!("{}password = \"hunter2\"\n", good()),
     );
     let out = mqttd(&["--check-config", &path]);
     assert_eq!(out.status.code(), Some(78), "{out:?}");
@@ -42,7 +57,7 @@ fn a_bad_value_exits_78_naming_the_key() {
     let path = write(
         dir.path(),
         "mqttd.toml",
-        &GOOD.replace("name = \"t\"\n", "group_topic = \"tinsel/#\"\n"),
+        &good().replace("name = \"t\"\n", "group_topic = \"tinsel/#\"\n"),
     );
     let out = mqttd(&["--check-config", &path]);
     assert_eq!(out.status.code(), Some(78), "{out:?}");
@@ -52,7 +67,7 @@ fn a_bad_value_exits_78_naming_the_key() {
 #[test]
 fn a_good_config_checks_out_and_says_where_ledd_is_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "mqttd.toml", GOOD);
+    let path = write(dir.path(), "mqttd.toml", &good());
     let out = mqttd(&["--check-config", &path]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -79,7 +94,11 @@ fn the_example_config_checks_out_and_the_password_has_no_flag() {
         "mqttd.toml",
         &String::from_utf8_lossy(&out.stdout)
             .replace("host = \"localhost\"", "host = \"127.0.0.1\"")
-            .replace("# user = \"tinsel-mqtt\"", "user = \"nobody\""),
+            .replace("# user = \"tinsel-mqtt\"", "user = \"nobody\"")
+            .replace(
+                "# group = \"tinsel\"",
+                &format!("group = \"{}\"", nogroup()),
+            ),
     );
     let out = mqttd(&["--check-config", &path]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");

@@ -42,12 +42,6 @@ pub enum StartError {
     /// The config file is wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Started as root without somewhere to drop to.
-    #[error("{}: `user`: schedd was started as root, but `user` and `group` are not both set; set them (user = \"tinsel-sched\", group = \"tinsel\") so schedd can drop root", path.display())]
-    RootWithoutUser {
-        /// The config file.
-        path: PathBuf,
-    },
     /// The config path cannot be made absolute.
     #[error("{}: {source}", path.display())]
     ConfigPath {
@@ -74,9 +68,9 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
         source,
     })?;
     let config = Config::load(&path)?;
-    if rustix::process::geteuid().is_root() && (config.user.is_none() || config.group.is_none()) {
-        return Err(StartError::RootWithoutUser { path });
-    }
+    // The identity rule (`tinsel_daemon::config::start_identity`), as
+    // `--check-config` applies it: the sandbox drops to this user later.
+    config.start_identity()?;
     Ok(Prepared { config })
 }
 

@@ -408,7 +408,10 @@ fn check_config_fails_on_an_expired_certificate() {
     certificate_expiring_in(dir.path(), -3);
     std::fs::write(
         dir.path().join("webd.toml"),
-        "ledd_socket = \"ledd.sock\"\n[tls]\ncert = \"tls/fullchain.pem\"\nkey = \"tls/privkey.pem\"\n",
+        format!(
+            "ledd_socket = \"ledd.sock\"\n{}[tls]\ncert = \"tls/fullchain.pem\"\nkey = \"tls/privkey.pem\"\n",
+            user_lines()
+        ),
     )
     .expect("write webd.toml");
     let out = check_config(dir.path());

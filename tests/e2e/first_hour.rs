@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::fixtures::{Ledd, LeddBuilder, agent, chmod, free_port, is_root, nogroup};
+use crate::fixtures::{Ledd, LeddBuilder, agent, chmod, free_port, is_root, nogroup, user_lines};
 use crate::harness::{Daemon, bin, run, stderr, stdout, wait_for};
 
 #[track_caller]
@@ -268,7 +268,7 @@ fn the_tls_lines_cert_self_signed_prints_work_in_a_config_elsewhere() {
     assert!(out.status.success(), "{}", stderr(&out));
     let conf_dir = dir.path().join("etc");
     std::fs::create_dir(&conf_dir).expect("mkdir");
-    let config = webd_config(&conf_dir, free_port(), "", &stdout(&out), "");
+    let config = webd_config(&conf_dir, free_port(), &user_lines(), &stdout(&out), "");
     let check = check_config(&config);
     assert!(check.status.success(), "{}", stderr(&check));
 }
@@ -288,7 +288,7 @@ fn check_config_accepts_the_packaged_config_whose_key_is_a_systemd_credential() 
         "[tls]\ncert = \"{}\"\nkey = \"/run/credentials/webd.service/tls.key\"\n",
         dir.path().join("fullchain.pem").display()
     );
-    let config = webd_config(dir.path(), free_port(), "", &tls, "");
+    let config = webd_config(dir.path(), free_port(), &user_lines(), &tls, "");
     let check = check_config(&config);
     assert!(check.status.success(), "{}", stderr(&check));
     assert!(

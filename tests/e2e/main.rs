@@ -13,6 +13,7 @@ mod first_hour;
 mod fixtures;
 mod hardware;
 mod harness;
+mod hostile_config;
 mod ledd;
 mod mqtt;
 mod narrow_tokens;

@@ -54,12 +54,6 @@ pub enum StartError {
     /// The certificate or key is wrong.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// Started as root without somewhere to drop to.
-    #[error("{}: `user`: webd was started as root, but `user` and `group` are not both set; set them (e.g. user = \"webd\", group = \"webd\") so webd can drop root before serving", path.display())]
-    RootWithoutUser {
-        /// The config file.
-        path: PathBuf,
-    },
     /// The listen address could not be bound.
     #[error(
         "cannot listen on {addr}: {source}; pick a free port in `listen`, or use systemd socket activation for ports below 1024"
@@ -120,9 +114,9 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     })?;
     let config = Config::load(&path)?;
     fd_limit(&config)?;
-    if rustix::process::geteuid().is_root() && (config.user.is_none() || config.group.is_none()) {
-        return Err(StartError::RootWithoutUser { path });
-    }
+    // The identity rule (`tinsel_daemon::config::start_identity`), as
+    // `--check-config` applies it: the sandbox drops to this user later.
+    config.start_identity()?;
     let resumption = Resumption::new()?;
     let tls = tls::load(&config.tls, &config.client_auth, &resumption)?;
     let expiry = tls::expiry(&config.tls.cert).ok();

@@ -106,7 +106,7 @@ impl StartFailure for StartError {
         };
         match self {
             StartError::Config(ConfigError::Read { source, .. }) => io_exit(source),
-            StartError::Config(_) | StartError::RootWithoutUser { .. } => Exit::Config,
+            StartError::Config(_) => Exit::Config,
             StartError::Tls(
                 TlsError::Read { source, .. } | TlsError::ClientCaRead { source, .. },
             ) => io_exit(source),

@@ -41,6 +41,25 @@ fn usage_errors_exit_64() {
     assert_eq!(webd(&["token", "new", "has space"]).status.code(), Some(64));
 }
 
+/// Whether the tests run as root.
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The `user` and `group` lines a config needs when webd is started (or
+/// checked) as root: `nobody` and its group. Empty otherwise.
+fn users() -> String {
+    if !is_root() {
+        return String::new();
+    }
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let group = match groups.lines().any(|l| l.starts_with("nogroup:")) {
+        true => "nogroup",
+        false => "nobody",
+    };
+    format!("user = \"nobody\"\ngroup = \"{group}\"\n")
+}
+
 fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let out = webd(&["cert", "self-signed", "--out", &dir.display().to_string()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -72,8 +91,7 @@ fn example_config_checks_out_apart_from_its_pem_paths() {
     let fixed = example
         .replace("/etc/tinsel/tls/fullchain.pem", "fullchain.pem")
         .replace("/etc/tinsel/tls/privkey.pem", "privkey.pem")
-        .replace("user = \"tinsel-web\"\n", "")
-        .replace("group = \"tinsel\"\n", "");
+        .replace("user = \"tinsel-web\"\ngroup = \"tinsel\"\n", &users());
     let path = dir.path().join("webd.toml");
     std::fs::write(&path, fixed).expect("write");
     let out = webd(&["--check-config", &path.display().to_string()]);
@@ -103,7 +121,7 @@ fn bad_configs_exit_78_naming_key_and_file() {
     assert!(text(&out.stderr).contains("colour_of_tree"));
     // A broken certificate is a config error naming the file.
     let dir2 = tempfile::tempdir().expect("tempdir");
-    let path = write_config(dir2.path(), "");
+    let path = write_config(dir2.path(), &users());
     std::fs::write(dir2.path().join("fullchain.pem"), "junk").expect("write");
     let out = webd(&["--check-config", &path.display().to_string()]);
     assert_eq!(out.status.code(), Some(78));
@@ -146,4 +164,29 @@ fn refuses_root_without_user_and_group() {
     assert_eq!(out.status.code(), Some(78));
     let err = text(&out.stderr);
     assert!(err.contains("`user`") && err.contains("root"), "{err}");
+}
+
+#[test]
+fn cert_client_never_writes_over_the_ca_whatever_name_and_force_say() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
+    let made = webd(&["cert", "client", "phone", "--dir", &d]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let ca =
+        || ["ca.pem", "ca-key.pem"].map(|f| std::fs::read(dir.path().join(f)).expect("CA file"));
+    let before = ca();
+    for name in ["ca", "ca-key", "CA"] {
+        for force in [false, true] {
+            let mut args = vec!["cert", "client", name, "--dir", &d];
+            if force {
+                args.push("--force");
+            }
+            let out = webd(&args);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(64), "{args:?}: {err}");
+            assert!(err.contains(&format!("`{name}`")), "{err}");
+            assert!(err.contains("pick another name"), "{err}");
+            assert_eq!(ca(), before, "{args:?} changed the CA");
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! The config's error type, [`Origin`] (which file, for messages), and how
-//! a TOML parser error is shown: the problem and its line and column first,
-//! then the offending line with a caret under the spot.
+//! The config's error type and [`Origin`] (which file, for messages). A
+//! TOML parser error is shown as every daemon shows it
+//! ([`tinsel_daemon::config::toml_error`]): the problem and its line and
+//! column first, then the offending line with a caret under the spot.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -8,27 +9,11 @@ use std::path::PathBuf;
 /// A configuration that could not be read or was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file could be changed by someone other than root.
-    #[error(
-        "config file {path} is owned by uid {uid} with mode {mode:o}: ledd runs as root and trusts only a file owned by root and not writable by group or others (chown root {path} && chmod go-w {path})"
-    )]
-    Untrusted {
-        /// The file.
-        path: PathBuf,
-        /// Its owner.
-        uid: u32,
-        /// Its permission bits.
-        mode: u32,
-    },
+    /// The file could not be read, or is not one ledd trusts: not a
+    /// regular file, over the size cap, or owned or writable by someone
+    /// else ([`tinsel_daemon::config::read`], the reader of every daemon).
+    #[error(transparent)]
+    File(#[from] tinsel_daemon::config::ConfigError),
     /// The file is not valid TOML or has an unknown key or a wrong type.
     #[error("{origin}: {message}")]
     Parse {

@@ -8,8 +8,10 @@
 //! at start (or at SIGHUP), not a silently refused client later.
 //!
 //! - `mod.rs` (this file): the checked [`Config`], [`Overrides`],
-//!   [`Config::load`] (which refuses a file others may write), [`parse`],
-//!   and the example.
+//!   [`Config::load`] (which reads the file with the reader every daemon
+//!   uses, [`tinsel_daemon::config::read`]: a regular file of at most
+//!   256 KiB, owned by root or ledd's own user, not writable by others),
+//!   [`parse`], and the example.
 //! - `raw.rs`: the serde types, as written in the file.
 //! - `validate.rs`: the validation driver and its helpers; each section's
 //!   checks are in its own file: `socket.rs` (`socket`, `socket_group`,
@@ -103,7 +105,7 @@ impl Config {
     pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
         let (raw, origin) = match path {
             Some(path) => {
-                let text = read_trusted(path)?;
+                let text = tinsel_daemon::config::read(path)?;
                 let origin = Origin::File(path.to_owned());
                 (parse(&text, &origin)?, origin)
             }
@@ -121,38 +123,6 @@ impl Config {
         Validator { origin: &origin }.config(raw, overrides)
     }
 }
-
-/// Reads a config file, refusing (when ledd runs as root) one that a
-/// non-root user owns or may write: whoever can edit it can make themselves
-/// admin. The checks are on the opened file, not the path, so the file
-/// cannot be swapped between check and read.
-fn read_trusted(path: &Path) -> Result<String, ConfigError> {
-    use std::io::Read;
-    use std::os::unix::fs::MetadataExt;
-    let read_err = |source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
-    if nix::unistd::geteuid().is_root() && (meta.uid() != 0 || meta.mode() & 0o022 != 0) {
-        return Err(ConfigError::Untrusted {
-            path: path.to_owned(),
-            uid: meta.uid(),
-            mode: meta.mode() & 0o7777,
-        });
-    }
-    let mut text = String::new();
-    // A config is a few KiB; cap what a mistake (a device, a huge file) can cost.
-    (&mut file)
-        .take(MAX_CONFIG_BYTES)
-        .read_to_string(&mut text)
-        .map_err(read_err)?;
-    Ok(text)
-}
-
-/// The largest config file read.
-const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 
 /// Parses the text of a config file.
 pub fn parse(text: &str, origin: &Origin) -> Result<RawConfig, ConfigError> {

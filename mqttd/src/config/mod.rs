@@ -185,7 +185,19 @@ impl Config {
             &self.path,
             self.user.as_deref(),
             self.group.as_deref(),
-            "tinsel-mqtt",
+            &ACCOUNT,
+        )
+    }
+
+    /// [`Config::identity`] with the start's rule: started as root, `user`
+    /// and `group` must both be set. What the start and `--check-config`
+    /// call, so that both refuse the same configs.
+    pub fn start_identity(&self) -> Result<Option<Identity>, ConfigError> {
+        tinsel_daemon::config::start_identity(
+            &self.path,
+            self.user.as_deref(),
+            self.group.as_deref(),
+            &ACCOUNT,
         )
     }
 
@@ -197,6 +209,13 @@ impl Config {
         }
     }
 }
+
+/// mqttd's account in the package (tinsel.sysusers).
+const ACCOUNT: config::Account = config::Account {
+    daemon: "mqttd",
+    user: "tinsel-mqtt",
+    group: "tinsel",
+};
 
 #[cfg(test)]
 mod tests {

@@ -121,10 +121,29 @@ impl Config {
             &self.path,
             self.user.as_deref(),
             self.group.as_deref(),
-            "tinsel-sched",
+            &ACCOUNT,
+        )
+    }
+
+    /// [`Config::identity`] with the start's rule: started as root, `user`
+    /// and `group` must both be set. What the start and `--check-config`
+    /// call, so that both refuse the same configs.
+    pub fn start_identity(&self) -> Result<Option<tinsel_sandbox::ids::Identity>, ConfigError> {
+        tinsel_daemon::config::start_identity(
+            &self.path,
+            self.user.as_deref(),
+            self.group.as_deref(),
+            &ACCOUNT,
         )
     }
 }
+
+/// schedd's account in the package (tinsel.sysusers).
+const ACCOUNT: config::Account = config::Account {
+    daemon: "schedd",
+    user: "tinsel-sched",
+    group: "tinsel",
+};
 
 /// Turns a [`RawConfig`] into a [`Config`], naming the file in errors.
 pub(crate) struct Validator<'a> {

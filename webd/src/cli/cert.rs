@@ -4,7 +4,11 @@
 //! `webd cert client NAME --dir DIR`: a client certificate and key for
 //! NAME, signed by the CA in DIR (made on first use), for
 //! `tls.client_cert` (mutual TLS). The CA's key never leaves DIR; webd
-//! itself needs only `DIR/ca.pem`.
+//! itself needs only `DIR/ca.pem`. No NAME and no `--force` can write over
+//! the CA's files ([`ca_name_refused`]): NAME's files are `NAME.pem` and
+//! `NAME-key.pem` beside them, so `ca` and `ca-key` are refused by name,
+//! and any NAME whose file already is one of the CA's by path (a
+//! case-insensitive file system, a hard link) when the files are written.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
@@ -201,11 +205,14 @@ pub struct ClientFiles {
 /// caught here rather than at the first handshake.
 pub fn client(dir: &Path, name: &str, days: u32, force: bool) -> Result<ClientFiles, CliError> {
     crate::http::auth::check_token_name(name)?;
+    ca_name_refused(name)?;
     create_dir(dir)?;
     let ca_path = dir.join(CA_FILE);
     let ca_key_path = dir.join(CA_KEY_FILE);
     let cert_path = dir.join(format!("{name}.pem"));
     let key_path = dir.join(format!("{name}-key.pem"));
+    // Before "exists, pass --force": --force would not help.
+    ca_path_refused(name, &[&cert_path, &key_path], &[&ca_path, &ca_key_path])?;
     if !force {
         for p in [&cert_path, &key_path] {
             if p.exists() {
@@ -260,6 +267,8 @@ pub fn client(dir: &Path, name: &str, days: u32, force: bool) -> Result<ClientFi
     params.not_after = days_from(now, days);
     let cert = params.signed_by(&key, &ca, &ca_key)?;
     check_chains(&ca_path, cert.der())?;
+    // Again, now that the CA's files exist for certain (made just now).
+    ca_path_refused(name, &[&cert_path, &key_path], &[&ca_path, &ca_key_path])?;
     write(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
     write(&cert_path, cert.pem().as_bytes(), 0o644)?;
     Ok(ClientFiles {
@@ -268,6 +277,38 @@ pub fn client(dir: &Path, name: &str, days: u32, force: bool) -> Result<ClientFi
         cert: cert_path,
         key: key_path,
     })
+}
+
+/// The client names whose files would be the CA's: `ca` (`ca.pem`,
+/// `ca-key.pem`) and `ca-key` (`ca-key.pem`), in any case (a file system
+/// may not tell `CA.pem` from `ca.pem`).
+pub const CA_NAMES: [&str; 2] = ["ca", "ca-key"];
+
+/// Refuses a client NAME whose files would be the CA's by name
+/// ([`CA_NAMES`]), whatever `--force` says.
+pub fn ca_name_refused(name: &str) -> Result<(), CliError> {
+    match CA_NAMES.iter().any(|ca| name.eq_ignore_ascii_case(ca)) {
+        true => Err(CliError::CaName(name.to_owned())),
+        false => Ok(()),
+    }
+}
+
+/// Refuses a client NAME when one of its files (`out`) already is one of
+/// the CA's files (`ca`) by path: the same directory entry's file, found
+/// with `lstat` (what [`write`] would remove and replace), compared by
+/// device and inode.
+fn ca_path_refused(name: &str, out: &[&Path], ca: &[&Path]) -> Result<(), CliError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let ca: Vec<(u64, u64)> = ca.iter().filter_map(|p| id(p)).collect();
+    match out.iter().any(|p| id(p).is_some_and(|i| ca.contains(&i))) {
+        true => Err(CliError::CaName(name.to_owned())),
+        false => Ok(()),
+    }
 }
 
 fn days_from(now: time::OffsetDateTime, days: u32) -> time::OffsetDateTime {
@@ -419,7 +460,7 @@ pub fn run_client(dir: &Path, name: &str, days: u32, force: bool) -> Exit {
             );
             Exit::Usage
         }
-        Err(e @ CliError::BadName(_)) => {
+        Err(e @ (CliError::BadName(_) | CliError::CaName(_))) => {
             eprintln!("webd: {e}");
             Exit::Usage
         }
@@ -515,5 +556,40 @@ mod tests {
         let err = client(&clients, "mixed", 30, false).unwrap_err();
         assert!(matches!(err, CliError::Ca { .. }), "{err}");
         assert!(!clients.join("mixed.pem").exists());
+    }
+
+    #[test]
+    fn no_client_name_or_force_writes_over_the_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let clients = dir.path().join("clients");
+        client(&clients, "phone", 30, false).unwrap();
+        let files = || [CA_FILE, CA_KEY_FILE].map(|f| std::fs::read(clients.join(f)).unwrap());
+        let before = files();
+        for name in ["ca", "ca-key", "CA", "Ca-Key"] {
+            for force in [false, true] {
+                let err = client(&clients, name, 30, force).unwrap_err();
+                assert!(matches!(err, CliError::CaName(_)), "{name} {force}: {err}");
+                let msg = err.to_string();
+                assert!(msg.contains(&format!("`{name}`")), "{msg}");
+                assert!(msg.contains("pick another name"), "{msg}");
+                assert_eq!(files(), before, "{name}, force {force}");
+            }
+        }
+        // Nor on first use, before the CA exists.
+        let fresh = dir.path().join("fresh");
+        assert!(matches!(
+            client(&fresh, "ca", 30, true),
+            Err(CliError::CaName(_))
+        ));
+        assert!(!fresh.join(CA_FILE).exists());
+        // By path: a NAME file that is the CA's key (here a hard link; a
+        // case-insensitive file system does the same to `CA-key.pem`).
+        std::fs::hard_link(clients.join(CA_KEY_FILE), clients.join("linked.pem")).unwrap();
+        let err = client(&clients, "linked", 30, true).unwrap_err();
+        assert!(matches!(err, CliError::CaName(_)), "{err}");
+        assert_eq!(files(), before);
+        // An ordinary name with --force is still fine, and the CA stays.
+        client(&clients, "phone", 30, true).unwrap();
+        assert_eq!(files(), before);
     }
 }

@@ -133,7 +133,7 @@ pub fn run(path: &Path) -> Exit {
             return crate::daemon::StartError::from(e).exit();
         }
     };
-    let who = match config.identity() {
+    let who = match config.start_identity() {
         Ok(who) => who,
         Err(e) => {
             eprintln!("webd: {e}");

@@ -50,6 +50,9 @@ pub enum CliError {
     /// The files exist already.
     #[error("{} already exists: pass --force to replace it", .0.display())]
     Exists(PathBuf),
+    /// A `webd cert client` NAME whose files would be the client CA's.
+    #[error("client name `{0}`: its files would be the client CA's ({ca}, {key}), which `webd cert client` keeps whatever --force says; pick another name (e.g. `{0}-client`)", ca = cert::CA_FILE, key = cert::CA_KEY_FILE)]
+    CaName(String),
     /// The client CA in a `webd cert client` directory cannot sign.
     #[error("{}: {message}", path.display())]
     Ca {

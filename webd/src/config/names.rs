@@ -35,10 +35,29 @@ impl Config {
             &self.path,
             self.user.as_deref(),
             self.group.as_deref(),
-            "tinsel-web",
+            &ACCOUNT,
+        )
+    }
+
+    /// [`Config::identity`] with the start's rule: started as root, `user`
+    /// and `group` must both be set. What the start and `--check-config`
+    /// call, so that both refuse the same configs.
+    pub fn start_identity(&self) -> Result<Option<Identity>, ConfigError> {
+        tinsel_daemon::config::start_identity(
+            &self.path,
+            self.user.as_deref(),
+            self.group.as_deref(),
+            &ACCOUNT,
         )
     }
 }
+
+/// webd's account in the package (tinsel.sysusers).
+const ACCOUNT: tinsel_daemon::config::Account = tinsel_daemon::config::Account {
+    daemon: "webd",
+    user: "tinsel-web",
+    group: "tinsel",
+};
 
 #[cfg(test)]
 mod tests {
@@ -55,6 +74,9 @@ mod tests {
         assert_eq!(err.key(), Some("group"), "{err}");
         assert!(err.to_string().contains("no-such-group-tinsel"), "{err}");
         assert!(with("").unwrap().is_none());
-        assert_eq!(with("user = \"root\"\n").unwrap().map(|i| i.uid), Some(0));
+        // root resolves, and is refused: dropping to it would drop nothing.
+        let err = with("user = \"root\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("user"), "{err}");
+        assert!(err.to_string().contains("uid 0"), "{err}");
     }
 }
