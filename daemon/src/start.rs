@@ -10,8 +10,8 @@
 //! 3. a one-shot subcommand, `--example-config` or `--check-config`, each
 //!    of which prints and exits;
 //! 4. the daemon: [`Daemon::prepare`] reads every file and takes its
-//!    listeners while the process has one thread; [`Daemon::confine`]
-//!    applies the sandbox, before any thread starts (a thread created
+//!    listeners while the process has one thread; [`Daemon::plan`] and
+//!    [`Daemon::apply`] confine it, before any thread starts (a thread created
 //!    earlier would keep its capabilities and escape Landlock and
 //!    seccomp); [`Daemon::run`] builds the runtime and serves.
 
@@ -20,7 +20,10 @@ use std::fmt::Display;
 use std::path::Path;
 use std::process::ExitCode;
 
+use tinsel_sandbox::confine::{Plan, Report, SandboxError};
 use tinsel_sandbox::mode::SeccompMode;
+
+use crate::config::ConfigError;
 
 use crate::exit::Exit;
 use crate::log::{self, Targets};
@@ -63,9 +66,19 @@ pub trait Daemon {
     /// thread, nothing confined yet.
     fn prepare(config: &Path) -> Result<Self::Prepared, Self::Error>;
 
-    /// Builds the daemon's sandbox plan and applies it: 78 for a plan the
-    /// config makes impossible, 71 for a step that fails.
-    fn confine(prepared: &Self::Prepared, seccomp: SeccompMode) -> Result<(), Exit>;
+    /// The daemon's sandbox plan: what it keeps (descriptors, readable
+    /// files, TCP ports, ledd's socket) and who it becomes. A plan the
+    /// config makes impossible ends the start with 78.
+    fn plan(prepared: &Self::Prepared, seccomp: SeccompMode) -> Result<Plan, ConfigError>;
+
+    /// Applies `plan` with the daemon's seccomp rules
+    /// (`tinsel_sandbox::confine::apply`); a failed step ends the start
+    /// with 71.
+    fn apply(plan: &Plan) -> Result<Report, SandboxError>;
+
+    /// What the daemon says before its sandbox closes (webd: the files its
+    /// user could not re-read on reload). Nothing by default.
+    fn before_confine(_prepared: &Self::Prepared, _plan: &Plan) {}
 
     /// Starts the runtime and serves until told to stop.
     fn run(prepared: Self::Prepared) -> Exit;
@@ -114,8 +127,21 @@ pub fn start<D: Daemon>(args: impl IntoIterator<Item = OsString>) -> Exit {
             return e.exit();
         }
     };
-    if let Err(exit) = D::confine(&prepared, SeccompMode::from_log_flag(cli.flags.seccomp_log)) {
+    if let Err(exit) = confine::<D>(&prepared, SeccompMode::from_log_flag(cli.flags.seccomp_log)) {
         return exit;
     }
     D::run(prepared)
+}
+
+/// Step 5: the daemon's plan, applied; each failure logged in one line.
+fn confine<D: Daemon>(prepared: &D::Prepared, seccomp: SeccompMode) -> Result<(), Exit> {
+    let plan = D::plan(prepared, seccomp).map_err(|e| {
+        tracing::error!("{e}");
+        Exit::Config
+    })?;
+    D::before_confine(prepared, &plan);
+    D::apply(&plan).map(drop).map_err(|e| {
+        tracing::error!("sandbox: {e}");
+        Exit::Sandbox
+    })
 }

@@ -11,7 +11,7 @@ use tinsel_daemon::usage::{Parsed, Usage};
 use crate::args::{self, Command};
 use crate::config::ConfigError;
 use crate::daemon::{Prepared, StartError};
-use crate::sandbox::SeccompMode;
+use crate::sandbox::{Plan, Report, SandboxError, SeccompMode};
 use tinsel_daemon::exit::Exit;
 
 /// mqttd, for `tinsel_daemon::start::main`.
@@ -52,15 +52,12 @@ impl Daemon for Mqttd {
     }
 
     /// mqttd listens on nothing: its plan keeps no inherited descriptor.
-    fn confine(prepared: &Prepared, seccomp: SeccompMode) -> Result<(), Exit> {
-        let plan = crate::sandbox::daemon_plan(&prepared.config, &[], seccomp).map_err(|e| {
-            tracing::error!("{e}");
-            Exit::Config
-        })?;
-        crate::sandbox::apply(&plan).map(drop).map_err(|e| {
-            tracing::error!("sandbox: {e}");
-            Exit::Sandbox
-        })
+    fn plan(prepared: &Prepared, seccomp: SeccompMode) -> Result<Plan, ConfigError> {
+        crate::sandbox::daemon_plan(&prepared.config, &[], seccomp)
+    }
+
+    fn apply(plan: &Plan) -> Result<Report, SandboxError> {
+        crate::sandbox::apply(plan)
     }
 
     fn run(prepared: Prepared) -> Exit {

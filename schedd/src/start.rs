@@ -9,8 +9,9 @@ use tinsel_daemon::start::{Daemon, StartFailure};
 use tinsel_daemon::usage::{Parsed, Usage};
 
 use crate::args::{self, Command};
+use crate::config::ConfigError;
 use crate::daemon::{Prepared, StartError};
-use crate::sandbox::SeccompMode;
+use crate::sandbox::{Plan, Report, SandboxError, SeccompMode};
 use tinsel_daemon::exit::Exit;
 
 /// schedd, for `tinsel_daemon::start::main`.
@@ -52,15 +53,12 @@ impl Daemon for Schedd {
         crate::daemon::prepare(config)
     }
 
-    fn confine(prepared: &Prepared, seccomp: SeccompMode) -> Result<(), Exit> {
-        let plan = crate::sandbox::daemon_plan(&prepared.config, seccomp).map_err(|e| {
-            tracing::error!("{e}");
-            Exit::Config
-        })?;
-        crate::sandbox::apply(&plan).map(drop).map_err(|e| {
-            tracing::error!("sandbox: {e}");
-            Exit::Sandbox
-        })
+    fn plan(prepared: &Prepared, seccomp: SeccompMode) -> Result<Plan, ConfigError> {
+        crate::sandbox::daemon_plan(&prepared.config, seccomp)
+    }
+
+    fn apply(plan: &Plan) -> Result<Report, SandboxError> {
+        crate::sandbox::apply(plan)
     }
 
     fn run(prepared: Prepared) -> Exit {

@@ -13,7 +13,7 @@ use tinsel_daemon::usage::{Parsed, Usage};
 use crate::cli::args::{self, Command};
 use crate::config::ConfigError;
 use crate::daemon::{Prepared, StartError};
-use crate::sandbox::SeccompMode;
+use crate::sandbox::{Plan, Report, SandboxError, SeccompMode};
 use crate::tls::TlsError;
 use tinsel_daemon::exit::Exit;
 
@@ -71,26 +71,25 @@ impl Daemon for Webd {
         crate::daemon::prepare(config)
     }
 
-    /// The plan of `webd::sandbox::daemon_plan`, applied; as root, first a
-    /// warning for each file webd's user could not re-read on reload.
-    fn confine(prepared: &Prepared, seccomp: SeccompMode) -> Result<(), Exit> {
-        let config = &prepared.config;
+    fn plan(prepared: &Prepared, seccomp: SeccompMode) -> Result<Plan, ConfigError> {
         let listeners: Vec<_> = prepared.listeners.iter().map(|l| l.as_raw_fd()).collect();
-        let plan = crate::sandbox::daemon_plan(config, &listeners, seccomp).map_err(|e| {
-            tracing::error!("{e}");
-            Exit::Config
-        })?;
+        crate::sandbox::daemon_plan(&prepared.config, &listeners, seccomp)
+    }
+
+    fn apply(plan: &Plan) -> Result<Report, SandboxError> {
+        crate::sandbox::apply(plan)
+    }
+
+    /// As root: a warning for each file webd's user could not re-read on
+    /// reload.
+    fn before_confine(prepared: &Prepared, plan: &Plan) {
         if let Some(who) = &plan.user
             && rustix::process::geteuid().is_root()
         {
-            for warning in crate::cli::check::reload_warnings(config, who) {
+            for warning in crate::cli::check::reload_warnings(&prepared.config, who) {
                 tracing::warn!("{warning}");
             }
         }
-        crate::sandbox::apply(&plan).map(drop).map_err(|e| {
-            tracing::error!("sandbox: {e}");
-            Exit::Sandbox
-        })
     }
 
     fn run(prepared: Prepared) -> Exit {
