@@ -68,11 +68,7 @@ impl Daemon for Mqttd {
 impl StartFailure for StartError {
     fn exit(&self) -> Exit {
         match self {
-            StartError::Config(ConfigError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                Exit::Permission
-            }
+            StartError::Config(e) => e.exit(),
             StartError::Resolve(_) => Exit::Unavailable,
             _ => Exit::Config,
         }

@@ -69,12 +69,8 @@ impl Daemon for Schedd {
 impl StartFailure for StartError {
     fn exit(&self) -> Exit {
         match self {
-            StartError::Config(crate::config::ConfigError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                Exit::Permission
-            }
-            _ => Exit::Config,
+            StartError::Config(e) => e.exit(),
+            StartError::ConfigPath { .. } => Exit::Config,
         }
     }
 }

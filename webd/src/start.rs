@@ -104,8 +104,7 @@ impl StartFailure for StartError {
             _ => Exit::Config,
         };
         match self {
-            StartError::Config(ConfigError::Read { source, .. }) => io_exit(source),
-            StartError::Config(_) => Exit::Config,
+            StartError::Config(e) => e.exit(),
             StartError::Tls(
                 TlsError::Read { source, .. } | TlsError::ClientCaRead { source, .. },
             ) => io_exit(source),

@@ -88,6 +88,20 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The exit code a start that fails on this config ends with: 77 when
+    /// the file may not be read (`EX_NOPERM`), 78 for everything else
+    /// about it (`EX_CONFIG`).
+    pub fn exit(&self) -> crate::exit::Exit {
+        match self {
+            ConfigError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                crate::exit::Exit::Permission
+            }
+            _ => crate::exit::Exit::Config,
+        }
+    }
+
     /// The key at fault, when the error is about one value.
     pub fn key(&self) -> Option<&str> {
         match self {
