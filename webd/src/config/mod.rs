@@ -50,6 +50,7 @@ pub use crate::http::client::{ClientHeader, IpNet, canonical};
 use self::raw::RawConfig;
 use self::validate::Validator;
 use tinsel_sandbox::config_error;
+use tinsel_sandbox::landlock::LandlockPolicy;
 
 /// The example config printed by `webd --example-config`: every key, with
 /// the defaults of `[limits]` and `[ban]`. A test parses it, so it never
@@ -86,7 +87,7 @@ pub struct Config {
     /// The hooks by name.
     pub hooks: BTreeMap<String, Hook>,
     /// Whether Landlock may be missing (`sandbox.landlock`).
-    pub landlock: crate::sandbox::LandlockPolicy,
+    pub landlock: LandlockPolicy,
 }
 
 impl Config {
