@@ -18,6 +18,7 @@ pub mod narrow;
 mod request;
 pub mod token;
 
+pub use request::{CredentialError, Presented, presented};
 pub(crate) use request::{authenticate, refuse_query_token};
 
 pub use token::{
