@@ -277,6 +277,8 @@ mod tests {
         }
     }
 
+    type Header = (&'static str, &'static [u8]);
+
     const SIG: (&str, &[u8]) = ("x-tinsel-signature", b"sha256=00");
     const TS: (&str, &[u8]) = ("x-tinsel-timestamp", b"1700000000");
 
@@ -310,7 +312,7 @@ mod tests {
         use CredentialError::*;
         let none = Fields::default();
         let body = body_token("xyz");
-        let cases: [(&[(&str, &[u8])], &Fields, CredentialError); 10] = [
+        let cases: [(&[Header], &Fields, CredentialError); 10] = [
             (&[], &none, NoToken),
             (&[SIG, SIG, TS], &none, HeaderTwice("X-Tinsel-Signature")),
             (&[SIG, TS, TS], &none, HeaderTwice("X-Tinsel-Timestamp")),
