@@ -1,7 +1,9 @@
 //! HTTP: the shared state, the axum router ([`app`]) and, in [`server`],
 //! the TLS connection loop that feeds it.
 //!
-//! - [`routes`]: the handlers and the order of a webhook's checks.
+//! - [`routes`]: the webhook handler and the order of its checks.
+//! - [`gate`]: the checks every authenticated route runs first, and the
+//!   [`gate::Route`] type that names a route in the logs.
 //! - [`auth`]: tokens, signatures, replay rejection.
 //! - [`body`]: the body's size bound and its fields, parsed.
 //! - [`ban`]: per-client failure counting and bans, the global budget.
@@ -20,6 +22,7 @@ pub mod body;
 pub mod client;
 pub mod date;
 pub mod error;
+pub mod gate;
 pub mod limits;
 pub mod routes;
 pub mod server;
