@@ -200,7 +200,7 @@ pub struct ClientFiles {
 /// the verifier webd uses, so a CA file that does not belong to its key is
 /// caught here rather than at the first handshake.
 pub fn client(dir: &Path, name: &str, days: u32, force: bool) -> Result<ClientFiles, CliError> {
-    crate::http::auth::check_token_name(name)?;
+    crate::domain::token::check_token_name(name)?;
     create_dir(dir)?;
     let ca_path = dir.join(CA_FILE);
     let ca_key_path = dir.join(CA_KEY_FILE);

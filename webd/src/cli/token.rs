@@ -5,8 +5,9 @@
 use base64::Engine as _;
 
 use super::CliError;
+use crate::domain::token::{MIN_HMAC_SECRET_BYTES, check_token_name, to_hex};
 use crate::exit::Exit;
-use crate::http::auth::{MIN_HMAC_SECRET_BYTES, check_token_name, to_hex, token_hash};
+use crate::http::auth::token_hash;
 
 /// Random bytes in a token: 256 bits, beyond any guessing.
 pub const TOKEN_BYTES: usize = 32;
@@ -26,7 +27,7 @@ pub struct NewToken {
 pub fn new_token(name: &str, hooks: &[String], signed: bool) -> Result<NewToken, CliError> {
     check_token_name(name)?;
     for h in hooks {
-        if h != "*" && !crate::config::valid_hook_name(h) {
+        if h != "*" && !crate::domain::hook::valid_hook_name(h) {
             return Err(CliError::BadHook(h.clone()));
         }
     }

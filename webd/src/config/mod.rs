@@ -37,18 +37,18 @@ use std::path::{Path, PathBuf};
 
 pub use self::ban::BanPolicy;
 pub use self::error::ConfigError;
-pub use self::hooks::{Action, ColorChoice, Hook, valid_hook_name};
 pub use self::limits::{
     DEFAULT_CONNECTIONS_PER_CLIENT, DEFAULT_HANDSHAKES_PER_CLIENT, Limits, MAX_BODY_BYTES,
     MAX_CONNECTIONS, MAX_HEADER_TIMEOUT_SECS,
 };
 pub use self::listen::DEFAULT_LISTEN;
 pub use self::tls::{CLIENT_CERT_MODES, ClientAuth, TlsPaths};
-pub use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, to_hex};
-pub use crate::http::client::{ClientHeader, IpNet, canonical};
 
 use self::raw::RawConfig;
 use self::validate::Validator;
+use crate::domain::hook::Hook;
+use crate::domain::net::{ClientHeader, IpNet};
+use crate::domain::token::Token;
 use tinsel_sandbox::config_error;
 use tinsel_sandbox::landlock::LandlockPolicy;
 
@@ -132,6 +132,8 @@ pub(crate) mod tests {
     use tinsel_proto::Rgb;
 
     use super::*;
+    use crate::domain::hook::Action;
+    use crate::domain::token::Scope;
 
     /// Parses `text` as `/etc/webd/webd.toml`.
     pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {

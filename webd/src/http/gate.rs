@@ -15,14 +15,16 @@ use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::auth::narrow::RateKey;
 use super::auth::{SIGNATURE_HEADER, TIMESTAMP_HEADER, authenticate, refuse_query_token};
 use super::ban::{Recorded, Verdict};
 use super::body::{Fields, read_body};
 use super::client::{Client, PeerAddr, client_ip};
 use super::error::ApiError;
 use super::{AppState, Live};
-use crate::config::{Config, Hook, Token, valid_hook_name};
+use crate::config::Config;
+use crate::domain::access::RateKey;
+use crate::domain::hook::{Hook, valid_hook_name};
+use crate::domain::token::Token;
 use crate::tls::ClientIdentity;
 
 /// An authenticated route.

@@ -9,7 +9,6 @@
 //! - [`ban`]: per-client failure counting and bans, the global budget.
 //! - [`client`]: who the client is (peer or trusted proxy's header), CIDRs.
 //! - [`state`]: `GET /state`, what plays, for Home Assistant.
-//! - [`date`]: calendar days and Unix time (UTC).
 //! - [`limits`]: security headers, request timeout, log limits.
 //! - [`error`]: the JSON errors.
 //! - [`admission`]: which connections are kept when clients compete for
@@ -20,7 +19,6 @@ pub mod auth;
 pub mod ban;
 pub mod body;
 pub mod client;
-pub mod date;
 pub mod error;
 pub mod gate;
 pub mod limits;
@@ -57,7 +55,7 @@ pub struct Guard {
     /// The rate limit on failure log lines.
     pub failure_log: limits::LogLimiter,
     /// The `rate` limits of tokens and hooks.
-    pub rates: auth::narrow::RateTable,
+    pub rates: crate::domain::access::RateTable,
 }
 
 /// The state every request sees. Cheap to clone.

@@ -21,7 +21,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("ledd.sock");
     spawn_fake_ledd(&sock);
-    let hash = |t: &str| crate::config::to_hex(&auth::token_hash(t));
+    let hash = |t: &str| crate::domain::token::to_hex(&auth::token_hash(t));
     let text = format!(
         r#"
 ledd_socket = "{sock}"

@@ -30,7 +30,7 @@ use super::AppState;
 use super::body::echo;
 use super::error::{ApiError, json_response};
 use super::gate::{self, Passed, Route};
-use crate::config::{Action, ColorChoice, Hook};
+use crate::domain::hook::{Action, ColorChoice, Hook};
 
 pub use super::body::Fields;
 

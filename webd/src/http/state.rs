@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use tinsel_proto::{Rgb, Status};
 
 use super::AppState;
-use super::date::rfc3339;
 use super::error::{ApiError, json_response};
 use super::gate::{self, Passed, Route};
+use crate::domain::date::rfc3339;
 
 /// `GET /state`.
 pub async fn state(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {

@@ -12,7 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, HeaderValue, header};
 
 use super::{SIGNATURE_HEADER, SignError, TIMESTAMP_HEADER};
-use crate::config::{Config, Token};
+use crate::config::Config;
+use crate::domain::token::Token;
 use crate::http::AppState;
 use crate::http::body::{Fields, header_twice, single_header};
 use crate::http::error::ApiError;
