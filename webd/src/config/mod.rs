@@ -16,9 +16,8 @@
 //! - `error.rs`: [`ConfigError`] and the multi-line TOML error display.
 //! - `example.toml`: the commented example `webd --example-config` prints.
 //!
-//! The token types and the CIDR type live next to their users,
-//! [`crate::http::auth`] and [`crate::http::client`], and are re-exported
-//! here.
+//! The types it produces (tokens, access, networks, hooks) are
+//! [`crate::domain`]'s, which the HTTP side reads too.
 
 mod ban;
 mod error;
