@@ -28,7 +28,10 @@ static TOKENS: LazyLock<Vec<Token>> = LazyLock::new(|| {
     };
     vec![
         token("bearer", TokenSecret::Sha256(token_hash("secret"))),
-        token("signer", TokenSecret::Hmac(b"0123456789abcdef0123456789abcdef".to_vec())),
+        token(
+            "signer",
+            TokenSecret::Hmac(b"0123456789abcdef0123456789abcdef".to_vec()),
+        ),
     ]
 });
 
@@ -40,13 +43,18 @@ fuzz_target!(|data: &[u8]| {
     match presented(&headers, &fields) {
         Ok(Presented::Bearer(token)) => {
             let in_header = token.is_empty()
-                || headers
-                .get("authorization")
-                .is_some_and(|v| v.as_bytes().windows(token.len()).any(|w| w == token.as_bytes()));
+                || headers.get("authorization").is_some_and(|v| {
+                    v.as_bytes()
+                        .windows(token.len())
+                        .any(|w| w == token.as_bytes())
+                });
             assert!(in_header || fields.token.as_deref() == Some(token));
             let _ = find_bearer(&TOKENS, token);
         }
-        Ok(Presented::Signed { timestamp, signature }) => {
+        Ok(Presented::Signed {
+            timestamp,
+            signature,
+        }) => {
             assert!(fields.token.is_none() && headers.get("authorization").is_none());
             let _ = verify_signed(&TOKENS, timestamp, signature, body, NOW);
         }
