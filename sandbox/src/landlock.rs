@@ -54,6 +54,39 @@ pub enum LandlockPolicy {
     Required,
 }
 
+/// The config key every daemon reads [`LandlockPolicy`] from.
+pub const POLICY_KEY: &str = "sandbox.landlock";
+
+/// The values [`LandlockPolicy::parse`] accepts, in every daemon's config.
+pub const POLICY_SPELLINGS: [(&str, LandlockPolicy); 3] = [
+    ("best-effort", LandlockPolicy::BestEffort),
+    ("best_effort", LandlockPolicy::BestEffort),
+    ("required", LandlockPolicy::Required),
+];
+
+/// A `sandbox.landlock` value that is none of [`POLICY_SPELLINGS`]. Its
+/// text is the message for the daemon's config error, which adds the file
+/// and the key ([`POLICY_KEY`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected \"best-effort\" (or \"best_effort\") or \"required\"")]
+pub struct BadPolicy(pub String);
+
+impl LandlockPolicy {
+    /// The policy a config's `sandbox.landlock` value asks for; absent
+    /// means the default, [`LandlockPolicy::BestEffort`]. The one parser of
+    /// this key for every daemon.
+    pub fn parse(value: Option<&str>) -> Result<LandlockPolicy, BadPolicy> {
+        let Some(text) = value else {
+            return Ok(LandlockPolicy::default());
+        };
+        POLICY_SPELLINGS
+            .iter()
+            .find(|(spelling, _)| *spelling == text)
+            .map(|(_, policy)| *policy)
+            .ok_or_else(|| BadPolicy(text.to_owned()))
+    }
+}
+
 /// What `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)` said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
@@ -337,4 +370,22 @@ fn read_only_rule(path: &Path) -> Result<PathBeneath<PathFd>, LandlockError> {
     };
     let fd = PathFd::new(path).map_err(|e| err(io::Error::other(e)))?;
     Ok(PathBeneath::new(fd, access))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_parses_and_a_bad_one_names_the_choices() {
+        assert_eq!(LandlockPolicy::parse(None), Ok(LandlockPolicy::BestEffort));
+        for (spelling, policy) in POLICY_SPELLINGS {
+            assert_eq!(LandlockPolicy::parse(Some(spelling)), Ok(policy));
+        }
+        let msg = LandlockPolicy::parse(Some("off")).unwrap_err().to_string();
+        assert!(msg.contains("\"off\""), "{msg}");
+        for (spelling, _) in POLICY_SPELLINGS {
+            assert!(msg.contains(&format!("\"{spelling}\"")), "{msg}");
+        }
+    }
 }

@@ -11,6 +11,8 @@
 //! serves.
 //!
 //! Modules:
+//! - [`domain`]: the types config produces and http consumes (tokens,
+//!   access, networks, hooks); it imports neither.
 //! - [`config`]: the TOML file, parsed then validated into types that cannot
 //!   be invalid.
 //! - [`tls`]: rustls (ring provider) server configuration from PEM files.
@@ -23,6 +25,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod domain;
 pub mod http;
 pub mod sandbox;
 pub mod start;

@@ -469,14 +469,14 @@ mod landlock_fallbacks {
     #[test]
     fn landlock_policy_parses_config_values() {
         assert_eq!(
-            sandbox::parse_landlock_policy("required"),
+            LandlockPolicy::parse(Some("required")),
             Ok(LandlockPolicy::Required)
         );
         assert_eq!(
-            sandbox::parse_landlock_policy("best-effort"),
+            LandlockPolicy::parse(Some("best-effort")),
             Ok(LandlockPolicy::BestEffort)
         );
-        assert!(sandbox::parse_landlock_policy("off").is_err());
+        assert!(LandlockPolicy::parse(Some("off")).is_err());
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tinsel_daemon::config::Validate;
 use tinsel_proto::Animation;
-use tinsel_sandbox::landlock::LandlockPolicy;
+use tinsel_sandbox::landlock::{self, LandlockPolicy};
 
 use super::raw::{self, RawConfig};
 use super::{Broker, Config, ConfigError, Limits, PASSWORD_CREDENTIAL};
@@ -121,16 +121,8 @@ impl Validator<'_> {
                 10_000,
             )?),
         };
-        let landlock = match raw.sandbox.landlock.as_deref() {
-            None | Some("best-effort") | Some("best_effort") => LandlockPolicy::BestEffort,
-            Some("required") => LandlockPolicy::Required,
-            Some(other) => {
-                return Err(self.err(
-                    "sandbox.landlock",
-                    format!("{other:?}: expected \"best-effort\" or \"required\""),
-                ));
-            }
-        };
+        let landlock = LandlockPolicy::parse(raw.sandbox.landlock.as_deref())
+            .map_err(|e| self.err(landlock::POLICY_KEY, e.to_string()))?;
         Ok(Config {
             path: self.path.to_owned(),
             ledd_socket: self.relative(raw.ledd_socket),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use tinsel_daemon::config::{self, Validate};
-use tinsel_sandbox::landlock::LandlockPolicy;
+use tinsel_sandbox::landlock::{self, LandlockPolicy};
 
 pub use self::entries::{MAX_NAME_LEN, parse_at, parse_month_day};
 use self::raw::RawConfig;
@@ -171,16 +171,8 @@ impl Validator<'_> {
                 return Err(self.err(key, format!("`{v}` is not a user or group name")));
             }
         }
-        let landlock = match raw.sandbox.landlock.as_deref() {
-            None | Some("best-effort") => LandlockPolicy::BestEffort,
-            Some("required") => LandlockPolicy::Required,
-            Some(other) => {
-                return Err(self.err(
-                    "sandbox.landlock",
-                    format!("{other:?}: expected \"best-effort\" or \"required\""),
-                ));
-            }
-        };
+        let landlock = LandlockPolicy::parse(raw.sandbox.landlock.as_deref())
+            .map_err(|e| self.err(landlock::POLICY_KEY, e.to_string()))?;
         let (tz, zone_source) = self.timezone(raw.timezone.as_deref())?;
         let place = self.place(raw.latitude, raw.longitude)?;
         let mut entries = Vec::with_capacity(raw.entries.len());

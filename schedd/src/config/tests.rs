@@ -235,6 +235,31 @@ fn defaults_and_relative_paths() {
     assert_eq!(err.key(), Some("sandbox.landlock"), "{err}");
 }
 
+/// `sandbox.landlock` is spelled as in webd and mqttd: `best_effort` was
+/// refused here alone.
+#[test]
+fn landlock_takes_the_spellings_every_daemon_takes() {
+    for (text, policy) in [
+        ("best-effort", LandlockPolicy::BestEffort),
+        ("best_effort", LandlockPolicy::BestEffort),
+        ("required", LandlockPolicy::Required),
+    ] {
+        let c = parse(&format!(
+            "timezone = \"UTC\"\n[sandbox]\nlandlock = \"{text}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.landlock, policy, "{text}");
+    }
+    let err = parse("timezone = \"UTC\"\n[sandbox]\nlandlock = \"strict\"\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(FILE), "{msg}");
+    assert!(msg.contains("`sandbox.landlock`"), "{msg}");
+    assert!(msg.contains("\"strict\""), "{msg}");
+    for spelling in ["\"best-effort\"", "\"best_effort\"", "\"required\""] {
+        assert!(msg.contains(spelling), "{msg}");
+    }
+}
+
 #[test]
 fn the_system_zone_is_utc_without_etc_localtime() {
     let failed = || Err("no /etc/localtime".to_owned());

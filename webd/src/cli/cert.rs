@@ -204,7 +204,7 @@ pub struct ClientFiles {
 /// the verifier webd uses, so a CA file that does not belong to its key is
 /// caught here rather than at the first handshake.
 pub fn client(dir: &Path, name: &str, days: u32, force: bool) -> Result<ClientFiles, CliError> {
-    crate::http::auth::check_token_name(name)?;
+    crate::domain::token::check_token_name(name)?;
     ca_name_refused(name)?;
     create_dir(dir)?;
     let ca_path = dir.join(CA_FILE);

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 pub use self::cert::{CERT_FILE, DEFAULT_KEY_GROUP, GROUP_KEY_MODE, KEY_FILE, self_signed};
 pub use self::check::{Unreadable, unreadable_on_reload};
 pub use self::token::{NewToken, TOKEN_BYTES, new_token};
-use crate::http::auth::BadTokenName;
+use crate::domain::token::BadTokenName;
 
 /// A one-shot command that failed.
 #[derive(Debug, thiserror::Error)]

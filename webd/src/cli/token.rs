@@ -5,7 +5,8 @@
 use base64::Engine as _;
 
 use super::CliError;
-use crate::http::auth::{MIN_HMAC_SECRET_BYTES, check_token_name, to_hex, token_hash};
+use crate::domain::token::{MIN_HMAC_SECRET_BYTES, check_token_name, to_hex};
+use crate::http::auth::token_hash;
 use tinsel_daemon::exit::Exit;
 
 /// Random bytes in a token: 256 bits, beyond any guessing.
@@ -26,7 +27,7 @@ pub struct NewToken {
 pub fn new_token(name: &str, hooks: &[String], signed: bool) -> Result<NewToken, CliError> {
     check_token_name(name)?;
     for h in hooks {
-        if h != "*" && !crate::config::valid_hook_name(h) {
+        if h != "*" && !crate::domain::hook::valid_hook_name(h) {
             return Err(CliError::BadHook(h.clone()));
         }
     }

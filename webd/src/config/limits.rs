@@ -150,6 +150,25 @@ impl Validator<'_> {
     }
 }
 
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_connections: 64,
+            max_connections_per_client: None,
+            max_handshakes_per_client: None,
+            proxy_max_connections: None,
+            max_body_bytes: MAX_BODY_BYTES as u32,
+            header_timeout_secs: MAX_HEADER_TIMEOUT_SECS,
+            handshake_timeout_secs: 3,
+            first_request_timeout_secs: 10,
+            request_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+            ledd_timeout_ms: 2000,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

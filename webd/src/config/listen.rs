@@ -1,13 +1,13 @@
 //! Where webd listens and whom it believes: `listen` (when not
 //! socket-activated), `trusted_proxies`, whose networks are
-//! [`crate::http::client::IpNet`], and `client_address_header`, next to
+//! [`crate::domain::net::IpNet`], and `client_address_header`, next to
 //! the client-address code that uses them.
 
 use std::net::SocketAddr;
 
 use super::ConfigError;
 use super::validate::Validator;
-use crate::http::client::{ClientHeader, IpNet};
+use crate::domain::net::{ClientHeader, IpNet};
 use tinsel_daemon::config::Validate;
 
 /// The default TCP address, used when neither `listen` nor systemd socket

@@ -16,9 +16,8 @@
 //! - `error.rs`: [`ConfigError`] and the multi-line TOML error display.
 //! - `example.toml`: the commented example `webd --example-config` prints.
 //!
-//! The token types and the CIDR type live next to their users,
-//! [`crate::http::auth`] and [`crate::http::client`], and are re-exported
-//! here.
+//! The types it produces (tokens, access, networks, hooks) are
+//! [`crate::domain`]'s, which the HTTP side reads too.
 
 mod ban;
 mod error;
@@ -37,19 +36,20 @@ use std::path::{Path, PathBuf};
 
 pub use self::ban::BanPolicy;
 pub use self::error::ConfigError;
-pub use self::hooks::{Action, ColorChoice, Hook, valid_hook_name};
 pub use self::limits::{
     DEFAULT_CONNECTIONS_PER_CLIENT, DEFAULT_HANDSHAKES_PER_CLIENT, Limits, MAX_BODY_BYTES,
     MAX_CONNECTIONS, MAX_HEADER_TIMEOUT_SECS,
 };
 pub use self::listen::DEFAULT_LISTEN;
 pub use self::tls::{CLIENT_CERT_MODES, ClientAuth, TlsPaths};
-pub use crate::http::auth::{MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, to_hex};
-pub use crate::http::client::{ClientHeader, IpNet, canonical};
 
 use self::raw::RawConfig;
 use self::validate::Validator;
+use crate::domain::hook::Hook;
+use crate::domain::net::{ClientHeader, IpNet};
+use crate::domain::token::Token;
 use tinsel_daemon::config;
+use tinsel_sandbox::landlock::LandlockPolicy;
 
 /// The example config printed by `webd --example-config`: every key, with
 /// the defaults of `[limits]` and `[ban]`. A test parses it, so it never
@@ -86,7 +86,7 @@ pub struct Config {
     /// The hooks by name.
     pub hooks: BTreeMap<String, Hook>,
     /// Whether Landlock may be missing (`sandbox.landlock`).
-    pub landlock: crate::sandbox::LandlockPolicy,
+    pub landlock: LandlockPolicy,
 }
 
 impl Config {
@@ -131,6 +131,8 @@ pub(crate) mod tests {
     use tinsel_proto::Rgb;
 
     use super::*;
+    use crate::domain::hook::Action;
+    use crate::domain::token::Scope;
 
     /// Parses `text` as `/etc/webd/webd.toml`.
     pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {

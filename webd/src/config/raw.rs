@@ -1,14 +1,13 @@
 //! The config file as written: serde types that refuse unknown keys
 //! (`deny_unknown_fields`) and hold the defaults of the keys that have
-//! one. Nothing here is checked; [`super::validate`] turns these into
+//! one (`[limits]`'s are in `limits.rs`, beside their bounds, two of
+//! which are also defaults). Nothing here is checked; [`super::validate`] turns these into
 //! [`super::Config`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-
-use super::limits::{MAX_BODY_BYTES, MAX_HEADER_TIMEOUT_SECS};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,25 +65,6 @@ pub(super) struct RawLimits {
     pub(super) idle_timeout_secs: u64,
     pub(super) shutdown_grace_secs: u64,
     pub(super) ledd_timeout_ms: u64,
-}
-
-impl Default for RawLimits {
-    fn default() -> Self {
-        RawLimits {
-            max_connections: 64,
-            max_connections_per_client: None,
-            max_handshakes_per_client: None,
-            proxy_max_connections: None,
-            max_body_bytes: MAX_BODY_BYTES as u32,
-            header_timeout_secs: MAX_HEADER_TIMEOUT_SECS,
-            handshake_timeout_secs: 3,
-            first_request_timeout_secs: 10,
-            request_timeout_secs: 10,
-            idle_timeout_secs: 30,
-            shutdown_grace_secs: 10,
-            ledd_timeout_ms: 2000,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::ConfigError;
 use super::raw::RawTls;
 use super::validate::Validator;
-use crate::http::auth::Token;
+use crate::domain::token::Token;
 use tinsel_daemon::config::Validate;
 
 /// Where the PEM files are.

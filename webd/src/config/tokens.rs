@@ -1,5 +1,5 @@
 //! `[[tokens]]`: each token's name, secret (a SHA-256 or an HMAC key) and
-//! the hooks it may call, validated into [`crate::http::auth::Token`],
+//! the hooks it may call, validated into [`crate::domain::token::Token`],
 //! whose home is next to the code that checks requests against it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 
 use super::ConfigError;
-use super::hooks::Hook;
 use super::raw::RawToken;
 use super::validate::Validator;
-use crate::http::auth::narrow::{Access, DATE_RULE, Expiry, RATE_RULE, Rate};
-use crate::http::auth::{
+use crate::domain::access::{Access, DATE_RULE, Expiry, RATE_RULE, Rate};
+use crate::domain::hook::Hook;
+use crate::domain::net::IpNet;
+use crate::domain::token::{
     MIN_HMAC_SECRET_BYTES, Scope, Token, TokenSecret, check_token_name, parse_hex32,
 };
-use crate::http::client::IpNet;
 use tinsel_daemon::config::Validate;
 
 impl Validator<'_> {
@@ -195,7 +195,7 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use crate::config::tests::{MINIMAL, parse};
-    use crate::http::auth::TOKEN_NAME_RULE;
+    use crate::domain::token::TOKEN_NAME_RULE;
 
     /// `webd token new NAME` and the config's `[[tokens]] name` follow one
     /// rule: every name one accepts the other accepts, and both refuse the
@@ -287,7 +287,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             config.tokens[0].access,
-            crate::http::auth::narrow::Access::default()
+            crate::domain::access::Access::default()
         );
         assert!(!config.tokens[0].access.state);
     }

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use tinsel_daemon::config::Validate;
+use tinsel_sandbox::landlock::{self as ll, LandlockPolicy};
 
 use super::raw::RawConfig;
 use super::{Config, ConfigError};
@@ -37,11 +38,8 @@ impl Validator<'_> {
         let (tls, client_auth) = self.tls(raw.tls)?;
         let limits = self.limits(&raw.limits)?;
         let ban = self.ban(&raw.ban)?;
-        let landlock = match raw.sandbox.landlock.as_deref() {
-            None => crate::sandbox::LandlockPolicy::BestEffort,
-            Some(text) => crate::sandbox::parse_landlock_policy(text)
-                .map_err(|message| self.err("sandbox.landlock", message))?,
-        };
+        let landlock = LandlockPolicy::parse(raw.sandbox.landlock.as_deref())
+            .map_err(|e| self.err(ll::POLICY_KEY, e.to_string()))?;
         let hooks = self.hooks(raw.hooks)?;
         let tokens = self.tokens(raw.tokens, &hooks)?;
         self.client_cert_tokens(&client_auth, &tokens)?;

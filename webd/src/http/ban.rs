@@ -96,7 +96,7 @@ pub fn ban_key(client: Client) -> BanKey {
 /// The network one client owns: an IPv4 address, or the /64 of an IPv6
 /// one (IPv4-mapped addresses are the IPv4 client).
 pub fn net_key(ip: IpAddr) -> IpAddr {
-    match super::client::canonical(ip) {
+    match crate::domain::net::canonical(ip) {
         IpAddr::V6(v6) => {
             let bits = u128::from(v6) & (u128::MAX << 64);
             IpAddr::V6(Ipv6Addr::from(bits))

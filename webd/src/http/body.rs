@@ -64,11 +64,16 @@ pub(crate) fn single_header<'h>(
     let mut all = headers.get_all(name).iter();
     match (all.next(), all.next()) {
         (first, None) => Ok(first),
-        _ => Err(ApiError::bad(
-            shown,
-            format!("the {shown} header is given more than once: send it once"),
-        )),
+        _ => Err(header_twice(shown)),
     }
+}
+
+/// The 400 for a header given twice.
+pub(crate) fn header_twice(shown: &str) -> ApiError {
+    ApiError::bad(
+        shown,
+        format!("the {shown} header is given more than once: send it once"),
+    )
 }
 
 /// Whether a body is plainly JSON: its first non-blank byte opens an object

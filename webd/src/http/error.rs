@@ -7,8 +7,6 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::limits::retry_after_secs;
-
 /// An HTTP error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -195,6 +193,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whole seconds for a `Retry-After` header: rounded up, at least 1.
+pub fn retry_after_secs(d: Duration) -> u64 {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    secs.max(1)
+}
+
 /// A JSON response with `status`.
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     let text = body.to_string();
@@ -204,4 +208,17 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(3600)), 3600);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
 }

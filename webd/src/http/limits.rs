@@ -2,7 +2,7 @@
 //! the request timeout, and the rate limit on log lines an attacker can
 //! trigger. Who the client is lives in [`super::client`].
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
@@ -87,14 +87,10 @@ impl LogLimiter {
     }
 }
 
-/// Whole seconds for a `Retry-After` header: rounded up, at least 1.
-pub fn retry_after_secs(d: Duration) -> u64 {
-    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    secs.max(1)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -104,13 +100,5 @@ mod tests {
         let allowed = (0..100).filter(|_| l.allow(now).is_some()).count();
         assert_eq!(allowed, LOG_BURST as usize);
         assert_eq!(l.allow(now + Duration::from_secs(1)), Some(80));
-    }
-
-    #[test]
-    fn retry_after_rounds_up() {
-        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
-        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
-        assert_eq!(retry_after_secs(Duration::from_secs(3600)), 3600);
-        assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
 }

@@ -1,13 +1,14 @@
 //! HTTP: the shared state, the axum router ([`app`]) and, in [`server`],
 //! the TLS connection loop that feeds it.
 //!
-//! - [`routes`]: the handlers and the order of a webhook's checks.
+//! - [`routes`]: the webhook handler and the order of its checks.
+//! - [`gate`]: the checks every authenticated route runs first, and the
+//!   [`gate::Route`] type that names a route in the logs.
 //! - [`auth`]: tokens, signatures, replay rejection.
 //! - [`body`]: the body's size bound and its fields, parsed.
 //! - [`ban`]: per-client failure counting and bans, the global budget.
 //! - [`client`]: who the client is (peer or trusted proxy's header), CIDRs.
 //! - [`state`]: `GET /state`, what plays, for Home Assistant.
-//! - [`date`]: calendar days and Unix time (UTC).
 //! - [`limits`]: security headers, request timeout, log limits.
 //! - [`error`]: the JSON errors.
 //! - [`admission`]: which connections are kept when clients compete for
@@ -18,8 +19,8 @@ pub mod auth;
 pub mod ban;
 pub mod body;
 pub mod client;
-pub mod date;
 pub mod error;
+pub mod gate;
 pub mod limits;
 pub mod routes;
 pub mod server;
@@ -53,7 +54,7 @@ pub struct Guard {
     /// The rate limit on failure log lines.
     pub failure_log: limits::LogLimiter,
     /// The `rate` limits of tokens and hooks.
-    pub rates: auth::narrow::RateTable,
+    pub rates: crate::domain::access::RateTable,
 }
 
 /// The state every request sees. Cheap to clone.

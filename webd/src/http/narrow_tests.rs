@@ -21,7 +21,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("ledd.sock");
     FakeLedd::default().spawn(&sock);
-    let hash = |t: &str| crate::config::to_hex(&auth::token_hash(t));
+    let hash = |t: &str| crate::domain::token::to_hex(&auth::token_hash(t));
     let text = format!(
         r#"
 ledd_socket = "{sock}"
@@ -155,4 +155,57 @@ async fn state_without_the_scope_is_403_and_never_a_ban() {
     // Six refusals with max_failures = 3, and the address is not banned.
     let (s, _, _) = send(&f, req("/hooks/rainbow", "192.0.2.10", &reader, "")).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// What webd logs on this thread while the guard lives.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let logs = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || logs.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A `/state` request refused by the gate is logged as `GET /state`, in
+/// the failure log and in its audit line: the route names itself, it is not
+/// taken for a webhook with a nameless hook.
+#[tokio::test]
+async fn a_state_refusal_is_logged_under_its_route() {
+    let f = fixture();
+    let logs = Logs::default();
+    let _guard = logs.capture();
+    let bearer = ("authorization", "Bearer lan-token");
+    let (s, j, _) = send(&f, get("/state", "192.168.2.1", &[bearer])).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{j}");
+    let text = logs.text();
+    let audit = text
+        .lines()
+        .find(|l| l.contains("outside_allow_from"))
+        .unwrap_or_else(|| panic!("no audit line:\n{text}"));
+    assert!(audit.contains("webd::audit: state"), "{audit}");
+    assert!(!audit.contains("webhook"), "{audit}");
+    assert!(
+        text.contains("(hook GET /state): valid token used from outside its allow_from"),
+        "{text}"
+    );
 }

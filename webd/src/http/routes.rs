@@ -15,27 +15,22 @@
 //! body labelled as a form) is refused with 400 or 415 and never counted
 //! as a failed login: webd does not guess which one the sender meant.
 //!
-//! The body's parsing is in [`body`](super::body), the credential's
-//! extraction in [`auth`](super::auth).
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+//! The steps up to the token's `allow_from` are the [`gate`](super::gate)
+//! every authenticated route passes; the body's parsing is in
+//! [`body`](super::body), the credential's extraction in
+//! [`auth`](super::auth).
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use tinsel_proto::{PlaySeconds, Speed};
 
-use super::auth::narrow::RateKey;
-use super::auth::{authenticate, refuse_query_token};
-use super::ban::{Recorded, Verdict};
-use super::body::{echo, read_body};
-use super::client::{Client, PeerAddr, client_ip};
+use super::AppState;
+use super::body::echo;
 use super::error::{ApiError, json_response};
-use super::{AppState, Live};
-use crate::config::{Action, ColorChoice, Config, Hook, Token, valid_hook_name};
-use crate::tls::ClientIdentity;
+use super::gate::{self, Passed, Route};
+use crate::domain::hook::{Action, ColorChoice, Hook};
 
 pub use super::body::Fields;
 
@@ -61,41 +56,38 @@ pub async fn hook(
     name: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    // A banned client is refused whatever it sends, before anything is read.
-    let (live, ip) = state.admit(&req)?;
-    let config = &live.config;
-    refuse_query_token(req.uri().query())?;
-    let (parts, body) = req.into_parts();
-    let bytes = read_body(&parts.headers, body, config.limits.max_body_bytes).await?;
-    let fields = Fields::parse(&parts.headers, &bytes)?;
-
     // An undecodable path segment names no hook: treat it like an unknown one.
     let name = name.map(|Path(n)| n).unwrap_or_default();
-    let token = state.authenticate_counted(config, &parts.headers, &fields, &bytes, ip, &name)?;
-    check_client_cert(token, &parts.extensions, ip, &name)?;
-    state.check_from(token, ip, &name, config)?;
-    let Some(hook) = config.hooks.get(&name) else {
-        audit(&token.name, ip, &name, "no_such_hook");
+    let route = Route::Hook(&name);
+    let Passed {
+        live,
+        ip,
+        token,
+        fields,
+    } = gate::pass(&state, req, route).await?;
+    let audit = |result| route.audit(&token.name, ip, result);
+    let Some(hook) = live.config.hooks.get(&name) else {
+        audit("no_such_hook");
         return Err(ApiError::NoSuchHook);
     };
     if !token.scope.allows(&name) {
-        audit(&token.name, ip, &name, "forbidden");
+        audit("forbidden");
         return Err(ApiError::Forbidden);
     }
-    if let Err(e) = state.take_rates(token, Some((&name, hook))) {
-        audit(&token.name, ip, &name, "rate_limited");
+    if let Err(e) = state.take_rates(&token, Some((&name, hook))) {
+        audit("rate_limited");
         return Err(e);
     }
     let request = match build_request(&name, hook, &fields) {
         Ok(r) => r,
         Err(e) => {
-            audit(&token.name, ip, &name, "bad_request");
+            audit("bad_request");
             return Err(e);
         }
     };
     match state.ledd().request(request).await {
         Ok(_) => {
-            audit(&token.name, ip, &name, "ok");
+            audit("ok");
             let action = match hook.action {
                 Action::Play { animation, .. } => animation.name(),
                 Action::Off => "off",
@@ -106,7 +98,7 @@ pub async fn hook(
             ))
         }
         Err(e) => {
-            audit(&token.name, ip, &name, "ledd_error");
+            audit("ledd_error");
             match e.retry_after() {
                 Some(retry_after) => {
                     tracing::debug!("ledd: {e}");
@@ -118,180 +110,6 @@ pub async fn hook(
                 }
             }
         }
-    }
-}
-
-/// One audit line per authenticated webhook.
-/// A token with `require_client_cert` is taken only over a connection
-/// that presented a certificate `tls.client_ca` signed: 403 otherwise, not
-/// counted as a failure (the sender proved the token, not the device).
-pub(super) fn check_client_cert(
-    token: &Token,
-    extensions: &axum::http::Extensions,
-    ip: Client,
-    route: &str,
-) -> Result<(), ApiError> {
-    if token.require_client_cert && extensions.get::<ClientIdentity>().is_none() {
-        audit(&token.name, ip, route, "no_client_cert");
-        return Err(ApiError::ClientCertRequired);
-    }
-    Ok(())
-}
-
-fn audit(token: &str, ip: Client, hook: &str, result: &str) {
-    let hook = if valid_hook_name(hook) { hook } else { "-" };
-    tracing::info!(target: "webd::audit", token, %ip, hook, result, "webhook");
-}
-
-impl AppState {
-    /// The first step of every authenticated route: the client behind
-    /// `req` (through trusted proxies), refused before anything is read
-    /// when banned, and the config that serves the request.
-    pub(super) fn admit(&self, req: &Request) -> Result<(Arc<Live>, Client), ApiError> {
-        let peer = req
-            .extensions()
-            .get::<PeerAddr>()
-            .ok_or(ApiError::Internal)?
-            .0;
-        let live = self.live();
-        let ip = client_ip(
-            peer.ip(),
-            req.headers(),
-            &live.config.trusted_proxies,
-            live.config.client_header,
-        );
-        if let Verdict::Banned { retry_after } = self.guard().bans.check(ip, Instant::now()) {
-            return Err(ApiError::Banned { retry_after });
-        }
-        Ok((live, ip))
-    }
-
-    /// [`authenticate`], with a failed login counted against `ip` on
-    /// `route` (a malformed request, 400, is not a guess at a token); a
-    /// spent global budget turns the 401 into 429.
-    pub(super) fn authenticate_counted<'a>(
-        &self,
-        config: &'a Config,
-        headers: &HeaderMap,
-        fields: &Fields,
-        body: &[u8],
-        ip: Client,
-        route: &str,
-    ) -> Result<&'a Token, ApiError> {
-        authenticate(self, config, headers, fields, body).map_err(|(err, reason)| {
-            if matches!(err, ApiError::Unauthorized { .. })
-                && let Some(retry_after) = self.failure(ip, route, reason, config)
-            {
-                return ApiError::GlobalLimit { retry_after };
-            }
-            err
-        })
-    }
-
-    /// Counts an authentication failure and writes its (rate-limited) log
-    /// line, which names the client IP for an external fail2ban. Returns
-    /// the time until the global failure budget has room if it was spent
-    /// before this failure: the answer is then 429, not 401.
-    pub(super) fn failure(
-        &self,
-        client: Client,
-        hook: &str,
-        reason: &str,
-        config: &Config,
-    ) -> Option<Duration> {
-        let now = Instant::now();
-        let mut guard = self.guard();
-        let over_budget = guard.bans.global_limit(now, &config.ban);
-        let recorded = guard.bans.record_failure(client, now, &config.ban);
-        let Some(suppressed) = guard.failure_log.allow(now) else {
-            return over_budget;
-        };
-        drop(guard);
-        // The hook name came from the client: log it only if it could be one.
-        let hook = if valid_hook_name(hook) || hook == super::state::ROUTE {
-            hook
-        } else {
-            "-"
-        };
-        let banned = match recorded {
-            Recorded::Banned => format!("; banned for {}s", config.ban.ban.as_secs()),
-            _ => String::new(),
-        };
-        match client {
-            Client::Addr(ip) => tracing::warn!(
-                target: "webd::auth",
-                suppressed,
-                "authentication failure from {ip} (hook {hook}): {reason}{banned}"
-            ),
-            // Worded so that a fail2ban `failure from <HOST>` never matches
-            // it: the proxy's address is not the client's.
-            Client::Unidentified { via } => tracing::warn!(
-                target: "webd::auth",
-                suppressed,
-                "authentication failure by a client the trusted proxy {via} did not identify (hook {hook}): {reason}{banned}; configure the proxy to append the client's address to X-Forwarded-For"
-            ),
-        }
-        over_budget
-    }
-}
-
-impl AppState {
-    /// Refuses a valid token used from outside its `allow_from` with 403,
-    /// and counts it as a failed login: a token showing up from a network
-    /// its owner never uses is a stolen token, and its user should be
-    /// banned like a guesser before trying the other hooks. Checked before
-    /// the rates, so that such requests spend no budget of the owner's.
-    pub(super) fn check_from(
-        &self,
-        token: &Token,
-        ip: Client,
-        route: &str,
-        config: &Config,
-    ) -> Result<(), ApiError> {
-        let addr = match ip {
-            Client::Addr(a) => Some(a),
-            Client::Unidentified { .. } => None,
-        };
-        if token.access.allows_from(addr) {
-            return Ok(());
-        }
-        audit(&token.name, ip, route, "outside_allow_from");
-        let reason = "valid token used from outside its allow_from";
-        if let Some(retry_after) = self.failure(ip, route, reason, config) {
-            return Err(ApiError::GlobalLimit { retry_after });
-        }
-        Err(ApiError::AddressForbidden)
-    }
-
-    /// Takes one request from the token's `rate` and the hook's, if they
-    /// have them: 429 with `Retry-After` when either is spent, never
-    /// counted as a failure (the sender proved the token).
-    pub(super) fn take_rates(
-        &self,
-        token: &Token,
-        hook: Option<(&str, &Hook)>,
-    ) -> Result<(), ApiError> {
-        let mut limits = Vec::with_capacity(2);
-        if let Some(rate) = token.access.rate {
-            limits.push((RateKey::Token(token.name.clone()), rate));
-        }
-        if let Some((
-            name,
-            Hook {
-                rate: Some(rate), ..
-            },
-        )) = hook
-        {
-            limits.push((RateKey::Hook(name.to_owned()), *rate));
-        }
-        if limits.is_empty() {
-            return Ok(());
-        }
-        let taken = self.guard().rates.take(&limits, Instant::now());
-        taken.map_err(|(retry_after, key)| ApiError::RateLimited {
-            retry_after,
-            of_hook: matches!(key, RateKey::Hook(_)),
-        })
     }
 }
 

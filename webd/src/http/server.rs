@@ -286,7 +286,7 @@ async fn accept_loop(
             }
         };
         let live = state.live();
-        let ip = super::client::canonical(peer.ip());
+        let ip = crate::domain::net::canonical(peer.ip());
         let (slot, evicted) = match gate.admit(ip, &live.config) {
             Ok(admitted) => admitted,
             Err(why) => {

@@ -7,7 +7,8 @@
 //! (429, not counted), then ledd's `Status`.
 //!
 //! Only a bearer token reads state: a GET has no body, so a signature
-//! would cover nothing but a timestamp.
+//! would cover nothing but a timestamp. The steps up to `allow_from` are
+//! the [`gate`](super::gate)'s.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,48 +19,26 @@ use serde_json::{Value, json};
 use tinsel_proto::{Rgb, Status};
 
 use super::AppState;
-use super::auth::{SIGNATURE_HEADER, TIMESTAMP_HEADER, refuse_query_token};
-use super::body::Fields;
-use super::client::Client;
-use super::date::rfc3339;
 use super::error::{ApiError, json_response};
-use super::routes::check_client_cert;
-
-/// What the failure log and the audit line call this route.
-pub(super) const ROUTE: &str = "GET /state";
+use super::gate::{self, Passed, Route};
+use crate::domain::date::rfc3339;
 
 /// `GET /state`.
 pub async fn state(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let (live, ip) = state.admit(&req)?;
-    let config = &live.config;
-    refuse_query_token(req.uri().query())?;
-    let headers = req.headers();
-    for (name, shown) in [
-        (SIGNATURE_HEADER, "X-Tinsel-Signature"),
-        (TIMESTAMP_HEADER, "X-Tinsel-Timestamp"),
-    ] {
-        if headers.contains_key(name) {
-            return Err(ApiError::bad(
-                shown,
-                "GET /state takes a bearer token only: send `Authorization: Bearer TOKEN` of a token with `state = true`",
-            ));
-        }
-    }
-    // No body: the token comes from the Authorization header alone.
-    let token = state.authenticate_counted(config, headers, &Fields::default(), &[], ip, ROUTE)?;
-    check_client_cert(token, req.extensions(), ip, ROUTE)?;
-    state.check_from(token, ip, ROUTE, config)?;
+    let route = Route::State;
+    let Passed { ip, token, .. } = gate::pass(&state, req, route).await?;
+    let audit = |result| route.audit(&token.name, ip, result);
     if !token.access.state {
-        audit(&token.name, ip, "forbidden");
+        audit("forbidden");
         return Err(ApiError::StateForbidden);
     }
-    if let Err(e) = state.take_rates(token, None) {
-        audit(&token.name, ip, "rate_limited");
+    if let Err(e) = state.take_rates(&token, None) {
+        audit("rate_limited");
         return Err(e);
     }
     match state.ledd().request(tinsel_proto::Request::Status).await {
         Ok(tinsel_proto::Response::Status(status)) => {
-            audit(&token.name, ip, "ok");
+            audit("ok");
             Ok(json_response(
                 StatusCode::OK,
                 &state_json(&status, now_unix()),
@@ -67,11 +46,11 @@ pub async fn state(State(state): State<AppState>, req: Request) -> Result<Respon
         }
         Ok(other) => {
             tracing::warn!("ledd answered Status with {other:?}");
-            audit(&token.name, ip, "ledd_error");
+            audit("ledd_error");
             Err(ApiError::LeddRefused)
         }
         Err(e) => {
-            audit(&token.name, ip, "ledd_error");
+            audit("ledd_error");
             match e.retry_after() {
                 Some(retry_after) => Err(ApiError::LeddUnavailable { retry_after }),
                 None => {
@@ -88,11 +67,6 @@ fn now_unix() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// One audit line per authenticated `GET /state`.
-fn audit(token: &str, ip: Client, result: &str) {
-    tracing::info!(target: "webd::audit", token, %ip, result, "state");
 }
 
 /// A colour as webd accepts it: its name when it has one, else `#rrggbb`.

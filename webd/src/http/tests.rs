@@ -50,8 +50,8 @@ request_colors = ["red", "warm-white"]
 animation = "off"
 "#,
         ledd_socket.display(),
-        crate::config::to_hex(&auth::token_hash(TOKEN)),
-        crate::config::to_hex(&auth::token_hash(SCOPED)),
+        crate::domain::token::to_hex(&auth::token_hash(TOKEN)),
+        crate::domain::token::to_hex(&auth::token_hash(SCOPED)),
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SIGNING_KEY),
     );
     Config::parse(&text, Path::new("/etc/webd/webd.toml")).unwrap()

@@ -28,17 +28,6 @@ pub use tinsel_sandbox::support::KernelSupport;
 
 pub use tinsel_sandbox::mode::SeccompMode;
 
-/// Parses `sandbox.landlock` values: `"best-effort"` or `"required"`.
-pub fn parse_landlock_policy(s: &str) -> Result<LandlockPolicy, String> {
-    match s {
-        "best-effort" | "best_effort" => Ok(LandlockPolicy::BestEffort),
-        "required" => Ok(LandlockPolicy::Required),
-        other => Err(format!(
-            "sandbox.landlock = {other:?}: expected \"best-effort\" or \"required\""
-        )),
-    }
-}
-
 /// The read-only paths webd needs to re-read its config and certificate on
 /// SIGHUP: the config file, and for the certificate, key and client CA
 /// (`files`) the directory that holds each — both as written and as resolved through symlinks

@@ -9,21 +9,14 @@
 //!
 //! - `mod.rs` (this file): checking bearer tokens and signed requests, and
 //!   the replay cache.
-//! - [`token`]: the token types the config holds, the token-name rule, hex.
 //! - `request.rs`: which credential a request presents.
-//! - [`narrow`]: `state`, `allow_from`, `rate` and `expires`, and the
-//!   rate state.
 
-pub mod narrow;
 mod request;
-pub mod token;
 
+pub use request::{CredentialError, Presented, presented};
 pub(crate) use request::{authenticate, refuse_query_token};
 
-pub use token::{
-    BadTokenName, MAX_TOKEN_NAME_LEN, MIN_HMAC_SECRET_BYTES, Scope, TOKEN_NAME_RULE, Token,
-    TokenSecret, check_token_name, parse_hex32, to_hex,
-};
+use crate::domain::token::{Token, TokenSecret, parse_hex32, to_hex};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -165,6 +158,7 @@ impl ReplayCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::token::Scope;
 
     fn tokens() -> Vec<Token> {
         vec![
@@ -172,21 +166,21 @@ mod tests {
                 name: "a".into(),
                 secret: TokenSecret::Sha256(token_hash("secret-a")),
                 scope: Scope::All,
-                access: narrow::Access::default(),
+                access: crate::domain::access::Access::default(),
                 require_client_cert: false,
             },
             Token {
                 name: "b".into(),
                 secret: TokenSecret::Sha256(token_hash("secret-b")),
                 scope: Scope::All,
-                access: narrow::Access::default(),
+                access: crate::domain::access::Access::default(),
                 require_client_cert: false,
             },
             Token {
                 name: "signer".into(),
                 secret: TokenSecret::Hmac(b"0123456789abcdef0123456789abcdef".to_vec()),
                 scope: Scope::All,
-                access: narrow::Access::default(),
+                access: crate::domain::access::Access::default(),
                 require_client_cert: false,
             },
         ]

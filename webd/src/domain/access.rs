@@ -15,8 +15,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::http::client::IpNet;
-use crate::http::date::days_from_civil;
+use super::date::days_from_civil;
+use super::net::IpNet;
 
 /// The most requests a rate may allow per period: more is no limit on a Pi.
 pub const MAX_RATE_COUNT: u32 = 10_000;

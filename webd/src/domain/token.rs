@@ -50,7 +50,7 @@ pub struct Token {
     /// The hooks it may call.
     pub scope: Scope,
     /// `GET /state`, networks, rate and expiry.
-    pub access: super::narrow::Access,
+    pub access: super::access::Access,
     /// Whether a request with it is refused (403) unless its connection
     /// presented a client certificate that `tls.client_ca` signed.
     pub require_client_cert: bool,
