@@ -53,6 +53,13 @@ impl Gate {
     }
 }
 
+impl Default for Gate {
+    /// [`Gate::peer`].
+    fn default() -> Gate {
+        Gate::peer()
+    }
+}
+
 /// What a line that passed a [`Gate`] adds about those held back before
 /// it: nothing, or ` (N similar lines held back)`.
 pub fn held_note(held: u64) -> String {

@@ -52,7 +52,7 @@ pub struct Guard {
     /// Recently seen signatures.
     pub replay: auth::ReplayCache,
     /// The rate limit on failure log lines.
-    pub failure_log: limits::LogLimiter,
+    pub failure_log: tinsel_daemon::log::Gate,
     /// The `rate` limits of tokens and hooks.
     pub rates: crate::domain::access::RateTable,
 }

@@ -25,9 +25,9 @@ use tower::ServiceExt as _;
 
 use super::admission::{Admission, Allowance, ConnId, Refused};
 use super::client::PeerAddr;
-use super::limits::LogLimiter;
 use super::{AppState, app};
 use crate::config::{Config, Limits};
+use tinsel_daemon::log;
 
 /// hyper's HTTP/1 read buffer, which bounds the request head. Its minimum
 /// is 8 KiB; webhooks need far less than 16.
@@ -58,7 +58,7 @@ struct Gate {
     /// Sockets held, for the accept loops' ceiling and the shutdown drain.
     held: watch::Sender<usize>,
     /// Refusals are logged, but never faster than this allows.
-    log: Mutex<LogLimiter>,
+    log: Mutex<log::Gate>,
 }
 
 impl Gate {
@@ -69,7 +69,7 @@ impl Gate {
                 max_connections * CLOSING_PER_SLOT,
             )),
             held: watch::Sender::new(0),
-            log: Mutex::new(LogLimiter::default()),
+            log: Mutex::new(log::Gate::peer()),
         })
     }
 
