@@ -60,9 +60,9 @@ pub fn run(path: &Path) -> Exit {
 fn check_ledd(config: &Config) {
     tinsel_daemon::probe::check_ledd(
         LEDD_PEER,
-        &config.ledd_socket,
-        config.user.as_deref(),
-        config.group.as_deref(),
+        &config.common.ledd_socket,
+        config.common.user.as_deref(),
+        config.common.group.as_deref(),
     );
 }
 

@@ -100,7 +100,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     let config = Config::load(&path)?;
     // The identity rule (`tinsel_daemon::config::start_identity`), as
     // `--check-config` applies it: the sandbox drops to this user later.
-    config.start_identity()?;
+    config.common.start_identity()?;
     let password = config.read_password()?;
     let tls = broker::tls(&config)?;
     let addrs = broker::resolve(&config).map_err(|e| StartError::Resolve(e.to_string()))?;
@@ -169,7 +169,7 @@ impl Bridge {
         Bridge {
             command_topic: p.config.command_topic(),
             ha_status_topic: p.config.ha_status_topic(),
-            ledd: Link::new(p.config.ledd_socket.clone(), LEDD_PEER),
+            ledd: Link::new(p.config.common.ledd_socket.clone(), LEDD_PEER),
             config: p.config,
             password: p.password,
             tls: p.tls,
@@ -212,7 +212,7 @@ impl Bridge {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            self.config.ledd_socket.display(),
+            self.config.common.ledd_socket.display(),
             self.config.base_topic,
         );
         let mut tick = tokio::time::interval(self.config.limits.status_interval);

@@ -36,11 +36,11 @@ pub fn daemon_plan(
     read_only_paths.extend(config.broker.password_file.clone());
     Ok(Plan {
         keep_fds: keep.to_vec(),
-        user: config.identity()?,
+        user: config.common.identity()?,
         read_only_paths,
         connect_tcp: vec![config.broker.port],
-        ledd_socket: config.ledd_socket.clone(),
-        landlock: config.landlock,
+        ledd_socket: config.common.ledd_socket.clone(),
+        landlock: config.common.landlock,
         seccomp,
     })
 }

@@ -52,7 +52,7 @@ pub fn check_config(path: &Path) -> Exit {
         Ok(c) => c,
         Err(exit) => return exit,
     };
-    if let Err(e) = config.start_identity() {
+    if let Err(e) = config.common.start_identity() {
         eprintln!("schedd: {e}");
         return Exit::Config;
     }

@@ -70,7 +70,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     let config = Config::load(&path)?;
     // The identity rule (`tinsel_daemon::config::start_identity`), as
     // `--check-config` applies it: the sandbox drops to this user later.
-    config.start_identity()?;
+    config.common.start_identity()?;
     Ok(Prepared { config })
 }
 
@@ -94,7 +94,7 @@ pub async fn serve(mut config: Config, mut gate: ClockGate) -> Exit {
         }
     };
     announce(&config);
-    let mut link = Link::new(config.ledd_socket.clone(), LEDD_PEER);
+    let mut link = Link::new(config.common.ledd_socket.clone(), LEDD_PEER);
     let mut applied: Applied = None;
     loop {
         let mut wake = Instant::now() + RECHECK;
@@ -178,7 +178,7 @@ fn announce(config: &Config) {
             crate::config::ZoneSource::Config => "from the config",
             crate::config::ZoneSource::System => "the system's",
         },
-        config.ledd_socket.display(),
+        config.common.ledd_socket.display(),
         if config.require_synced_clock {
             "acting once the clock is synchronised"
         } else {
@@ -204,23 +204,21 @@ fn reload(config: &mut Config) {
             return;
         }
     };
-    if new.ledd_socket != config.ledd_socket || new.user != config.user || new.group != config.group
-    {
+    let (old, now) = (&config.common, &new.common);
+    if now.ledd_socket != old.ledd_socket || now.user != old.user || now.group != old.group {
         tracing::warn!(
             "{}: changes to ledd_socket, user or group take effect only after a restart",
             config.path.display()
         );
     }
-    let socket = config.ledd_socket.clone();
     tracing::info!(
         "reloaded {}: {} entries",
         config.path.display(),
         new.schedule.entries.len()
     );
+    // The running sandbox and link keep what they were started with.
     *config = Config {
-        ledd_socket: socket,
-        user: config.user.clone(),
-        group: config.group.clone(),
+        common: config.common.clone(),
         ..new
     };
 }

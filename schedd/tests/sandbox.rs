@@ -222,7 +222,7 @@ mod drop_privileges {
             assert_eq!(user.uid, NOBODY);
         }
         assert_eq!(plan.read_only_paths, vec![f.config.path.clone()]);
-        assert_eq!(plan.ledd_socket, f.config.ledd_socket);
+        assert_eq!(plan.ledd_socket, f.config.common.ledd_socket);
         assert_eq!(plan.landlock, sandbox::LandlockPolicy::Required);
         assert_eq!(plan.seccomp, SeccompMode::Log);
     }
@@ -467,7 +467,7 @@ mod after {
         fn a_play_reaches_ledd_after_the_sandbox(t) {
             use tinsel_proto::{FrameReader, Request, Response};
             let f = fixture();
-            let socket = f.config.ledd_socket.clone();
+            let socket = f.config.common.ledd_socket.clone();
             let action = f.config.schedule.entries[0].action;
             let listener = f.ledd.try_clone().unwrap();
             let server = t.in_child().then(|| {

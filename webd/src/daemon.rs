@@ -116,7 +116,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     fd_limit(&config)?;
     // The identity rule (`tinsel_daemon::config::start_identity`), as
     // `--check-config` applies it: the sandbox drops to this user later.
-    config.start_identity()?;
+    config.common.start_identity()?;
     let resumption = Resumption::new()?;
     let tls = tls::load(&config.tls, &config.client_auth, &resumption)?;
     let expiry = tls::expiry(&config.tls.cert).ok();
@@ -219,7 +219,10 @@ async fn serve(p: Prepared) -> Exit {
         .filter_map(|l| l.local_addr().ok())
         .map(|a| a.to_string())
         .collect();
-    let ledd = ledd_link(p.config.ledd_socket.clone(), p.config.limits.ledd_timeout);
+    let ledd = ledd_link(
+        p.config.common.ledd_socket.clone(),
+        p.config.limits.ledd_timeout,
+    );
     tracing::info!(
         "webd ready: https on {} ({}), ledd at {}, {} token(s), {} hook(s), client certificates {}",
         addrs.join(", "),
@@ -228,7 +231,7 @@ async fn serve(p: Prepared) -> Exit {
         } else {
             "bound"
         },
-        p.config.ledd_socket.display(),
+        p.config.common.ledd_socket.display(),
         p.config.tokens.len(),
         p.config.hooks.len(),
         p.config.client_auth.mode(),

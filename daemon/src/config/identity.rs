@@ -24,7 +24,7 @@ use super::ConfigError;
 
 /// The account a daemon's package makes for it (tinsel.sysusers), for the
 /// fix in a message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account {
     /// The daemon (`webd`).
     pub daemon: &'static str,

@@ -10,13 +10,17 @@
 //!   the file holds;
 //! - `identity.rs`: [`identity`] and [`start_identity`], the `user` and
 //!   `group` rule of the daemons that drop root (webd, schedd, mqttd);
+//! - `common.rs`: [`Common`], the keys every client of ledd has
+//!   (`ledd_socket`, `user`, `group`, `[sandbox] landlock`), validated once;
 //! - this file: [`ConfigError`] (webd's, schedd's and mqttd's; ledd wraps
 //!   the reader's), [`Validate`] and [`parse`].
 
+mod common;
 mod excerpt;
 mod identity;
 mod read;
 
+pub use self::common::{Common, DEFAULT_LEDD_SOCKET, RawCommon, RawSandbox};
 pub use self::excerpt::{EXCERPT_CHARS, MESSAGE_CHARS, toml_error};
 pub use self::identity::{Account, identity, start_identity};
 pub use self::read::{MAX_BYTES, read};

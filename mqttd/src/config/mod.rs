@@ -17,10 +17,8 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tinsel_daemon::config;
+use tinsel_daemon::config::{self, Common};
 use tinsel_proto::Animation;
-use tinsel_sandbox::ids::Identity;
-use tinsel_sandbox::landlock::LandlockPolicy;
 
 use self::raw::RawConfig;
 use self::validate::Validator;
@@ -75,8 +73,8 @@ pub struct Limits {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    /// ledd's Unix socket.
-    pub ledd_socket: PathBuf,
+    /// `ledd_socket`, `user`, `group`, `[sandbox]`: every client's keys.
+    pub common: Common,
     /// The tree's display name.
     pub name: String,
     /// The name made safe for topics and ids (`[A-Za-z0-9_-]`).
@@ -89,16 +87,10 @@ pub struct Config {
     pub group_topic: Option<String>,
     /// The animations exposed; `None`: every one ledd offers.
     pub effects: Option<Vec<Animation>>,
-    /// The user to drop to when started as root.
-    pub user: Option<String>,
-    /// The group to drop to when started as root.
-    pub group: Option<String>,
     /// The broker.
     pub broker: Broker,
     /// Rates and sizes.
     pub limits: Limits,
-    /// `sandbox.landlock`.
-    pub landlock: LandlockPolicy,
 }
 
 impl Config {
@@ -178,29 +170,6 @@ impl Config {
         Ok(Some(password))
     }
 
-    /// Resolves `user` and `group` to the ids mqttd drops to when started
-    /// as root (`None` when `user` is unset).
-    pub fn identity(&self) -> Result<Option<Identity>, ConfigError> {
-        tinsel_daemon::config::identity(
-            &self.path,
-            self.user.as_deref(),
-            self.group.as_deref(),
-            &ACCOUNT,
-        )
-    }
-
-    /// [`Config::identity`] with the start's rule: started as root, `user`
-    /// and `group` must both be set. What the start and `--check-config`
-    /// call, so that both refuse the same configs.
-    pub fn start_identity(&self) -> Result<Option<Identity>, ConfigError> {
-        tinsel_daemon::config::start_identity(
-            &self.path,
-            self.user.as_deref(),
-            self.group.as_deref(),
-            &ACCOUNT,
-        )
-    }
-
     fn invalid(&self, key: &str, message: String) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.clone(),
@@ -211,7 +180,7 @@ impl Config {
 }
 
 /// mqttd's account in the package (tinsel.sysusers).
-const ACCOUNT: config::Account = config::Account {
+pub(crate) const ACCOUNT: config::Account = config::Account {
     daemon: "mqttd",
     user: "tinsel-mqtt",
     group: "tinsel",
@@ -241,7 +210,7 @@ mod tests {
     #[test]
     fn the_packaged_config_is_valid() {
         let c = parse(include_str!("../../../packaging/mqttd.toml")).unwrap();
-        assert_eq!(c.ledd_socket, Path::new("/run/tinsel/ledd.sock"));
+        assert_eq!(c.common.ledd_socket, Path::new("/run/tinsel/ledd.sock"));
     }
 
     #[test]
@@ -251,7 +220,7 @@ mod tests {
         assert_eq!(c.base_topic, "tinsel/living_room");
         assert_eq!(c.broker.client_id, "tinsel-living_room");
         assert_eq!(c.command_topic(), "tinsel/living_room/set");
-        assert_eq!(c.ledd_socket, Path::new("/etc/tinsel/ledd.sock"));
+        assert_eq!(c.common.ledd_socket, Path::new("/etc/tinsel/ledd.sock"));
         assert!(c.effects.is_none());
         let c = parse(&format!("{MINIMAL}tls = true\n")).unwrap();
         assert_eq!(c.broker.port, 8883);

@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use tinsel_daemon::config::RawSandbox;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    pub(super) ledd_socket: PathBuf,
+    pub(super) ledd_socket: Option<PathBuf>,
     pub(super) name: Option<String>,
     pub(super) base_topic: Option<String>,
     #[serde(default = "default_prefix")]
@@ -64,10 +65,4 @@ impl Default for RawLimits {
             status_interval_ms: 500,
         }
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSandbox {
-    pub(super) landlock: Option<String>,
 }

@@ -5,9 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tinsel_daemon::config::Validate;
+use tinsel_daemon::config::{Common, RawCommon, Validate};
 use tinsel_proto::Animation;
-use tinsel_sandbox::landlock::{self, LandlockPolicy};
 
 use super::raw::{self, RawConfig};
 use super::{Broker, Config, ConfigError, Limits, PASSWORD_CREDENTIAL};
@@ -48,9 +47,16 @@ impl Validator<'_> {
         raw: RawConfig,
         credentials: Option<&Path>,
     ) -> Result<Config, ConfigError> {
-        if raw.ledd_socket.as_os_str().is_empty() {
-            return Err(self.err("ledd_socket", "is empty: give the path of ledd's socket"));
-        }
+        let common = Common::validate(
+            self,
+            super::ACCOUNT,
+            RawCommon {
+                ledd_socket: raw.ledd_socket,
+                user: raw.user,
+                group: raw.group,
+                sandbox: raw.sandbox,
+            },
+        )?;
         let name = match raw.name {
             Some(n) => n,
             None => hostname(),
@@ -92,13 +98,6 @@ impl Validator<'_> {
                 Some(out)
             }
         };
-        for (key, v) in [("user", &raw.user), ("group", &raw.group)] {
-            if let Some(v) = v
-                && (v.is_empty() || v.contains(['\0', ':', '\n']))
-            {
-                return Err(self.err(key, format!("`{v}` is not a user or group name")));
-            }
-        }
         let broker = self.broker(raw.broker, &node_id, credentials)?;
         let l = &raw.limits;
         let limits = Limits {
@@ -121,22 +120,17 @@ impl Validator<'_> {
                 10_000,
             )?),
         };
-        let landlock = LandlockPolicy::parse(raw.sandbox.landlock.as_deref())
-            .map_err(|e| self.err(landlock::POLICY_KEY, e.to_string()))?;
         Ok(Config {
             path: self.path.to_owned(),
-            ledd_socket: self.relative(raw.ledd_socket),
+            common,
             name,
             node_id,
             base_topic,
             discovery_prefix,
             group_topic,
             effects,
-            user: raw.user,
-            group: raw.group,
             broker,
             limits,
-            landlock,
         })
     }
 

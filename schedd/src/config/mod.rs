@@ -12,8 +12,7 @@ mod raw;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use tinsel_daemon::config::{self, Validate};
-use tinsel_sandbox::landlock::{self, LandlockPolicy};
+use tinsel_daemon::config::{self, Common, RawCommon, Validate};
 
 pub use self::entries::{MAX_NAME_LEN, parse_at, parse_month_day};
 use self::raw::RawConfig;
@@ -49,7 +48,7 @@ fn system_zone(lookup: Result<String, String>, localtime_exists: bool) -> Result
 }
 
 /// ledd's socket when the config names none: where ledd.socket puts it.
-pub const DEFAULT_LEDD_SOCKET: &str = "/run/tinsel/ledd.sock";
+pub use tinsel_daemon::config::DEFAULT_LEDD_SOCKET;
 
 /// A config that could not be loaded (shared with webd and mqttd).
 pub use tinsel_daemon::config::ConfigError;
@@ -68,20 +67,14 @@ pub enum ZoneSource {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    /// ledd's Unix socket.
-    pub ledd_socket: PathBuf,
+    /// `ledd_socket`, `user`, `group`, `[sandbox]`: every client's keys.
+    pub common: Common,
     /// The entries, the time zone and the place.
     pub schedule: Schedule,
     /// Where the time zone came from.
     pub zone_source: ZoneSource,
     /// Wait for a synchronised clock before acting (`require_synced_clock`).
     pub require_synced_clock: bool,
-    /// The user to drop to when started as root.
-    pub user: Option<String>,
-    /// The group to drop to when started as root.
-    pub group: Option<String>,
-    /// Whether Landlock may be missing (`sandbox.landlock`).
-    pub landlock: LandlockPolicy,
 }
 
 impl Config {
@@ -112,30 +105,6 @@ impl Config {
         let raw: RawConfig = config::parse(text, path)?;
         Validator { path, system_zone }.config(raw)
     }
-
-    /// Resolves `user` and `group` to the ids schedd drops to when started
-    /// as root (`None` when `user` is unset); a name that does not exist is
-    /// an error naming its key.
-    pub fn identity(&self) -> Result<Option<tinsel_sandbox::ids::Identity>, ConfigError> {
-        tinsel_daemon::config::identity(
-            &self.path,
-            self.user.as_deref(),
-            self.group.as_deref(),
-            &ACCOUNT,
-        )
-    }
-
-    /// [`Config::identity`] with the start's rule: started as root, `user`
-    /// and `group` must both be set. What the start and `--check-config`
-    /// call, so that both refuse the same configs.
-    pub fn start_identity(&self) -> Result<Option<tinsel_sandbox::ids::Identity>, ConfigError> {
-        tinsel_daemon::config::start_identity(
-            &self.path,
-            self.user.as_deref(),
-            self.group.as_deref(),
-            &ACCOUNT,
-        )
-    }
 }
 
 /// schedd's account in the package (tinsel.sysusers).
@@ -160,19 +129,16 @@ impl Validate for Validator<'_> {
 
 impl Validator<'_> {
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let ledd_socket = self.relative(
-            raw.ledd_socket
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_LEDD_SOCKET)),
-        );
-        for (key, v) in [("user", &raw.user), ("group", &raw.group)] {
-            if let Some(v) = v
-                && (v.is_empty() || v.contains(['\0', ':', '\n']))
-            {
-                return Err(self.err(key, format!("`{v}` is not a user or group name")));
-            }
-        }
-        let landlock = LandlockPolicy::parse(raw.sandbox.landlock.as_deref())
-            .map_err(|e| self.err(landlock::POLICY_KEY, e.to_string()))?;
+        let common = Common::validate(
+            self,
+            ACCOUNT,
+            RawCommon {
+                ledd_socket: raw.ledd_socket,
+                user: raw.user,
+                group: raw.group,
+                sandbox: raw.sandbox,
+            },
+        )?;
         let (tz, zone_source) = self.timezone(raw.timezone.as_deref())?;
         let place = self.place(raw.latitude, raw.longitude)?;
         let mut entries = Vec::with_capacity(raw.entries.len());
@@ -192,13 +158,10 @@ impl Validator<'_> {
         }
         Ok(Config {
             path: self.path.to_owned(),
-            ledd_socket,
+            common,
             schedule: Schedule { entries, tz, place },
             zone_source,
             require_synced_clock: raw.require_synced_clock.unwrap_or(true),
-            user: raw.user,
-            group: raw.group,
-            landlock,
         })
     }
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use tinsel_daemon::config::RawSandbox;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,12 +21,6 @@ pub(super) struct RawConfig {
     pub(super) entries: Vec<RawEntry>,
     #[serde(default)]
     pub(super) sandbox: RawSandbox,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSandbox {
-    pub(super) landlock: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::*;
 use crate::schedule::{Action, Trigger};
 use crate::sun::SunEvent;
+use tinsel_sandbox::landlock::LandlockPolicy;
 
 const FILE: &str = "/etc/tinsel/schedd.toml";
 
@@ -42,7 +43,7 @@ fn the_example_config_is_valid() {
         }
     );
     assert_eq!(c.schedule.entries[1].action, Action::Off);
-    assert_eq!(c.ledd_socket, Path::new(DEFAULT_LEDD_SOCKET));
+    assert_eq!(c.common.ledd_socket, Path::new(DEFAULT_LEDD_SOCKET));
 }
 
 /// The config the package installs: its one entry is disabled, so a fresh
@@ -61,7 +62,7 @@ fn the_packaged_config_is_valid_and_does_nothing() {
     );
     let c = parse(&packaged).unwrap();
     assert!(c.schedule.entries.is_empty());
-    assert_eq!(c.user.as_deref(), Some("tinsel-sched"));
+    assert_eq!(c.common.user.as_deref(), Some("tinsel-sched"));
     let enabled = packaged.replace("enabled = false", "enabled = true");
     assert_ne!(enabled, packaged);
     assert_eq!(parse(&enabled).unwrap().schedule.entries.len(), 2);
@@ -224,13 +225,13 @@ fn the_timezone_must_be_an_iana_name() {
 #[test]
 fn defaults_and_relative_paths() {
     let c = parse("timezone = \"UTC\"\nledd_socket = \"ledd.sock\"\n").unwrap();
-    assert_eq!(c.ledd_socket, Path::new("/etc/tinsel/ledd.sock"));
+    assert_eq!(c.common.ledd_socket, Path::new("/etc/tinsel/ledd.sock"));
     assert!(
         c.require_synced_clock,
         "the clock gate is on unless turned off"
     );
-    assert!(c.user.is_none());
-    assert_eq!(c.landlock, LandlockPolicy::BestEffort);
+    assert!(c.common.user.is_none());
+    assert_eq!(c.common.landlock, LandlockPolicy::BestEffort);
     let err = parse("timezone = \"UTC\"\n[sandbox]\nlandlock = \"off\"\n").unwrap_err();
     assert_eq!(err.key(), Some("sandbox.landlock"), "{err}");
 }
@@ -248,7 +249,7 @@ fn landlock_takes_the_spellings_every_daemon_takes() {
             "timezone = \"UTC\"\n[sandbox]\nlandlock = \"{text}\"\n"
         ))
         .unwrap();
-        assert_eq!(c.landlock, policy, "{text}");
+        assert_eq!(c.common.landlock, policy, "{text}");
     }
     let err = parse("timezone = \"UTC\"\n[sandbox]\nlandlock = \"strict\"\n").unwrap_err();
     let msg = err.to_string();

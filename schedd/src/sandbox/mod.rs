@@ -31,11 +31,11 @@ pub use tinsel_sandbox::mode::SeccompMode;
 pub fn daemon_plan(config: &Config, seccomp: SeccompMode) -> Result<Plan, ConfigError> {
     Ok(Plan {
         keep_fds: Vec::new(),
-        user: config.identity()?,
+        user: config.common.identity()?,
         read_only_paths: vec![config.path.clone()],
         connect_tcp: Vec::new(),
-        ledd_socket: config.ledd_socket.clone(),
-        landlock: config.landlock,
+        ledd_socket: config.common.ledd_socket.clone(),
+        landlock: config.common.landlock,
         seccomp,
     })
 }

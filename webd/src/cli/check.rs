@@ -133,7 +133,7 @@ pub fn run(path: &Path) -> Exit {
             return crate::daemon::StartError::from(e).exit();
         }
     };
-    let who = match config.start_identity() {
+    let who = match config.common.start_identity() {
         Ok(who) => who,
         Err(e) => {
             eprintln!("webd: {e}");
@@ -233,7 +233,7 @@ fn check_expiry(cert: &Path) -> Result<(), Exit> {
 /// A warning, with its fix, for each file webd re-reads on SIGHUP that
 /// `who` (webd's user) could not.
 pub fn reload_warnings(config: &Config, who: &Identity) -> Vec<String> {
-    let user = config.user.as_deref().unwrap_or("?");
+    let user = config.common.user.as_deref().unwrap_or("?");
     reload_blockers(config, who)
         .iter()
         .map(|u| u.explain(user, &group_name(config, who)))
@@ -249,16 +249,20 @@ fn reload_blockers(config: &Config, who: &Identity) -> Vec<Unreadable> {
 
 /// webd's group by name for the fix in a warning, or its number.
 fn group_name(config: &Config, who: &Identity) -> String {
-    config.group.clone().unwrap_or_else(|| who.gid.to_string())
+    config
+        .common
+        .group
+        .clone()
+        .unwrap_or_else(|| who.gid.to_string())
 }
 
 /// Connects to ledd as webd will (`tinsel_daemon::probe::check_ledd`).
 fn check_ledd(config: &Config) {
     tinsel_daemon::probe::check_ledd(
         LEDD_PEER,
-        &config.ledd_socket,
-        config.user.as_deref(),
-        config.group.as_deref(),
+        &config.common.ledd_socket,
+        config.common.user.as_deref(),
+        config.common.group.as_deref(),
     );
 }
 

@@ -11,8 +11,9 @@
 //! - `raw.rs`: the serde types, as written in the file, with the defaults.
 //! - `validate.rs`: the validation driver and its helpers; each section's
 //!   checks are in its own file: `listen.rs` (`listen`,
-//!   `trusted_proxies`), `names.rs` (`user`, `group`, and resolving them),
-//!   `tls.rs`, `limits.rs`, `ban.rs`, `hooks.rs`, `tokens.rs`.
+//!   `trusted_proxies`), `tls.rs`, `limits.rs`, `ban.rs`, `hooks.rs`,
+//!   `tokens.rs`; `ledd_socket`, `user`, `group` and `[sandbox]` are the
+//!   daemon kit's [`Common`], as in every client of ledd.
 //! - `error.rs`: [`ConfigError`] and the multi-line TOML error display.
 //! - `example.toml`: the commented example `webd --example-config` prints.
 //!
@@ -24,7 +25,6 @@ mod error;
 mod hooks;
 mod limits;
 mod listen;
-mod names;
 mod raw;
 mod tls;
 mod tokens;
@@ -48,8 +48,7 @@ use self::validate::Validator;
 use crate::domain::hook::Hook;
 use crate::domain::net::{ClientHeader, IpNet};
 use crate::domain::token::Token;
-use tinsel_daemon::config;
-use tinsel_sandbox::landlock::LandlockPolicy;
+use tinsel_daemon::config::{self, Common};
 
 /// The example config printed by `webd --example-config`: every key, with
 /// the defaults of `[limits]` and `[ban]`. A test parses it, so it never
@@ -63,12 +62,8 @@ pub struct Config {
     pub path: PathBuf,
     /// The TCP address to bind when not socket-activated.
     pub listen: SocketAddr,
-    /// ledd's Unix socket.
-    pub ledd_socket: PathBuf,
-    /// The user to drop to when started as root.
-    pub user: Option<String>,
-    /// The group to drop to when started as root.
-    pub group: Option<String>,
+    /// `ledd_socket`, `user`, `group`, `[sandbox]`: every client's keys.
+    pub common: Common,
     /// Peers whose word on the client's address is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// The one header they say it in.
@@ -85,8 +80,6 @@ pub struct Config {
     pub tokens: Vec<Token>,
     /// The hooks by name.
     pub hooks: BTreeMap<String, Hook>,
-    /// Whether Landlock may be missing (`sandbox.landlock`).
-    pub landlock: LandlockPolicy,
 }
 
 impl Config {
@@ -108,13 +101,14 @@ impl Config {
         if self.listen != new.listen {
             keys.push("listen");
         }
-        if self.ledd_socket != new.ledd_socket {
+        let (old, now) = (&self.common, &new.common);
+        if old.ledd_socket != now.ledd_socket {
             keys.push("ledd_socket");
         }
-        if self.user != new.user {
+        if old.user != now.user {
             keys.push("user");
         }
-        if self.group != new.group {
+        if old.group != now.group {
             keys.push("group");
         }
         if self.limits.max_connections != new.limits.max_connections {
@@ -123,6 +117,13 @@ impl Config {
         keys
     }
 }
+
+/// webd's account in the package (tinsel.sysusers).
+pub(crate) const ACCOUNT: config::Account = config::Account {
+    daemon: "webd",
+    user: "tinsel-web",
+    group: "tinsel",
+};
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -191,7 +192,7 @@ key = "/abs/key.pem"
     #[test]
     fn relative_paths_follow_the_config_file() {
         let c = parse(MINIMAL).unwrap();
-        assert_eq!(c.ledd_socket, Path::new("/etc/webd/ledd.sock"));
+        assert_eq!(c.common.ledd_socket, Path::new("/etc/webd/ledd.sock"));
         assert_eq!(c.tls.cert, Path::new("/etc/webd/cert.pem"));
         assert_eq!(c.tls.key, Path::new("/abs/key.pem"));
         assert_eq!(c.listen, DEFAULT_LISTEN.parse().unwrap());
@@ -212,5 +213,38 @@ key = "/abs/key.pem"
         let b = parse(&format!("listen = \"127.0.0.1:1\"\n{MINIMAL}")).unwrap();
         assert_eq!(a.restart_only_changes(&b), vec!["listen"]);
         assert!(a.restart_only_changes(&a).is_empty());
+    }
+
+    #[test]
+    fn users_and_groups_that_do_not_exist_name_their_key() {
+        let with = |lines: &str| {
+            parse(&format!("{lines}{MINIMAL}"))
+                .unwrap()
+                .common
+                .identity()
+        };
+        let err = with("user = \"no-such-user-tinsel\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("user"), "{err}");
+        assert!(err.to_string().contains("no-such-user-tinsel"), "{err}");
+        assert!(err.to_string().contains("/etc/webd/webd.toml"), "{err}");
+        let err = with("user = \"root\"\ngroup = \"no-such-group-tinsel\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("group"), "{err}");
+        assert!(err.to_string().contains("no-such-group-tinsel"), "{err}");
+        assert!(with("").unwrap().is_none());
+        // root resolves, and is refused: dropping to it would drop nothing.
+        let err = with("user = \"root\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("user"), "{err}");
+        assert!(err.to_string().contains("uid 0"), "{err}");
+    }
+
+    /// `ledd_socket` may be left out, as in schedd and mqttd: ledd's
+    /// packaged socket (the kit's `Common`; webd and mqttd required it).
+    #[test]
+    fn ledd_socket_defaults_to_the_packaged_socket() {
+        let c = parse(&MINIMAL.replace("ledd_socket = \"ledd.sock\"\n", "")).unwrap();
+        assert_eq!(
+            c.common.ledd_socket,
+            Path::new(tinsel_daemon::config::DEFAULT_LEDD_SOCKET)
+        );
     }
 }

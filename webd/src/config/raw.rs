@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use tinsel_daemon::config::RawSandbox;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) listen: Option<String>,
-    pub(super) ledd_socket: PathBuf,
+    pub(super) ledd_socket: Option<PathBuf>,
     pub(super) user: Option<String>,
     pub(super) group: Option<String>,
     #[serde(default)]
@@ -30,12 +31,6 @@ pub(super) struct RawConfig {
     pub(super) hooks: BTreeMap<String, RawHook>,
     #[serde(default)]
     pub(super) sandbox: RawSandbox,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSandbox {
-    pub(super) landlock: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,11 +6,10 @@
 
 use std::path::Path;
 
-use tinsel_daemon::config::Validate;
-use tinsel_sandbox::landlock::{self as ll, LandlockPolicy};
+use tinsel_daemon::config::{Common, RawCommon, Validate};
 
 use super::raw::RawConfig;
-use super::{Config, ConfigError};
+use super::{ACCOUNT, Config, ConfigError};
 
 /// Turns the raw sections into validated ones; every error names the file
 /// and the key. Each section's checks are in that section's file.
@@ -29,26 +28,28 @@ impl Validator<'_> {
     /// one reported.
     pub(super) fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let listen = self.listen(raw.listen.as_deref())?;
-        if raw.ledd_socket.as_os_str().is_empty() {
-            return Err(self.err("ledd_socket", "is empty: give the path of ledd's socket"));
-        }
-        self.names(raw.user.as_deref(), raw.group.as_deref())?;
+        let common = Common::validate(
+            self,
+            ACCOUNT,
+            RawCommon {
+                ledd_socket: raw.ledd_socket,
+                user: raw.user,
+                group: raw.group,
+                sandbox: raw.sandbox,
+            },
+        )?;
         let trusted_proxies = self.trusted_proxies(&raw.trusted_proxies)?;
         let client_header = self.client_header(raw.client_address_header.as_deref())?;
         let (tls, client_auth) = self.tls(raw.tls)?;
         let limits = self.limits(&raw.limits)?;
         let ban = self.ban(&raw.ban)?;
-        let landlock = LandlockPolicy::parse(raw.sandbox.landlock.as_deref())
-            .map_err(|e| self.err(ll::POLICY_KEY, e.to_string()))?;
         let hooks = self.hooks(raw.hooks)?;
         let tokens = self.tokens(raw.tokens, &hooks)?;
         self.client_cert_tokens(&client_auth, &tokens)?;
         Ok(Config {
             path: self.path.to_owned(),
             listen,
-            ledd_socket: self.relative(raw.ledd_socket),
-            user: raw.user,
-            group: raw.group,
+            common,
             trusted_proxies,
             client_header,
             tls,
@@ -57,7 +58,6 @@ impl Validator<'_> {
             ban,
             tokens,
             hooks,
-            landlock,
         })
     }
 }

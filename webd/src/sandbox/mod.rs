@@ -65,11 +65,11 @@ pub fn daemon_plan(
 ) -> Result<Plan, ConfigError> {
     Ok(Plan {
         keep_fds: listeners.to_vec(),
-        user: config.identity()?,
+        user: config.common.identity()?,
         read_only_paths: reload_paths(&config.path, &reload_files(config)),
         connect_tcp: Vec::new(),
-        ledd_socket: config.ledd_socket.clone(),
-        landlock: config.landlock,
+        ledd_socket: config.common.ledd_socket.clone(),
+        landlock: config.common.landlock,
         seccomp,
     })
 }
