@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Static checks of tinsel's systemd units, for CI (a few seconds, no root):
 #
-#   systemd-analyze verify         clean (no output at all) for the five units
-#                                  and for ledd with the SPI drop-in
-#   systemd-analyze security       webd.service <= 0.5, schedd.service <= 0.5,
-#                                  mqttd.service <= 1.0, ledd.service <= 1.6,
+#   systemd-analyze verify         clean (no output at all) for every unit in
+#                                  systemd/ and for ledd with the SPI drop-in
+#   systemd-analyze security       each service <= 0.5 (webd, schedd, any new
+#                                  one), mqttd.service <= 1.0, ledd.service <= 1.6,
 #     --offline=true               ledd.service + ledd-spi.conf <= 0.6
 #                                  (ledd's 0.1 over 1.5 and 0.5 is sched_setscheduler,
 #                                  which lets ledd's socket server leave SCHED_FIFO:
 #                                  see ledd.service, "Scheduling")
 #
 # Usage: systemd/check-units.sh [--bin-dir DIR]
-#   --bin-dir DIR   copy the real ledd, webd and schedd from DIR into the scratch root
+#   --bin-dir DIR   copy each unit's real daemon (ledd, webd, ...) from DIR into the scratch root
 #                   (default: executable stand-ins; `verify` only checks that
 #                   ExecStart= names an executable file).
 #
@@ -32,7 +32,15 @@ command -v systemd-analyze >/dev/null || { echo "check-units: systemd-analyze is
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-units=(ledd.socket ledd.service webd.socket webd.service schedd.service mqttd.service)
+# Every unit in this directory, and the daemon each runs (its name), so a
+# new daemon's unit is verified and scored without an edit here.
+units=()
+for f in "$here"/*.service "$here"/*.socket; do units+=("$(basename "$f")"); done
+daemons=()
+for f in "$here"/*.service; do daemons+=("$(basename "$f" .service)"); done
+# The exposure each service may have (systemd-analyze security: 0 best,
+# 10 worst); a service not named here gets the strictest, 0.5.
+declare -A limit=([ledd.service]=1.6 [mqttd.service]=1.0)
 fail=0
 
 make_root() { # $1 = root, $2 = with the SPI drop-in (yes/no)
@@ -40,7 +48,7 @@ make_root() { # $1 = root, $2 = with the SPI drop-in (yes/no)
   mkdir -p "$r/usr/bin" "$r/bin" "$r/usr/lib/systemd" "$r/etc/systemd/system"
   cp -a /usr/lib/systemd/system "$r/usr/lib/systemd/"
   for u in "${units[@]}"; do cp "$here/$u" "$r/usr/lib/systemd/system/"; done
-  for b in ledd webd schedd mqttd; do
+  for b in "${daemons[@]}"; do
     if [ -n "$bin_dir" ]; then
       cp "$bin_dir/$b" "$r/usr/bin/$b"
     else
@@ -83,9 +91,8 @@ make_root "$scratch/plain" no
 make_root "$scratch/spi" yes
 verify "$scratch/plain" "${units[@]}"
 verify "$scratch/spi" ledd.service
-score "$scratch/plain" webd.service 0.5 "webd.service"
-score "$scratch/plain" schedd.service 0.5 "schedd.service"
-score "$scratch/plain" mqttd.service 1.0 "mqttd.service"
-score "$scratch/plain" ledd.service 1.6 "ledd.service"
+for d in "${daemons[@]}"; do
+  score "$scratch/plain" "$d.service" "${limit[$d.service]:-0.5}" "$d.service"
+done
 score "$scratch/spi" ledd.service 0.6 "ledd.service + ledd-spi.conf"
 exit $fail

@@ -50,8 +50,12 @@ ct_bin_dir() { "$ct_repo/packaging/build" "$1"; } # PROFILE
 ct_build_deb() { # OUTDIR PROFILE
   local out=$1 profile=$2
   command -v cargo-deb >/dev/null || cargo install cargo-deb --locked >&2 || return 1
-  local bin
-  bin=$("$ct_repo/packaging/build" "$profile" ledd webd schedd mqttd) || return 1
+  local bin packages
+  # The packages whose binaries the .deb ships (its assets in ledd/Cargo.toml;
+  # ledctl is ledd's), so a new daemon needs no edit here.
+  packages=$(sed -n 's|^ *\["target/release/\([a-z0-9_-]*\)".*|\1|p' "$ct_repo/ledd/Cargo.toml" | grep -vx ledctl)
+  # shellcheck disable=SC2086 # one word per package
+  bin=$("$ct_repo/packaging/build" "$profile" $packages) || return 1
   # target/<triple>/<profile dir>: cargo-deb finds the binaries by triple.
   (cd "$ct_repo" && cargo deb -p ledd --no-build --profile "$profile" \
     --target "$(basename "$(dirname "$bin")")" --output "$out/") >&2 || return 1
