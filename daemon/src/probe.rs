@@ -12,6 +12,7 @@ use tinsel_client::Peer;
 use tinsel_proto::{Role, Welcome};
 use tinsel_sandbox::ids::{self, Identity};
 
+use crate::config::Common;
 use crate::exit::Exit;
 
 /// How long `--check-config` waits for each step of ledd's handshake.
@@ -37,12 +38,17 @@ fn describe(peer: Peer, w: &Welcome) -> String {
     text
 }
 
-/// `--check-config`'s ledd check: connects to `socket` as `peer` will.
-/// As root with `user` set that is in a child that becomes the user first
+/// `--check-config`'s ledd check: connects to the config's `ledd_socket`
+/// as `peer` will. As root with `user` set that is in a child that becomes the user first
 /// ([`ledd_as`]); otherwise this process [`reach`]es ledd itself. Prints
 /// the role line, or a warning naming the daemon (informational: ledd may
 /// simply not run yet).
-pub fn check_ledd(peer: Peer, socket: &Path, user: Option<&str>, group: Option<&str>) {
+pub fn check_ledd(peer: Peer, common: &Common) {
+    let (socket, user, group) = (
+        common.ledd_socket.as_path(),
+        common.user.as_deref(),
+        common.group.as_deref(),
+    );
     let daemon = peer.program;
     let as_user = user.filter(|_| nix::unistd::geteuid().is_root());
     let result = match as_user {

@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use crate::config::Config;
 use crate::daemon::LEDD_PEER;
 use tinsel_daemon::exit::Exit;
 use tinsel_daemon::start::StartFailure as _;
@@ -52,21 +51,6 @@ pub fn run(path: &Path) -> Exit {
             .map(|g| format!(", group {g}"))
             .unwrap_or_default()
     );
-    check_ledd(c);
+    tinsel_daemon::probe::check_ledd(LEDD_PEER, &c.common);
     Exit::Ok
-}
-
-/// Connects to ledd as mqttd will (`tinsel_daemon::probe::check_ledd`).
-fn check_ledd(config: &Config) {
-    tinsel_daemon::probe::check_ledd(
-        LEDD_PEER,
-        &config.common.ledd_socket,
-        config.common.user.as_deref(),
-        config.common.group.as_deref(),
-    );
-}
-
-/// `mqttd probe-ledd`: the child `--check-config` starts.
-pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    tinsel_daemon::probe::run_child(LEDD_PEER, socket, user, group)
 }

@@ -37,9 +37,12 @@ impl Daemon for Mqttd {
                 print!("{}", crate::sandbox::check());
                 Exit::Ok
             }
-            Command::ProbeLedd(p) => {
-                crate::check::run_probe_ledd(&p.socket, p.user.as_deref(), p.group.as_deref())
-            }
+            Command::ProbeLedd(p) => tinsel_daemon::probe::run_child(
+                crate::daemon::LEDD_PEER,
+                &p.socket,
+                p.user.as_deref(),
+                p.group.as_deref(),
+            ),
         }
     }
 

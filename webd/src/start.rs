@@ -57,9 +57,12 @@ impl Daemon for Webd {
                 days,
                 force,
             } => crate::cli::cert::run_client(&dir, &name, days, force),
-            Command::ProbeLedd(p) => {
-                crate::cli::check::run_probe_ledd(&p.socket, p.user.as_deref(), p.group.as_deref())
-            }
+            Command::ProbeLedd(p) => tinsel_daemon::probe::run_child(
+                crate::daemon::LEDD_PEER,
+                &p.socket,
+                p.user.as_deref(),
+                p.group.as_deref(),
+            ),
         }
     }
 

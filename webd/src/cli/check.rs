@@ -187,7 +187,7 @@ pub fn run(path: &Path) -> Exit {
             eprintln!("webd: warning: {warning}");
         }
     }
-    check_ledd(&config);
+    tinsel_daemon::probe::check_ledd(LEDD_PEER, &config.common);
     Exit::Ok
 }
 
@@ -254,21 +254,6 @@ fn group_name(config: &Config, who: &Identity) -> String {
         .group
         .clone()
         .unwrap_or_else(|| who.gid.to_string())
-}
-
-/// Connects to ledd as webd will (`tinsel_daemon::probe::check_ledd`).
-fn check_ledd(config: &Config) {
-    tinsel_daemon::probe::check_ledd(
-        LEDD_PEER,
-        &config.common.ledd_socket,
-        config.common.user.as_deref(),
-        config.common.group.as_deref(),
-    );
-}
-
-/// `webd probe-ledd`: the child `--check-config` starts.
-pub fn run_probe_ledd(socket: &Path, user: Option<&str>, group: Option<&str>) -> Exit {
-    tinsel_daemon::probe::run_child(LEDD_PEER, socket, user, group)
 }
 
 #[cfg(test)]
