@@ -47,6 +47,12 @@ pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
 }
 
 /// What Home Assistant shows, from ledd's view.
+///
+/// `color_mode` goes only with a `color`: Home Assistant's JSON light reads
+/// the colour whenever a state names a mode, and warns "Invalid or
+/// incomplete color value" when it is missing (`_update_color` in
+/// `homeassistant/components/mqtt/light/schema_json.py`). Without both it
+/// keeps the light's one declared mode (`rgb`) and the last colour shown.
 pub fn state(view: &View) -> Value {
     let brightness = view.brightness.get();
     match view.playing {
@@ -56,9 +62,9 @@ pub fn state(view: &View) -> Value {
                 "state": "ON",
                 "brightness": brightness,
                 "effect": p.animation.name(),
-                "color_mode": "rgb",
             });
             if let Some(c) = p.params.color {
+                v["color_mode"] = json!("rgb");
                 v["color"] = json!({ "r": c.r, "g": c.g, "b": c.b });
             }
             v
@@ -128,5 +134,22 @@ mod tests {
         assert_eq!(s["state"], "ON");
         assert_eq!(s["effect"], "comet");
         assert_eq!(s["color"], json!({"r":1,"g":2,"b":3}));
+        assert_eq!(s["color_mode"], "rgb");
+    }
+
+    #[test]
+    fn an_animation_without_a_colour_names_no_colour_mode() {
+        let fire = View {
+            playing: Some(Playing {
+                animation: Animation::Fire,
+                params: PlayParams::default(),
+                remaining_secs: None,
+            }),
+            brightness: Brightness::new(50).unwrap(),
+        };
+        assert_eq!(
+            state(&fire),
+            json!({"state":"ON","effect":"fire","brightness":50})
+        );
     }
 }

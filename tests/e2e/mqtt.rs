@@ -416,9 +416,15 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
             mqttd.log()
         )
     });
-    w.wait_latest(&state_topic(), |s| {
+    let s = w.wait_latest(&state_topic(), |s| {
         s["state"] == "ON" && s["effect"] == "fire"
     });
+    // Fire has no colour of its own: no colour mode without a colour
+    // (Home Assistant warns about one).
+    assert!(
+        s.get("color_mode").is_none() && s.get("color").is_none(),
+        "{s}"
+    );
 
     // Another client (ledctl, a webhook) changes ledd: the state follows.
     ledd.ok(&["play", "comet", "--color", "blue"]);
