@@ -358,14 +358,12 @@ impl Bridge {
         self.publish_state();
     }
 
-    /// The effects to expose: the configured ones (or all) that ledd offers.
+    /// The effects to expose: the configured ones (or all but `selftest`)
+    /// that ledd offers.
     fn exposed(&self) -> Vec<Animation> {
         let offered = self.ledd.welcome().map(|w| w.animations);
-        let wanted: Vec<Animation> = match &self.config.effects {
-            Some(list) => list.clone(),
-            None => Animation::ALL.to_vec(),
-        };
-        wanted
+        self.config
+            .wanted_effects()
             .into_iter()
             .filter(|a| offered.is_none_or(|set| set.contains(*a)))
             .collect()

@@ -397,6 +397,8 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
     assert_eq!(config["device"]["model"], "tinsel");
     let effects = config["effect_list"].as_array().unwrap();
     assert!(effects.contains(&"fire".into()), "{config}");
+    // The wiring test is offered only when the config names it.
+    assert!(!effects.contains(&"selftest".into()), "{config}");
     w.wait("retained online", |m| {
         m.topic == format!("tinsel/{NODE}/availability") && m.payload == "online" && m.retain
     });

@@ -85,7 +85,8 @@ pub struct Config {
     pub discovery_prefix: String,
     /// The shared command topic, if any.
     pub group_topic: Option<String>,
-    /// The animations exposed; `None`: every one ledd offers.
+    /// The animations exposed; `None`: every one ledd offers but
+    /// `selftest` (see [`Config::wanted_effects`]).
     pub effects: Option<Vec<Animation>>,
     /// The broker.
     pub broker: Broker,
@@ -115,6 +116,21 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let raw: RawConfig = config::parse(text, path)?;
         Validator { path }.config(raw, credentials)
+    }
+
+    /// The animations Home Assistant may ask for, before ledd's offer
+    /// narrows them: the `effects` list, or every animation but
+    /// `selftest`. The wiring test is for whoever installs the strip, not
+    /// for every Home Assistant user; naming it in `effects` offers it.
+    pub fn wanted_effects(&self) -> Vec<Animation> {
+        match &self.effects {
+            Some(list) => list.clone(),
+            None => Animation::ALL
+                .iter()
+                .copied()
+                .filter(|a| *a != Animation::SelfTest)
+                .collect(),
+        }
     }
 
     /// The topic mqttd publishes its state on (retained).
@@ -294,6 +310,17 @@ mod tests {
         );
         let err = parse(&text).unwrap().read_password().unwrap_err();
         assert_eq!(err.key(), Some("broker.password_file"), "{err}");
+    }
+
+    #[test]
+    fn selftest_is_offered_only_when_named() {
+        let all = parse(MINIMAL).unwrap().wanted_effects();
+        assert!(!all.contains(&Animation::SelfTest), "{all:?}");
+        assert_eq!(all.len(), Animation::ALL.len() - 1);
+        let named = parse(&format!("effects = [\"fire\", \"selftest\"]\n{MINIMAL}"))
+            .unwrap()
+            .wanted_effects();
+        assert_eq!(named, [Animation::Fire, Animation::SelfTest]);
     }
 
     #[test]
