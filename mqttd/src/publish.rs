@@ -14,11 +14,17 @@ pub const ONLINE: &str = "online";
 /// stop or a lost ledd publishes.
 pub const OFFLINE: &str = "offline";
 
+/// The light's icon in Home Assistant.
+pub const ICON: &str = "mdi:pine-tree";
+
 /// The discovery config for Home Assistant's MQTT JSON light, exposing
-/// `effects` as its effect list.
+/// `effects` as its effect list. Home Assistant's discovery schema
+/// (`homeassistant/components/mqtt/schemas.py`) takes `icon` ("prefix:name")
+/// for the entity and `sw_version` and `configuration_url` (http, https)
+/// for the device.
 pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
     let id = format!("tinsel_{}", config.node_id);
-    json!({
+    let mut d = json!({
         "name": null,
         "unique_id": id,
         "schema": "json",
@@ -32,6 +38,7 @@ pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
         "supported_color_modes": ["rgb"],
         "effect": true,
         "effect_list": effects.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "icon": ICON,
         "device": {
             "identifiers": [id],
             "name": config.name,
@@ -43,7 +50,11 @@ pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
             "name": "tinsel mqttd",
             "sw_version": env!("CARGO_PKG_VERSION"),
         },
-    })
+    });
+    if let Some(url) = &config.configuration_url {
+        d["device"]["configuration_url"] = json!(url);
+    }
+    d
 }
 
 /// What Home Assistant shows, from ledd's view.
@@ -109,6 +120,17 @@ mod tests {
         assert_eq!(d["device"]["name"], "Hall tree");
         assert_eq!(d["device"]["model"], "tinsel");
         assert_eq!(d["unique_id"], "tinsel_hall_tree");
+        assert_eq!(d["icon"], "mdi:pine-tree");
+        assert_eq!(d["device"]["sw_version"], env!("CARGO_PKG_VERSION"));
+        assert!(d["device"].get("configuration_url").is_none(), "{d}");
+        let config = crate::config::Config::parse_with(
+            "ledd_socket = \"/s\"\nname = \"t\"\nconfiguration_url = \"https://tree.lan/\"\n[broker]\nhost = \"h\"\n",
+            std::path::Path::new("/etc/tinsel/mqttd.toml"),
+            None,
+        )
+        .unwrap();
+        let d = discovery(&config, &[Animation::Fire]);
+        assert_eq!(d["device"]["configuration_url"], "https://tree.lan/");
     }
 
     #[test]

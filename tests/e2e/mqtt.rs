@@ -395,6 +395,8 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
     assert_eq!(config["command_topic"], format!("tinsel/{NODE}/set"));
     assert_eq!(config["device"]["name"], NAME);
     assert_eq!(config["device"]["model"], "tinsel");
+    assert_eq!(config["icon"], "mdi:pine-tree");
+    assert!(config["device"]["sw_version"].is_string(), "{config}");
     let effects = config["effect_list"].as_array().unwrap();
     assert!(effects.contains(&"fire".into()), "{config}");
     // The wiring test is offered only when the config names it.

@@ -88,6 +88,9 @@ pub struct Config {
     /// The animations exposed; `None`: every one ledd offers but
     /// `selftest` (see [`Config::wanted_effects`]).
     pub effects: Option<Vec<Animation>>,
+    /// Where the tree's page is, shown as Home Assistant's "Visit" link
+    /// on the device: an http(s) URL.
+    pub configuration_url: Option<String>,
     /// The broker.
     pub broker: Broker,
     /// Rates and sizes.
@@ -238,6 +241,15 @@ mod tests {
         assert_eq!(c.command_topic(), "tinsel/living_room/set");
         assert_eq!(c.common.ledd_socket, Path::new("/etc/tinsel/ledd.sock"));
         assert!(c.effects.is_none());
+        assert!(c.configuration_url.is_none());
+        let c = parse(&format!(
+            "configuration_url = \"https://tree.home.arpa:8443/\"\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.configuration_url.as_deref(),
+            Some("https://tree.home.arpa:8443/")
+        );
         let c = parse(&format!("{MINIMAL}tls = true\n")).unwrap();
         assert_eq!(c.broker.port, 8883);
     }
@@ -258,6 +270,16 @@ mod tests {
             ("effects = [\"disco\"]\n", "effects[0]"),
             ("effects = []\n", "effects"),
             ("user = \"a:b\"\n", "user"),
+            ("configuration_url = \"tree.local\"\n", "configuration_url"),
+            (
+                "configuration_url = \"ftp://tree.local/\"\n",
+                "configuration_url",
+            ),
+            ("configuration_url = \"https://\"\n", "configuration_url"),
+            (
+                "configuration_url = \"http://tree/a b\"\n",
+                "configuration_url",
+            ),
         ];
         for (top, key) in cases {
             let err = parse(&format!("{top}{MINIMAL}")).expect_err(top);

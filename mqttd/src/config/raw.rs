@@ -17,6 +17,7 @@ pub(super) struct RawConfig {
     pub(super) discovery_prefix: String,
     pub(super) group_topic: Option<String>,
     pub(super) effects: Option<Vec<String>>,
+    pub(super) configuration_url: Option<String>,
     pub(super) user: Option<String>,
     pub(super) group: Option<String>,
     pub(super) broker: RawBroker,

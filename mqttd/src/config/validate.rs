@@ -42,6 +42,27 @@ impl Validator<'_> {
         Ok(t.to_owned())
     }
 
+    /// A link Home Assistant shows: `http://` or `https://`, a host, at
+    /// most 2048 bytes, no spaces or control characters (Home Assistant's
+    /// own check, `cv.configuration_url`, refuses the whole discovery
+    /// config for a bad one).
+    fn http_url(&self, key: &str, u: String) -> Result<String, ConfigError> {
+        let rest = u
+            .strip_prefix("https://")
+            .or_else(|| u.strip_prefix("http://"));
+        let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+        if u.len() > 2048
+            || u.chars().any(|c| c.is_whitespace() || c.is_control())
+            || host.is_none_or(|h| h.is_empty() || h.starts_with(':'))
+        {
+            return Err(self.err(
+                key,
+                format!("{u:?}: give an http:// or https:// URL with a host, e.g. \"https://tree.home.arpa/\""),
+            ));
+        }
+        Ok(u)
+    }
+
     pub(super) fn config(
         &self,
         raw: RawConfig,
@@ -98,6 +119,10 @@ impl Validator<'_> {
                 Some(out)
             }
         };
+        let configuration_url = match raw.configuration_url {
+            Some(u) => Some(self.http_url("configuration_url", u)?),
+            None => None,
+        };
         let broker = self.broker(raw.broker, &node_id, credentials)?;
         let l = &raw.limits;
         let limits = Limits {
@@ -129,6 +154,7 @@ impl Validator<'_> {
             discovery_prefix,
             group_topic,
             effects,
+            configuration_url,
             broker,
             limits,
         })
