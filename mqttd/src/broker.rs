@@ -27,10 +27,19 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use crate::config::{Config, ConfigError};
 use crate::publish::OFFLINE;
 
-/// The largest packet mqttd accepts from the broker. Commands are capped
-/// far lower (`limits.max_payload_bytes`); a bigger packet closes the
-/// connection.
-pub const MAX_INCOMING_PACKET: usize = 16 * 1024;
+/// The largest packet mqttd reads from the broker. MQTT 3.1.1 has no way
+/// to tell the broker a limit, and the MQTT client cannot skip a packet it
+/// refuses: it drops the connection, and a *retained* message comes back at
+/// every subscribe, a reconnect loop. So the cap is far above anything a
+/// command needs: a message up to it is read whole and dropped by mqttd
+/// before any parsing (commands over `limits.max_payload_bytes`, retained
+/// commands, anything but `online` on Home Assistant's status topic).
+/// Memory stays bounded by it: one packet of at most 1 MiB in the read
+/// buffer, against the unit's `MemoryMax=64M` on a 512 MB Pi. Mosquitto's
+/// own default (`message_size_limit` / `max_packet_size` 0) is the
+/// protocol's 256 MiB, which no Pi can hold; a bigger message costs a
+/// reconnect with backoff and one log line (see [`explain`]).
+pub const MAX_INCOMING_PACKET: usize = 1024 * 1024;
 /// The largest packet mqttd sends (the discovery config is ~1.5 KiB).
 pub const MAX_OUTGOING_PACKET: usize = 64 * 1024;
 /// How long a TCP connect plus the MQTT handshake may take.
@@ -281,6 +290,15 @@ pub fn explain(e: &ConnectionError, config: &Config, addr: SocketAddr) -> (Strin
                 ),
             ),
         },
+        ConnectionError::MqttState(rumqttc::StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(size),
+        )) => (
+            "too-big".to_owned(),
+            format!(
+                "{at} sent a message of {size} bytes, over mqttd's limit of {MAX_INCOMING_PACKET}: most likely a retained message on {}, which the broker sends again at every connection; clear it with mosquitto_pub -r -n -t TOPIC (or cap messages in the broker: max_packet_size in mosquitto.conf); reconnecting",
+                subscribed(config)
+            ),
+        ),
         ConnectionError::MqttState(s) => (
             "state".to_owned(),
             format!("lost the connection to {at}: {s}; reconnecting"),
@@ -290,6 +308,13 @@ pub fn explain(e: &ConnectionError, config: &Config, addr: SocketAddr) -> (Strin
             format!("connection to {at} failed: {other}; reconnecting"),
         ),
     }
+}
+
+/// The topics mqttd subscribes to, for a log line.
+fn subscribed(config: &Config) -> String {
+    let mut topics = vec![config.command_topic(), config.ha_status_topic()];
+    topics.extend(config.group_topic.clone());
+    topics.join(", ")
 }
 
 /// How long a broker configured by name may stay unreachable at the
@@ -396,6 +421,14 @@ mod tests {
         assert!(line.contains("localhost:1883"), "{line}");
         assert!(line.contains("\"tree\""), "{line}");
         assert!(line.contains("mosquitto_passwd"), "{line}");
+        let big = ConnectionError::MqttState(rumqttc::StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(2 << 20),
+        ));
+        let (key, line) = explain(&big, &c, addr);
+        assert_eq!(key, "too-big");
+        assert!(line.contains("2097152 bytes"), "{line}");
+        assert!(line.contains("tinsel/t/set"), "{line}");
+        assert!(line.contains("mosquitto_pub -r -n"), "{line}");
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         let (_, line) = explain(&ConnectionError::Io(refused), &c, addr);
         assert!(line.contains("start the broker"), "{line}");

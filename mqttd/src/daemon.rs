@@ -52,6 +52,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CHANNEL: usize = 64;
 /// How often a repeated log line (a flood, bad commands) may be written.
 const LOG_EVERY: Duration = Duration::from_secs(5);
+/// How long a broker connection must hold before its end is news: a
+/// shorter one (a broker that drops mqttd right after the handshake, for a
+/// message too big at every subscribe) neither resets the backoff nor
+/// logs a cause of the same outage again.
+const STABLE: Duration = Duration::from_secs(10);
 /// How long a clean stop waits for `offline` to reach the broker.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -133,6 +138,8 @@ struct Bridge {
     events: EventLoop,
     /// Connected to the broker (a ConnAck seen since the last error).
     connected: bool,
+    /// When the current broker connection was made.
+    connected_at: Option<Instant>,
     /// The broker failure causes logged in this outage.
     causes: Causes,
     backoff: Duration,
@@ -178,6 +185,7 @@ impl Bridge {
             client,
             events,
             connected: false,
+            connected_at: None,
             causes: Causes::default(),
             backoff: MIN_BACKOFF,
             retry_at: None,
@@ -282,6 +290,14 @@ impl Bridge {
     fn on_broker_error(&mut self, e: &rumqttc::ConnectionError) {
         let addr = self.addrs[self.addr_index];
         let (key, line) = broker::explain(e, &self.config, addr);
+        if let Some(at) = self.connected_at.take() {
+            // A connection that held is a fresh start: a new outage, the
+            // shortest backoff. One dropped at once keeps both.
+            if at.elapsed() >= STABLE {
+                self.causes.clear();
+                self.backoff = MIN_BACKOFF;
+            }
+        }
         if !broker::unreachable_cause(&key) {
             self.unreachable_since = None;
         } else if self.unreachable_since.is_none() {
@@ -341,9 +357,8 @@ impl Bridge {
             self.config.discovery_topic()
         );
         self.connected = true;
+        self.connected_at = Some(Instant::now());
         self.unreachable_since = None;
-        self.causes.clear();
-        self.backoff = MIN_BACKOFF;
         let mut topics = vec![self.command_topic.clone(), self.ha_status_topic.clone()];
         topics.extend(self.config.group_topic.clone());
         for t in topics {

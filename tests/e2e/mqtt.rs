@@ -703,3 +703,101 @@ fn as_root_mqtt_brightness_goes_through_ledds_hooks_ceiling() {
         }
     }
 }
+
+/// Publishes `payload` with the real `mosquitto_pub` (the test's own
+/// client caps its packets at 10 KiB), retained when `retain`.
+fn mosquitto_pub(broker: &Broker, topic: &str, payload: &str, retain: bool) {
+    // From a file: an argument is capped at 128 KiB.
+    let file = broker.dir.path().join("payload");
+    std::fs::write(&file, payload).unwrap();
+    let mut cmd = Command::new("mosquitto_pub");
+    cmd.args(["-h", "127.0.0.1", "-q", "1", "-u", USER, "-P", PASSWORD])
+        .args(["-p", &broker.port.to_string(), "-t", topic])
+        .arg("-f")
+        .arg(&file);
+    if retain {
+        cmd.arg("-r");
+    }
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "mosquitto_pub: {out:?}");
+}
+
+/// A retained message over mqttd's old 16 KiB packet cap, on every topic
+/// mqttd subscribes to, waiting for mqttd when it connects (the broker
+/// sends it again at each subscribe), is read and dropped: no reconnect
+/// loop, commands still obeyed, one line.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_an_oversized_retained_message_is_dropped_without_a_reconnect_loop() {
+    let broker = Broker::start(false);
+    let big = format!(
+        r#"{{"state":"ON","effect":"fire","pad":"{}"}}"#,
+        "x".repeat(20 * 1024)
+    );
+    let command = format!("tinsel/{NODE}/set");
+    for topic in [command.as_str(), "tinsel/all/set", "homeassistant/status"] {
+        mosquitto_pub(&broker, topic, &big, true);
+    }
+    let ledd = ledd();
+    let mut mqttd = Mqttd::start(
+        &broker,
+        &ledd,
+        "group_topic = \"tinsel/all/set\"\n",
+        "",
+        PASSWORD,
+        false,
+    );
+    mqttd.wait_log("mqtt: connected to localhost");
+    std::thread::sleep(Duration::from_secs(3));
+    let log = mqttd.log();
+    assert_eq!(
+        log.matches("mqtt: connected to").count(),
+        1,
+        "mqttd stays connected:\n{log}"
+    );
+    assert!(!log.contains("lost the connection"), "{log}");
+    assert_eq!(
+        log.matches("ignoring a retained command").count(),
+        1,
+        "one line for the retained commands:\n{log}"
+    );
+    assert!(playing(&ledd).is_null(), "{}", ledd.status());
+
+    // A normal command is still obeyed.
+    let w = broker.watch(&state_topic());
+    w.publish(&command, r#"{"state":"ON","effect":"aurora"}"#);
+    wait_for(LIMIT, || (playing(&ledd) == "aurora").then_some(()))
+        .unwrap_or_else(|| panic!("ledd does not play aurora:\n{}", mqttd.log()));
+    assert!(mqttd.daemon.is_running(), "{}", mqttd.log());
+}
+
+/// A retained message over even mqttd's 1 MiB cap closes the connection at
+/// every subscribe: its cause is logged once, and the retries back off
+/// instead of reconnecting every 0.5 s.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_a_retained_message_over_the_cap_is_logged_once_and_backed_off() {
+    let broker = Broker::start(false);
+    let huge = "x".repeat(1024 * 1024 + 1);
+    mosquitto_pub(&broker, &format!("tinsel/{NODE}/set"), &huge, true);
+    let ledd = ledd();
+    let mut mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+    mqttd.wait_log("over mqttd's limit");
+    std::thread::sleep(Duration::from_secs(4));
+    let log = mqttd.log();
+    assert_eq!(log.matches("over mqttd's limit").count(), 1, "{log}");
+    assert!(log.contains("mosquitto_pub -r -n"), "{log}");
+    // Backoff 0.5, 1, 2 s: at most four connections in these 4 s, not 9.
+    let connects = log.matches("mqtt: connected to").count();
+    assert!(
+        (2..=4).contains(&connects),
+        "{connects} connections:\n{log}"
+    );
+    assert!(mqttd.daemon.is_running(), "{log}");
+}
