@@ -37,6 +37,7 @@ use crate::broker;
 use crate::causes::Causes;
 use crate::command::{self, Refused, View};
 use crate::config::{Config, ConfigError};
+use crate::pace::Pace;
 use crate::publish::{self, OFFLINE, ONLINE};
 use tinsel_daemon::exit::Exit;
 
@@ -57,6 +58,10 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 /// message too big at every subscribe) neither resets the backoff nor
 /// logs a cause of the same outage again.
 const STABLE: Duration = Duration::from_secs(10);
+/// The discovery config is published again at most this often when Home
+/// Assistant says `online` (a flood of them costs one republication per
+/// interval, and the last is never lost).
+const REDISCOVER_EVERY: Duration = Duration::from_secs(1);
 /// How long a clean stop waits for `offline` to reach the broker.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -163,6 +168,9 @@ struct Bridge {
     bad_log: Gate,
     part_log: Gate,
     ledd_log: Gate,
+    ha_log: Gate,
+    /// Republications for Home Assistant's `online`.
+    rediscover: Pace,
 }
 
 impl Bridge {
@@ -200,6 +208,8 @@ impl Bridge {
             bad_log: Gate::new(1, LOG_EVERY),
             part_log: Gate::new(1, LOG_EVERY),
             ledd_log: Gate::new(1, LOG_EVERY),
+            ha_log: Gate::new(1, LOG_EVERY),
+            rediscover: Pace::new(REDISCOVER_EVERY),
         }
     }
 
@@ -227,6 +237,7 @@ impl Bridge {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let retry_at = self.retry_at;
+            let rediscover_at = self.rediscover.due();
             tokio::select! {
                 signal = signals.recv() => match signal {
                     Signal::Hangup => tracing::warn!(
@@ -240,6 +251,9 @@ impl Bridge {
                 _ = tick.tick() => self.poll_ledd().await,
                 () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
                     self.retry_at = None;
+                }
+                () = sleep_until(rediscover_at.unwrap_or_else(Instant::now)), if rediscover_at.is_some() => {
+                    self.republish();
                 }
                 event = self.events.poll(), if retry_at.is_none() => match event {
                     Ok(event) => self.on_event(event).await,
@@ -330,12 +344,15 @@ impl Bridge {
                 let topic = p.topic.as_str();
                 if topic == self.ha_status_topic {
                     if &p.payload[..] == b"online" {
-                        tracing::info!(
-                            "Home Assistant came online: publishing the discovery config again"
-                        );
-                        self.publish_discovery();
-                        self.published = None;
-                        self.publish_state();
+                        if let Some(held) = self.ha_log.allow(std::time::Instant::now()) {
+                            tracing::info!(
+                                "Home Assistant came online: publishing the discovery config again{}",
+                                held_note(held)
+                            );
+                        }
+                        if self.rediscover.ask(Instant::now()) {
+                            self.republish();
+                        }
                     }
                 } else if topic == self.command_topic
                     || self.config.group_topic.as_deref() == Some(topic)
@@ -397,6 +414,20 @@ impl Bridge {
         self.effects = self.exposed();
         let body = publish::discovery(&self.config, &self.effects).to_string();
         self.publish(self.config.discovery_topic(), true, body);
+    }
+
+    /// The discovery config and the state again, for Home Assistant's
+    /// `online`: at most once per [`REDISCOVER_EVERY`] (the caller asks
+    /// [`Pace`]), the last one never lost.
+    fn republish(&mut self) {
+        self.rediscover.done(Instant::now());
+        if !self.connected {
+            // Reconnecting publishes both anyway.
+            return;
+        }
+        self.publish_discovery();
+        self.published = None;
+        self.publish_state();
     }
 
     fn publish_availability(&mut self) {

@@ -21,6 +21,7 @@
 //! - the connection to ledd is `tinsel_client::Link`, owned by the daemon's loop;
 //! - [`check`]: `--check-config`, which also asks ledd as mqttd's user;
 //! - [`causes`]: the broker link's causes, each logged once per outage;
+//! - [`pace`]: the discovery config republished at most once a second;
 //! - [`daemon`]: the loop;
 //! - [`sandbox`]: the confinement steps;
 //! - [`start`]: what the daemon kit runs, in its fixed order.
@@ -32,6 +33,7 @@ pub mod check;
 pub mod command;
 pub mod config;
 pub mod daemon;
+pub mod pace;
 pub mod publish;
 pub mod sandbox;
 pub mod start;

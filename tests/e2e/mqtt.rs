@@ -801,3 +801,49 @@ fn mqtt_a_retained_message_over_the_cap_is_logged_once_and_backed_off() {
     );
     assert!(mqttd.daemon.is_running(), "{log}");
 }
+
+/// A flood of `online` on Home Assistant's status topic: the discovery
+/// config is published again once at once and once after the burst (never
+/// missing the last), not once per message, and the line is rate-limited.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_a_flood_of_home_assistant_online_is_paced() {
+    let broker = Broker::start(false);
+    let ledd = ledd();
+    let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+    mqttd.wait_log("mqtt: connected to localhost");
+    let discovery = format!("homeassistant/light/{NODE}/config");
+    let w = broker.watch(&discovery);
+    w.wait("the retained discovery config", |m| m.retain);
+    let configs = || {
+        w.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.topic == discovery && !m.retain)
+            .count()
+    };
+    let start = Instant::now();
+    for _ in 0..500 {
+        w.publish("homeassistant/status", "online");
+    }
+    wait_for(LIMIT, || (configs() >= 2).then_some(()))
+        .unwrap_or_else(|| panic!("no republication after the burst:\n{}", mqttd.log()));
+    std::thread::sleep(Duration::from_secs(2));
+    let elapsed = start.elapsed();
+    let n = configs();
+    // One at once, then at most one a second; the burst itself is short.
+    let allowed = 2 + elapsed.as_secs() as usize;
+    assert!(
+        (2..=allowed).contains(&n),
+        "{n} republications for 500 messages in {elapsed:?}"
+    );
+    let log = mqttd.log();
+    assert!(
+        log.matches("Home Assistant came online").count() <= 2,
+        "the line is rate-limited:\n{log}"
+    );
+}
