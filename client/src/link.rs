@@ -130,11 +130,6 @@ impl Link {
         }
     }
 
-    /// ledd's socket.
-    pub fn socket(&self) -> &Path {
-        &self.socket
-    }
-
     /// Whether a greeted connection is open.
     pub fn is_connected(&self) -> bool {
         self.conn.is_some()

@@ -5,7 +5,7 @@
 //! (whether Landlock may be missing: `LandlockPolicy::parse`). webd,
 //! schedd and mqttd each hold one [`Common`] in their `Config`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use tinsel_sandbox::ids::Identity;
@@ -119,16 +119,12 @@ impl Common {
             &self.account,
         )
     }
-
-    /// The config file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     struct V(PathBuf);
 
