@@ -9,10 +9,11 @@
 //! reaches ledd but an [`Animation`] from the exposed list, a colour and
 //! `Off`: the same requests a webhook may make.
 //!
-//! Brightness: ledd lets only admins set it, so a brightness command is
-//! accepted only when it asks for the brightness ledd already has (what
-//! Home Assistant sends with every ON); any other value is logged and
-//! dropped, and the state is published again so the slider goes back.
+//! Brightness: a value other than ledd's is asked of ledd, which takes it
+//! from the hooks role under its `[access] hooks_max_brightness` (the
+//! package's ledd.toml sets 100; its current budget bounds the power) and
+//! refuses it without; a refusal is logged and the state published again
+//! so the slider goes back.
 //! `transition` is accepted and ignored: ledd crossfades at its own pace.
 //!
 //! Flash: Home Assistant's JSON light sends `"flash": 2` (short) or
