@@ -9,14 +9,42 @@
 //! reaches ledd but an [`Animation`] from the exposed list, a colour and
 //! `Off`: the same requests a webhook may make.
 //!
-//! Brightness: ledd lets only admins set it, so a brightness command is
-//! accepted only when it asks for the brightness ledd already has (what
-//! Home Assistant sends with every ON); any other value is logged and
-//! dropped, and the state is published again so the slider goes back.
+//! Brightness: a value other than ledd's is asked of ledd, which takes it
+//! from the hooks role under its `[access] hooks_max_brightness` (the
+//! package's ledd.toml sets 100; its current budget bounds the power) and
+//! refuses it without; a refusal is logged and the state published again
+//! so the slider goes back.
 //! `transition` is accepted and ignored: ledd crossfades at its own pace.
+//!
+//! Flash: Home Assistant's JSON light sends `"flash": 2` (short) or
+//! `"flash": 10` (long), the seconds of the discovery config's
+//! `flash_time_short`/`flash_time_long`; `"short"` and `"long"` are taken
+//! too (other JSON lights' form, handy with `mosquitto_pub`). A flash is a
+//! timed play of [`Animation::Breathe`] at [`FLASH_SPEED`] (the whole tree
+//! pulses once a second, well under the 3 Hz where flashing light becomes
+//! a photosensitivity risk) in the colour showing, for that many seconds;
+//! then ledd returns to what played before, dark if the tree was dark. It
+//! is played after the rest of the command, so `effect` + `flash` flashes
+//! and then shows the new effect.
 
 use serde::Deserialize;
-use tinsel_proto::{Animation, Brightness, Param, PlayParams, Playing, Request, Rgb};
+use tinsel_proto::{
+    Animation, Brightness, Param, PlayParams, PlaySeconds, Playing, Request, Rgb, Speed,
+};
+
+/// Home Assistant's default `flash_time_short`, in seconds, which the
+/// discovery config states.
+pub const FLASH_SHORT_SECS: u32 = 2;
+/// Home Assistant's default `flash_time_long`, in seconds.
+pub const FLASH_LONG_SECS: u32 = 10;
+/// The longest flash taken, in seconds: a flash is a signal, not a mode
+/// (a longer one is dropped with its reason).
+pub const MAX_FLASH_SECS: u32 = 60;
+/// The speed of the flash's breathe, in percent: its 4 s cycle becomes 1 s.
+pub const FLASH_SPEED: Speed = match Speed::new(400) {
+    Ok(s) => s,
+    Err(_) => panic!("the flash's speed is out of Speed's range"),
+};
 
 /// A command payload, as sent.
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +59,41 @@ pub struct Command {
     pub effect: Option<String>,
     /// Seconds; accepted and ignored.
     pub transition: Option<f64>,
+    /// A flash: seconds, or "short"/"long".
+    pub flash: Option<Flash>,
+}
+
+/// `"flash"` as sent: Home Assistant sends seconds, other clients a name.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Flash {
+    /// Seconds (Home Assistant's `flash_time_short`/`flash_time_long`).
+    Seconds(f64),
+    /// "short" or "long".
+    Named(String),
+}
+
+impl Flash {
+    /// How long to flash, or why not.
+    fn seconds(&self) -> Result<PlaySeconds, String> {
+        let secs = match self {
+            Flash::Named(n) if n == "short" => FLASH_SHORT_SECS,
+            Flash::Named(n) if n == "long" => FLASH_LONG_SECS,
+            Flash::Named(n) => {
+                return Err(format!(
+                    "flash {n:?}: give \"short\", \"long\" or seconds (1-{MAX_FLASH_SECS})"
+                ));
+            }
+            Flash::Seconds(s) if (0.5..MAX_FLASH_SECS as f64 + 0.5).contains(s) => {
+                // In range, so the rounded value fits.
+                s.round() as u32
+            }
+            Flash::Seconds(s) => {
+                return Err(format!("flash {s} s: not within 1-{MAX_FLASH_SECS} s"));
+            }
+        };
+        PlaySeconds::new(secs).map_err(|e| format!("flash {secs} s: {e}"))
+    }
 }
 
 /// `{"r":..,"g":..,"b":..}`; other channels (`h`, `s`, `x`...) are ignored.
@@ -82,6 +145,9 @@ pub struct Plan {
     pub brightness: Option<Brightness>,
     /// The request for ledd, if anything changes.
     pub request: Option<Request>,
+    /// A flash, played after `request`: a timed play, after which ledd
+    /// returns to what played before it.
+    pub flash: Option<Request>,
     /// Parts that were dropped, each with its reason, for the log.
     pub dropped: Vec<String>,
     /// Publish the state again even if ledd's does not change (a dropped
@@ -109,8 +175,15 @@ pub fn plan(
     let on = match cmd.state.as_deref() {
         Some("ON") => true,
         Some("OFF") => {
+            // Off wins: a flash would light the tree it turns off.
+            let dropped = cmd
+                .flash
+                .iter()
+                .map(|_| "flash: the command turns the tree off".to_owned())
+                .collect();
             return Ok(Plan {
                 request: Some(Request::Off),
+                dropped,
                 ..Plan::default()
             });
         }
@@ -127,7 +200,12 @@ pub fn plan(
         }
         None => None,
     };
-    if !on && effect.is_none() && cmd.color.is_none() && cmd.brightness.is_none() {
+    if !on
+        && effect.is_none()
+        && cmd.color.is_none()
+        && cmd.brightness.is_none()
+        && cmd.flash.is_none()
+    {
         return Err(Refused::Empty);
     }
     let mut plan = Plan::default();
@@ -181,7 +259,8 @@ pub fn plan(
                 None
             }
         },
-        (None, None) if on && view.playing.is_none() => {
+        // A flash alone returns to what showed before it, dark included.
+        (None, None) if on && view.playing.is_none() && cmd.flash.is_none() => {
             let p = resume
                 .filter(|p| exposed.contains(&p.animation))
                 .map(|p| Request::Play {
@@ -195,10 +274,37 @@ pub fn plan(
         }
         (None, None) => None,
     };
-    if plan.request.is_none() && plan.brightness.is_none() {
+    if let Some(f) = &cmd.flash {
+        match f.seconds() {
+            Ok(secs) => plan.flash = Some(flash(secs, plan.request.as_ref(), view)),
+            Err(why) => {
+                plan.dropped.push(why);
+                plan.republish = true;
+            }
+        }
+    }
+    if plan.request.is_none() && plan.brightness.is_none() && plan.flash.is_none() {
         plan.republish = true;
     }
     Ok(plan)
+}
+
+/// The flash's request: breathe for `secs` in the colour that will show
+/// after `request` (or shows now), else breathe's own.
+fn flash(secs: PlaySeconds, request: Option<&Request>, view: &View) -> Request {
+    let color = match request {
+        Some(Request::Play { params, .. }) => params.color,
+        Some(_) => None,
+        None => view.playing.and_then(|p| p.params.color),
+    };
+    Request::Play {
+        animation: Animation::Breathe,
+        params: PlayParams {
+            color,
+            speed: FLASH_SPEED,
+            duration: Some(secs),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -364,7 +470,11 @@ mod tests {
             Refused::TooLarge(2000, 1024)
         );
         // Unknown fields are ignored.
-        assert!(run(r#"{"state":"ON","flash":"short","x":{"y":1}}"#, &v).is_ok());
+        assert!(run(r#"{"state":"ON","x":{"y":1}}"#, &v).is_ok());
+        assert!(matches!(
+            run(r#"{"state":"ON","flash":[1]}"#, &v),
+            Err(Refused::Json(_))
+        ));
     }
 
     #[test]
@@ -372,5 +482,81 @@ mod tests {
         let cmd = parse(br#"{"state":"ON","effect":"selftest"}"#, 1024).unwrap();
         let err = plan(&cmd, &view(None), &[Animation::Fire], None).unwrap_err();
         assert_eq!(err, Refused::Effect("selftest".into()));
+    }
+
+    fn flash_of(p: &Plan) -> (Option<Rgb>, u32) {
+        match p.flash {
+            Some(Request::Play {
+                animation: Animation::Breathe,
+                params,
+            }) => {
+                // What ledd would accept.
+                Animation::Breathe.check(&params).unwrap();
+                assert_eq!(params.speed, FLASH_SPEED);
+                (params.color, params.duration.unwrap().get())
+            }
+            ref other => panic!("no flash: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_flash_is_a_timed_breathe_in_the_colour_showing_and_nothing_else() {
+        let blue = Rgb::new(0, 0, 255);
+        let lit = view(Some(playing(Animation::Comet, Some(blue))));
+        // Home Assistant's short and long flash (its defaults, seconds).
+        for (json, secs) in [
+            (r#"{"state":"ON","flash":2}"#, 2),
+            (r#"{"state":"ON","flash":10}"#, 10),
+            (r#"{"state":"ON","flash":"short"}"#, FLASH_SHORT_SECS),
+            (r#"{"state":"ON","flash":"long"}"#, FLASH_LONG_SECS),
+            (r#"{"state":"ON","flash":2.4}"#, 2),
+        ] {
+            let p = run(json, &lit).unwrap();
+            assert_eq!(p.request, None, "{json}: what plays stays");
+            assert_eq!(flash_of(&p), (Some(blue), secs), "{json}");
+            assert!(p.dropped.is_empty() && !p.republish, "{json}: {p:?}");
+        }
+        // A dark tree flashes and goes dark again: no resume first.
+        let p = run(r#"{"state":"ON","flash":2}"#, &view(None)).unwrap();
+        assert_eq!(p.request, None);
+        assert_eq!(flash_of(&p), (None, 2));
+        // An animation without a colour: breathe's own.
+        let p = run(
+            r#"{"state":"ON","flash":2}"#,
+            &view(Some(playing(Animation::Fire, None))),
+        )
+        .unwrap();
+        assert_eq!(flash_of(&p).0, None);
+        // With a new effect and colour: those, then the flash in that colour.
+        let p = run(
+            r#"{"state":"ON","effect":"comet","color":{"r":9,"g":8,"b":7},"flash":10}"#,
+            &view(None),
+        )
+        .unwrap();
+        assert!(matches!(
+            p.request,
+            Some(Request::Play {
+                animation: Animation::Comet,
+                ..
+            })
+        ));
+        assert_eq!(flash_of(&p), (Some(Rgb::new(9, 8, 7)), 10));
+        // Flash alone (no state) is a command too.
+        assert!(run(r#"{"flash":2}"#, &lit).unwrap().flash.is_some());
+    }
+
+    #[test]
+    fn a_bad_flash_is_dropped_with_its_reason_and_off_wins() {
+        let lit = view(Some(playing(Animation::Comet, None)));
+        for bad in ["0", "61", "-2", "1e9", "\"medium\""] {
+            let p = run(&format!(r#"{{"state":"ON","flash":{bad}}}"#), &lit).unwrap();
+            assert_eq!(p.flash, None, "{bad}");
+            assert!(p.dropped[0].starts_with("flash"), "{bad}: {:?}", p.dropped);
+            assert!(p.republish, "{bad}");
+        }
+        let p = run(r#"{"state":"OFF","flash":2}"#, &lit).unwrap();
+        assert_eq!((p.request, p.flash), (Some(Request::Off), None));
+        assert_eq!(p.dropped.len(), 1, "{:?}", p.dropped);
+        assert!(PlaySeconds::new(MAX_FLASH_SECS).is_ok());
     }
 }

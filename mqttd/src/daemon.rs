@@ -9,6 +9,9 @@
 //! - every `limits.status_interval` it asks ledd for its status and
 //!   publishes the state (retained) when what plays or the brightness
 //!   changed, whichever client changed it;
+//! - every `[sensors] interval_secs` it reads ledd's status for the
+//!   diagnostic sensors ([`crate::sensors`]) and publishes each value that
+//!   changed (a request of its own, apart from the state's);
 //! - each command from the broker passes the token bucket
 //!   (`limits.commands_per_second`; excess dropped, logged at most every
 //!   few seconds), is parsed ([`crate::command`]) and becomes at most one
@@ -39,6 +42,7 @@ use crate::command::{self, Refused, View};
 use crate::config::{Config, ConfigError};
 use crate::pace::Pace;
 use crate::publish::{self, OFFLINE, ONLINE};
+use crate::sensors;
 use tinsel_daemon::exit::Exit;
 
 /// mqttd, as ledd's refusals name it: run as `tinsel-mqtt` by the package.
@@ -171,6 +175,11 @@ struct Bridge {
     ha_log: Gate,
     /// Republications for Home Assistant's `online`.
     rediscover: Pace,
+    /// When the diagnostic sensors are read next; `None` while they are
+    /// off or the broker is away.
+    sensors_at: Option<Instant>,
+    /// The sensor values last published, in the order of [`sensors::ALL`].
+    sensor_values: [Option<String>; 3],
 }
 
 impl Bridge {
@@ -210,6 +219,8 @@ impl Bridge {
             ledd_log: Gate::new(1, LOG_EVERY),
             ha_log: Gate::new(1, LOG_EVERY),
             rediscover: Pace::new(REDISCOVER_EVERY),
+            sensors_at: None,
+            sensor_values: Default::default(),
         }
     }
 
@@ -238,6 +249,7 @@ impl Bridge {
         loop {
             let retry_at = self.retry_at;
             let rediscover_at = self.rediscover.due();
+            let sensors_at = self.sensors_at;
             tokio::select! {
                 signal = signals.recv() => match signal {
                     Signal::Hangup => tracing::warn!(
@@ -254,6 +266,9 @@ impl Bridge {
                 }
                 () = sleep_until(rediscover_at.unwrap_or_else(Instant::now)), if rediscover_at.is_some() => {
                     self.republish();
+                }
+                () = sleep_until(sensors_at.unwrap_or_else(Instant::now)), if sensors_at.is_some() => {
+                    self.publish_sensors().await;
                 }
                 event = self.events.poll(), if retry_at.is_none() => match event {
                     Ok(event) => self.on_event(event).await,
@@ -324,6 +339,7 @@ impl Bridge {
         }
         self.connected = false;
         self.available = None;
+        self.sensors_at = None;
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         if self.addrs.len() > 1 {
@@ -384,10 +400,14 @@ impl Bridge {
             }
         }
         self.publish_discovery();
+        self.publish_sensor_discovery();
         self.available = None;
         self.publish_availability();
         self.published = None;
         self.publish_state();
+        // The sensors' values again (the broker may have lost them), soon.
+        self.sensor_values = Default::default();
+        self.sensors_at = self.config.sensors.enabled.then(Instant::now);
     }
 
     /// The effects to expose: the configured ones (or all but `selftest`)
@@ -426,8 +446,59 @@ impl Bridge {
             return;
         }
         self.publish_discovery();
+        self.publish_sensor_discovery();
         self.published = None;
         self.publish_state();
+    }
+
+    /// The diagnostic sensors' discovery configs; with `[sensors]
+    /// enabled = false`, empty retained messages in their place (and their
+    /// values'), which make Home Assistant delete the entities.
+    fn publish_sensor_discovery(&self) {
+        for s in &sensors::ALL {
+            let topic = self.config.sensor_discovery_topic(s.object_id);
+            if self.config.sensors.enabled {
+                let body = sensors::discovery(&self.config, s).to_string();
+                self.publish(topic, true, body);
+            } else {
+                self.publish(topic, true, String::new());
+                self.publish(self.config.sensor_topic(s.object_id), true, String::new());
+            }
+        }
+    }
+
+    /// Reads ledd's status for the diagnostic sensors and publishes each
+    /// value that changed. Called every `[sensors] interval_secs` from the
+    /// loop; a request of its own, so it does not depend on how the state
+    /// learns of changes.
+    async fn publish_sensors(&mut self) {
+        self.sensors_at = Some(Instant::now() + self.config.sensors.interval);
+        if !self.connected {
+            return;
+        }
+        let status = match self.ledd.request(&Request::Status).await {
+            Ok(Response::Status(s)) => s,
+            // ledd away: availability says so; the next round tries again.
+            _ => return,
+        };
+        let values = sensors::values(&status);
+        for ((s, value), last) in sensors::ALL
+            .iter()
+            .zip(values)
+            .zip(self.sensor_values.iter_mut())
+        {
+            if last.as_deref() != Some(value.as_str()) {
+                let topic = self.config.sensor_topic(s.object_id);
+                if let Err(e) =
+                    self.client
+                        .try_publish(topic.clone(), QoS::AtLeastOnce, true, value.clone())
+                {
+                    tracing::debug!("mqtt: cannot queue a message for {topic}: {e}");
+                    continue;
+                }
+                *last = Some(value);
+            }
+        }
     }
 
     fn publish_availability(&mut self) {
@@ -453,7 +524,7 @@ impl Bridge {
         self.publish(
             self.config.state_topic(),
             true,
-            publish::state(&view).to_string(),
+            publish::state(&view, &self.effects).to_string(),
         );
         self.published = Some(view);
     }
@@ -462,7 +533,9 @@ impl Bridge {
         match self.ledd.request(&Request::Status).await {
             Ok(Response::Status(s)) => {
                 let view = publish::view(&s);
-                if view.playing.is_some() {
+                // A timed play (a flash, a webhook's) is not what a bare
+                // ON resumes.
+                if view.playing.is_some_and(|p| p.params.duration.is_none()) {
                     self.resume = view.playing;
                 }
                 self.view = Some(view);
@@ -538,6 +611,7 @@ impl Bridge {
         if plan.republish {
             self.published = None;
         }
+        let asked = plan.brightness.is_some() || plan.request.is_some() || plan.flash.is_some();
         if let Some(b) = plan.brightness {
             tracing::debug!("mqtt: command on {topic}: brightness {b}");
             if let Err(e) = self.ledd.request(&Request::SetBrightness(b)).await {
@@ -551,22 +625,18 @@ impl Bridge {
                 }
                 self.published = None;
             }
-            if plan.request.is_none() {
-                self.poll_ledd().await;
-                return;
+        }
+        // The flash last: ledd returns from it to what the command set.
+        for request in plan.request.into_iter().chain(plan.flash) {
+            tracing::debug!("mqtt: command on {topic}: {request:?}");
+            if let Err(e) = self.ledd.request(&request).await {
+                if let Some(held) = self.ledd_log.allow(now) {
+                    tracing::warn!("mqtt: command on {topic} not done: {e}{}", held_note(held));
+                }
+                self.published = None;
             }
         }
-        if let Some(request) = plan.request {
-            tracing::debug!("mqtt: command on {topic}: {request:?}");
-            match self.ledd.request(&request).await {
-                Ok(_) => {}
-                Err(e) => {
-                    if let Some(held) = self.ledd_log.allow(now) {
-                        tracing::warn!("mqtt: command on {topic} not done: {e}{}", held_note(held));
-                    }
-                    self.published = None;
-                }
-            }
+        if asked {
             // Show the result at once rather than at the next tick.
             self.poll_ledd().await;
         } else {

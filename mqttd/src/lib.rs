@@ -17,6 +17,7 @@
 //! - [`config`]: the TOML file, validated into a type that cannot be invalid;
 //! - [`command`]: a command payload, parsed strictly, into a ledd request;
 //! - [`publish`]: the discovery config and the state, as JSON;
+//! - [`sensors`]: the diagnostic sensors (current, frame rate, late frames);
 //! - [`broker`]: addresses, TLS (rustls, ring), MQTT options, failure causes;
 //! - the connection to ledd is `tinsel_client::Link`, owned by the daemon's loop;
 //! - [`check`]: `--check-config`, which also asks ledd as mqttd's user;
@@ -36,4 +37,8 @@ pub mod daemon;
 pub mod pace;
 pub mod publish;
 pub mod sandbox;
+pub mod sensors;
 pub mod start;
+
+#[cfg(test)]
+mod ha_rules;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use tinsel_proto::{Animation, Status};
 
-use crate::command::View;
+use crate::command::{FLASH_LONG_SECS, FLASH_SHORT_SECS, View};
 use crate::config::Config;
 
 /// `online` on the availability topic.
@@ -18,13 +18,16 @@ pub const OFFLINE: &str = "offline";
 pub const ICON: &str = "mdi:pine-tree";
 
 /// The discovery config for Home Assistant's MQTT JSON light, exposing
-/// `effects` as its effect list. Home Assistant's discovery schema
+/// `effects` as its effect list. Home Assistant sends a flash as the
+/// seconds of `flash_time_short` or `flash_time_long`, given here (they are
+/// its defaults, stated so the config says what a flash lasts). Home
+/// Assistant's discovery schema
 /// (`homeassistant/components/mqtt/schemas.py`) takes `icon` ("prefix:name")
 /// for the entity and `sw_version` and `configuration_url` (http, https)
 /// for the device.
 pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
     let id = format!("tinsel_{}", config.node_id);
-    let mut d = json!({
+    json!({
         "name": null,
         "unique_id": id,
         "schema": "json",
@@ -38,41 +41,60 @@ pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
         "supported_color_modes": ["rgb"],
         "effect": true,
         "effect_list": effects.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "flash_time_short": FLASH_SHORT_SECS,
+        "flash_time_long": FLASH_LONG_SECS,
         "icon": ICON,
-        "device": {
-            "identifiers": [id],
-            "name": config.name,
-            "model": "tinsel",
-            "manufacturer": "tinsel",
-            "sw_version": env!("CARGO_PKG_VERSION"),
-        },
-        "origin": {
-            "name": "tinsel mqttd",
-            "sw_version": env!("CARGO_PKG_VERSION"),
-        },
+        "device": device(config),
+        "origin": origin(),
+    })
+}
+
+/// The device the light and the diagnostic sensors belong to.
+pub fn device(config: &Config) -> Value {
+    let mut d = json!({
+        "identifiers": [format!("tinsel_{}", config.node_id)],
+        "name": config.name,
+        "model": "tinsel",
+        "manufacturer": "tinsel",
+        "sw_version": env!("CARGO_PKG_VERSION"),
     });
     if let Some(url) = &config.configuration_url {
-        d["device"]["configuration_url"] = json!(url);
+        d["configuration_url"] = json!(url);
     }
     d
 }
 
-/// What Home Assistant shows, from ledd's view.
+/// What publishes the discovery configs.
+pub fn origin() -> Value {
+    json!({
+        "name": "tinsel mqttd",
+        "sw_version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// What Home Assistant shows, from ledd's view; `effects` is the effect
+/// list the discovery config announced.
 ///
 /// `color_mode` goes only with a `color`: Home Assistant's JSON light reads
 /// the colour whenever a state names a mode, and warns "Invalid or
 /// incomplete color value" when it is missing (`_update_color` in
 /// `homeassistant/components/mqtt/light/schema_json.py`). Without both it
 /// keeps the light's one declared mode (`rgb`) and the last colour shown.
-pub fn state(view: &View) -> Value {
+///
+/// `effect` names only an effect of the list: an animation outside it
+/// (the self-test started with `ledctl`, one the config leaves out) is
+/// `null`, which Home Assistant shows as no effect rather than a name its
+/// effect picker does not hold.
+pub fn state(view: &View, effects: &[Animation]) -> Value {
     let brightness = view.brightness.get();
     match view.playing {
         None => json!({ "state": "OFF", "brightness": brightness }),
         Some(p) => {
+            let effect = effects.contains(&p.animation).then(|| p.animation.name());
             let mut v = json!({
                 "state": "ON",
                 "brightness": brightness,
-                "effect": p.animation.name(),
+                "effect": effect,
             });
             if let Some(c) = p.params.color {
                 v["color_mode"] = json!("rgb");
@@ -120,6 +142,9 @@ mod tests {
         assert_eq!(d["device"]["name"], "Hall tree");
         assert_eq!(d["device"]["model"], "tinsel");
         assert_eq!(d["unique_id"], "tinsel_hall_tree");
+        assert_eq!(d["device"]["identifiers"], json!(["tinsel_hall_tree"]));
+        assert_eq!(d["flash_time_short"], 2);
+        assert_eq!(d["flash_time_long"], 10);
         assert_eq!(d["icon"], "mdi:pine-tree");
         assert_eq!(d["device"]["sw_version"], env!("CARGO_PKG_VERSION"));
         assert!(d["device"].get("configuration_url").is_none(), "{d}");
@@ -140,7 +165,10 @@ mod tests {
             playing: None,
             brightness: b,
         };
-        assert_eq!(state(&off), json!({"state":"OFF","brightness":40}));
+        assert_eq!(
+            state(&off, &Animation::ALL),
+            json!({"state":"OFF","brightness":40})
+        );
         let on = View {
             playing: Some(Playing {
                 animation: Animation::Comet,
@@ -152,7 +180,7 @@ mod tests {
             }),
             brightness: b,
         };
-        let s = state(&on);
+        let s = state(&on, &Animation::ALL);
         assert_eq!(s["state"], "ON");
         assert_eq!(s["effect"], "comet");
         assert_eq!(s["color"], json!({"r":1,"g":2,"b":3}));
@@ -170,8 +198,24 @@ mod tests {
             brightness: Brightness::new(50).unwrap(),
         };
         assert_eq!(
-            state(&fire),
+            state(&fire, &Animation::ALL),
             json!({"state":"ON","effect":"fire","brightness":50})
+        );
+    }
+
+    #[test]
+    fn an_animation_outside_the_effect_list_is_no_effect() {
+        let selftest = View {
+            playing: Some(Playing {
+                animation: Animation::SelfTest,
+                params: PlayParams::default(),
+                remaining_secs: None,
+            }),
+            brightness: Brightness::new(50).unwrap(),
+        };
+        assert_eq!(
+            state(&selftest, &[Animation::Fire]),
+            json!({"state":"ON","effect":null,"brightness":50})
         );
     }
 }

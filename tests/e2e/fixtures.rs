@@ -69,6 +69,9 @@ pub struct LeddBuilder {
     socket_mode: Option<String>,
     access: String,
     sections: String,
+    /// A whole config file (its `socket` line replaced), instead of the
+    /// above.
+    text: Option<String>,
 }
 
 /// A running ledd: its socket, config and log (its stderr) in `dir`.
@@ -117,8 +120,25 @@ impl LeddBuilder {
         self
     }
 
+    /// The whole config file `text` (e.g. the package's, with its names
+    /// swapped for this machine's), with its `socket` line pointing at the
+    /// test's socket. The other settings of the builder are not used.
+    pub fn text(mut self, text: &str) -> Self {
+        self.text = Some(text.to_owned());
+        self
+    }
+
     /// The config text for a socket at `socket`.
     pub fn config(&self, socket: &Path) -> String {
+        if let Some(text) = &self.text {
+            return text
+                .lines()
+                .map(|line| match line.split_once('=').map(|(k, _)| k.trim()) {
+                    Some("socket") => format!("socket = \"{}\"\n", socket.display()),
+                    _ => format!("{line}\n"),
+                })
+                .collect();
+        }
         let mut text = format!("socket = \"{}\"\n", socket.display());
         if let Some(mode) = &self.socket_mode {
             text.push_str(&format!("socket_mode = \"{mode}\"\n"));
@@ -192,6 +212,7 @@ impl Ledd {
             socket_mode: None,
             access: String::new(),
             sections: String::new(),
+            text: None,
         }
     }
 

@@ -704,6 +704,218 @@ fn as_root_mqtt_brightness_goes_through_ledds_hooks_ceiling() {
     }
 }
 
+/// The package's ledd.toml as installed, with its names swapped for this
+/// machine's: the socket group root's, mqttd's user `nobody` (what mqttd
+/// drops to here) and the socket open to it.
+fn packaged_ledd() -> Ledd {
+    const PACKAGED: &str = include_str!("../../packaging/ledd.toml");
+    let local: String = PACKAGED
+        .lines()
+        .map(|line| match line.split_once('=').map(|(k, _)| k.trim()) {
+            Some("socket_group") => "socket_group = \"\"",
+            Some("socket_mode") => "socket_mode = \"0666\"",
+            Some("hooks_users") => "hooks_users = [\"nobody\"]",
+            _ => line,
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(
+        local.contains("\nhooks_max_brightness = "),
+        "the package's ledd.toml sets no hooks ceiling: {PACKAGED}"
+    );
+    Ledd::builder().text(&local).start()
+}
+
+/// Home Assistant's slider with the packaged configs: the package's
+/// ledd.toml lets mqttd (a hooks peer) set any brightness, and the current
+/// budget, not the ceiling, bounds what the strip draws. Root only, as
+/// above.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+#[cfg_attr(
+    tinsel_unprivileged,
+    ignore = "needs root: mqttd drops to another user, which ledd gives the hooks role"
+)]
+fn as_root_mqtt_brightness_works_with_the_packaged_ledd_toml() {
+    let broker = Broker::start(false);
+    let ledd = packaged_ledd();
+    let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+    mqttd.wait_log("connected to ledd");
+    assert!(mqttd.log().contains("role=\"hooks\""), "{}", mqttd.log());
+    let w = broker.watch(&state_topic());
+    w.wait_latest(&state_topic(), |s| s["brightness"] == 50);
+    let set = format!("tinsel/{NODE}/set");
+    w.publish(
+        &set,
+        r#"{"state":"ON","effect":"solid","color":{"r":255,"g":255,"b":255},"brightness":80}"#,
+    );
+    w.wait_latest(&state_topic(), |s| {
+        s["brightness"] == 80 && s["effect"] == "solid"
+    });
+    assert_eq!(ledd.status()["brightness"], 80);
+    // The slider at the top: full white on 150 LEDs would draw 9 A.
+    w.publish(&set, r#"{"brightness":100}"#);
+    w.wait_latest(&state_topic(), |s| s["brightness"] == 100);
+    let power = wait_for(LIMIT, || {
+        let p = ledd.status()["power"].clone();
+        (p["limited"] == true).then_some(p)
+    })
+    .unwrap_or_else(|| panic!("the limiter never acted: {}", ledd.status()));
+    let budget = power["budget_milliamps"].as_u64().unwrap();
+    assert!(budget > 0, "{power}");
+    assert!(power["milliamps"].as_u64().unwrap() <= budget, "{power}");
+    assert!(!mqttd.log().contains("not set"), "{}", mqttd.log());
+}
+
+/// The diagnostic sensors: announced on the light's device, values as
+/// bare numbers that follow ledd, and cleared (empty retained configs,
+/// which make Home Assistant delete them) when the config turns them off.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_diagnostic_sensors_follow_ledd_and_go_when_turned_off() {
+    let broker = Broker::start(false);
+    let ledd = ledd();
+    let fast = "\n[sensors]\ninterval_secs = 1\n";
+    let mut mqttd = Mqttd::start(&broker, &ledd, "", fast, PASSWORD, false);
+    mqttd.wait_log("connected to ledd");
+    let w = broker.watch("#");
+    let config_topic = |id: &str| format!("homeassistant/sensor/{NODE}/{id}/config");
+    let light = w.wait("the light's config", |m| {
+        m.topic == format!("homeassistant/light/{NODE}/config")
+    });
+    let light: Value = serde_json::from_str(&light.payload).unwrap();
+    for (id, class, state_class) in [
+        ("milliamps", Some("current"), "measurement"),
+        ("fps", None, "measurement"),
+        ("late_frames", None, "total_increasing"),
+    ] {
+        let m = w.wait("a sensor config", |m| {
+            m.topic == config_topic(id) && !m.payload.is_empty()
+        });
+        let d: Value = serde_json::from_str(&m.payload).unwrap();
+        assert_eq!(d["entity_category"], "diagnostic", "{d}");
+        assert_eq!(d["state_class"], state_class, "{d}");
+        assert_eq!(d["device_class"].as_str(), class, "{d}");
+        assert_eq!(d["device"]["identifiers"], light["device"]["identifiers"]);
+        assert_eq!(d["availability_topic"], light["availability_topic"]);
+        assert_eq!(d["unique_id"], format!("tinsel_{NODE}_{id}"));
+        assert_eq!(d["state_topic"], format!("tinsel/{NODE}/{id}"));
+        let v = w.wait("a sensor value", |m| {
+            m.topic == format!("tinsel/{NODE}/{id}")
+        });
+        let n: f64 = v.payload.parse().unwrap_or_else(|_| panic!("{v:?}"));
+        assert!(n >= 0.0, "{v:?}");
+    }
+    // Retained: a client that comes later (Home Assistant) gets them.
+    let later = broker.watch("#");
+    for id in ["milliamps", "fps", "late_frames"] {
+        later.wait("a retained value", |m| {
+            m.topic == format!("tinsel/{NODE}/{id}") && m.retain
+        });
+        later.wait("a retained config", |m| {
+            m.topic == config_topic(id) && m.retain && !m.payload.is_empty()
+        });
+    }
+    assert_eq!(
+        w.wait("the draw", |m| m.topic
+            == format!("tinsel/{NODE}/milliamps"))
+            .payload,
+        "0",
+        "a dark tree draws nothing"
+    );
+    // White: the published draw comes to what ledd reports, above zero.
+    ledd.ok(&["play", "solid", "--color", "white"]);
+    let draw_topic = format!("tinsel/{NODE}/milliamps");
+    let draws = || -> Vec<String> {
+        let seen = w.seen.lock().unwrap();
+        seen.iter()
+            .filter(|m| m.topic == draw_topic)
+            .map(|m| m.payload.clone())
+            .collect()
+    };
+    wait_for(LIMIT, || {
+        let now = ledd.status()["power"]["milliamps"].to_string();
+        (draws().last() == Some(&now) && now != "0").then_some(())
+    })
+    .unwrap_or_else(|| panic!("draws {:?}, ledd {}", draws(), ledd.status()));
+    // An unchanged value is not sent again (one round a second here).
+    let before = draws().len();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(draws().len(), before, "{:?}", draws());
+
+    // Off: empty retained configs (and values) take them away.
+    mqttd.daemon.signal("TERM");
+    mqttd.daemon.wait_timeout(LIMIT);
+    let off = "\n[sensors]\nenabled = false\n";
+    let mqttd = Mqttd::start(&broker, &ledd, "", off, PASSWORD, false);
+    mqttd.wait_log("connected to ledd");
+    for id in ["milliamps", "fps", "late_frames"] {
+        w.wait("an empty config", |m| {
+            m.topic == config_topic(id) && m.payload.is_empty()
+        });
+    }
+    // A client that comes later (Home Assistant restarting) finds none.
+    std::thread::sleep(Duration::from_millis(500));
+    let later = broker.watch("#");
+    later.wait_latest_text(&format!("tinsel/{NODE}/availability"), "online");
+    let seen = later.seen.lock().unwrap();
+    assert!(
+        !seen.iter().any(
+            |m| m.topic.starts_with("homeassistant/sensor/") || m.topic.ends_with("/milliamps")
+        ),
+        "{seen:#?}"
+    );
+}
+
+/// Home Assistant's flash (`"flash": 2`, the seconds of
+/// `flash_time_short`): the tree breathes in its colour for that long, then
+/// shows what it showed before.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_flash_blinks_then_returns_to_what_played() {
+    let broker = Broker::start(false);
+    let ledd = ledd();
+    let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+    mqttd.wait_log("connected to ledd");
+    let w = broker.watch(&state_topic());
+    ledd.ok(&["play", "comet", "--color", "blue"]);
+    w.wait_latest(&state_topic(), |s| s["effect"] == "comet");
+    w.publish(&format!("tinsel/{NODE}/set"), r#"{"state":"ON","flash":2}"#);
+    let status = wait_for(LIMIT, || {
+        let s = ledd.status();
+        (s["playing"]["animation"] == "breathe").then_some(s)
+    })
+    .unwrap_or_else(|| panic!("no flash: {}\n{}", ledd.status(), mqttd.log()));
+    assert_eq!(status["playing"]["color"], "#0000ff", "{status}");
+    assert_eq!(status["playing"]["duration_secs"], 2, "{status}");
+    w.wait_latest(&state_topic(), |s| s["effect"] == "breathe");
+    let back = w.wait_latest(&state_topic(), |s| s["effect"] == "comet");
+    assert_eq!(back["color"], serde_json::json!({"r":0,"g":0,"b":255}));
+    assert_eq!(playing(&ledd), "comet");
+    // A dark tree flashes and goes dark again.
+    ledd.ok(&["off"]);
+    w.wait_latest(&state_topic(), |s| s["state"] == "OFF");
+    w.publish(
+        &format!("tinsel/{NODE}/set"),
+        r#"{"state":"ON","flash":"short"}"#,
+    );
+    wait_for(LIMIT, || (playing(&ledd) == "breathe").then_some(()))
+        .unwrap_or_else(|| panic!("no flash from dark: {}", mqttd.log()));
+    // The state shows the flash, then the dark tree again.
+    w.wait_latest(&state_topic(), |s| s["effect"] == "breathe");
+    w.wait_latest(&state_topic(), |s| s["state"] == "OFF");
+    assert_eq!(ledd.status()["playing"], Value::Null);
+}
+
 /// Publishes `payload` with the real `mosquitto_pub` (the test's own
 /// client caps its packets at 10 KiB), retained when `retain`.
 fn mosquitto_pub(broker: &Broker, topic: &str, payload: &str, retain: bool) {

@@ -220,8 +220,15 @@ pub(crate) mod tests {
         assert_eq!(c.socket_group, Some(("root".into(), 0)));
         assert_eq!(c.access.hooks_uids, vec![0]);
         let example = load_text(EXAMPLE).unwrap();
+        // The budget that bounds the power whatever brightness a hooks peer
+        // sets (below).
+        assert!(c.output.max_milliamps > 0, "{:?}", c.output);
         assert_eq!((c.strip, c.output), (example.strip, example.output));
         assert_eq!(c.startup, example.startup, "the package starts dark");
-        assert_eq!(c.access.hooks_max_brightness, None);
+        // Home Assistant's slider through mqttd: hooks peers may set the
+        // whole range, and the current budget (not the ceiling) bounds the
+        // power, so the package keeps the example's budget.
+        assert_eq!(example.access.hooks_max_brightness, None);
+        assert_eq!(c.access.hooks_max_brightness.map(|b| b.get()), Some(100));
     }
 }

@@ -68,6 +68,17 @@ pub struct Limits {
     pub status_interval: Duration,
 }
 
+/// The diagnostic sensors (`[sensors]`): what only tinsel knows, as Home
+/// Assistant sensors on the tree's device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sensors {
+    /// Announced and published; off, their discovery configs are cleared.
+    pub enabled: bool,
+    /// How often ledd's figures are read; a value is published only when
+    /// it changed.
+    pub interval: Duration,
+}
+
 /// A validated config.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -95,6 +106,8 @@ pub struct Config {
     pub broker: Broker,
     /// Rates and sizes.
     pub limits: Limits,
+    /// The diagnostic sensors.
+    pub sensors: Sensors,
 }
 
 impl Config {
@@ -154,6 +167,20 @@ impl Config {
     /// Where Home Assistant finds the light's discovery config.
     pub fn discovery_topic(&self) -> String {
         format!("{}/light/{}/config", self.discovery_prefix, self.node_id)
+    }
+
+    /// Where Home Assistant finds the discovery config of the diagnostic
+    /// sensor `object_id` (`<prefix>/sensor/<node_id>/<object_id>/config`).
+    pub fn sensor_discovery_topic(&self, object_id: &str) -> String {
+        format!(
+            "{}/sensor/{}/{object_id}/config",
+            self.discovery_prefix, self.node_id
+        )
+    }
+
+    /// The retained value of the diagnostic sensor `object_id`.
+    pub fn sensor_topic(&self, object_id: &str) -> String {
+        format!("{}/{object_id}", self.base_topic)
     }
 
     /// Home Assistant's birth and last-will topic: on `online` the
@@ -224,6 +251,18 @@ mod tests {
         assert_eq!(c.broker.port, 1883);
         assert_eq!(c.limits.commands_per_second, 10);
         assert_eq!(c.discovery_topic(), "homeassistant/light/tree/config");
+        assert_eq!(
+            c.sensors,
+            Sensors {
+                enabled: true,
+                interval: Duration::from_secs(30)
+            }
+        );
+        assert_eq!(
+            c.sensor_discovery_topic("milliamps"),
+            "homeassistant/sensor/tree/milliamps/config"
+        );
+        assert_eq!(c.sensor_topic("milliamps"), "tinsel/tree/milliamps");
     }
 
     #[test]
@@ -296,6 +335,8 @@ mod tests {
                 "limits.commands_per_second",
             ),
             ("[sandbox]\nlandlock = \"off\"\n", "sandbox.landlock"),
+            ("[sensors]\ninterval_secs = 0\n", "sensors.interval_secs"),
+            ("[sensors]\ninterval_secs = 3601\n", "sensors.interval_secs"),
         ];
         for (broker, key) in cases {
             let err = parse(&format!("{MINIMAL}{broker}")).expect_err(broker);

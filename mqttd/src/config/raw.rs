@@ -24,6 +24,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) limits: RawLimits,
     #[serde(default)]
+    pub(super) sensors: RawSensors,
+    #[serde(default)]
     pub(super) sandbox: RawSandbox,
 }
 
@@ -64,6 +66,22 @@ impl Default for RawLimits {
             commands_per_second: 10,
             max_payload_bytes: 1024,
             status_interval_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawSensors {
+    pub(super) enabled: bool,
+    pub(super) interval_secs: u64,
+}
+
+impl Default for RawSensors {
+    fn default() -> Self {
+        RawSensors {
+            enabled: true,
+            interval_secs: 30,
         }
     }
 }

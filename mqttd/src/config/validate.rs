@@ -9,7 +9,7 @@ use tinsel_daemon::config::{Common, RawCommon, Validate};
 use tinsel_proto::Animation;
 
 use super::raw::{self, RawConfig};
-use super::{Broker, Config, ConfigError, Limits, PASSWORD_CREDENTIAL};
+use super::{Broker, Config, ConfigError, Limits, PASSWORD_CREDENTIAL, Sensors};
 
 /// Turns the raw sections into validated ones; every error names the file
 /// and the key.
@@ -145,6 +145,15 @@ impl Validator<'_> {
                 10_000,
             )?),
         };
+        let sensors = Sensors {
+            enabled: raw.sensors.enabled,
+            interval: Duration::from_secs(self.range(
+                "sensors.interval_secs",
+                raw.sensors.interval_secs,
+                1,
+                3600,
+            )?),
+        };
         Ok(Config {
             path: self.path.to_owned(),
             common,
@@ -157,6 +166,7 @@ impl Validator<'_> {
             configuration_url,
             broker,
             limits,
+            sensors,
         })
     }
 
