@@ -92,6 +92,7 @@ impl FakeLedd {
                     role: Role::Hooks,
                     led_count: LED_COUNT,
                     animations: AnimationSet::all(),
+                    white: false,
                 })
             }
             Request::Off => return None,

@@ -169,6 +169,7 @@ pub fn plan(
                         color: Some(c),
                         speed: p.params.speed,
                         duration: None,
+                        fade: None,
                     },
                 })
             }
@@ -220,6 +221,7 @@ mod tests {
                 color,
                 speed: Speed::new(200).unwrap(),
                 duration: None,
+                fade: None,
             },
             remaining_secs: None,
         }
