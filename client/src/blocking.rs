@@ -52,6 +52,7 @@ impl Client {
                 role: tinsel_proto::Role::Hooks,
                 led_count: 0,
                 animations: tinsel_proto::AnimationSet::default(),
+                white: false,
             },
         };
         let reply = client.exchange(&handshake::hello()).map_err(|e| {
@@ -178,6 +179,7 @@ mod tests {
             role: Role::Admin,
             led_count: 8,
             animations: AnimationSet::default(),
+            white: false,
         }
     }
 

@@ -29,4 +29,4 @@ mod wire;
 pub use cause::{Cause, Peer};
 pub use error::LeddError;
 pub use handle::Handle;
-pub use link::{Due, Link, Timing};
+pub use link::{Due, Link, PUSHED_KEEP, Timing};

@@ -9,18 +9,28 @@
 //! the cause changes.
 //!
 //! ledd closes a connection that stays silent for a minute, so an idle
-//! link sends `Status` every [`Timing::keepalive`]; ledd sends nothing
-//! unasked, so a readable idle connection means it hung up. Both happen
+//! link sends `Status` every [`Timing::keepalive`]. ledd sends nothing
+//! unasked but the states of a subscription, so a readable idle connection
+//! carries pushed states (a link made [`Link::subscribing`]) or means ledd
+//! hung up.
+//!
+//! A subscribing link says `Subscribe` on every connection it makes, right
+//! after `Hello`, and keeps the `State`s ledd pushes (the first is the
+//! status at once, then one per change) for its owner to take with
+//! [`Link::take_pushed`]; [`Link::due`] returns [`Due::Pushed`] while any
+//! wait. States that arrive while a request waits for its answer are kept
+//! the same way: an answer is never a `State`. Both happen
 //! when the daemon's loop waits on [`Link::due`] and then calls
 //! [`Link::run`]: the wait is cancel-safe (it goes in a `select!` beside
 //! the daemon's other events), the work is not (a keepalive half-sent
 //! would leave its answer to the next request), so it runs outside.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tinsel_proto::handshake;
-use tinsel_proto::{FrameReader, MAX_WIRE_LEN, Request, Response, Welcome};
+use tinsel_proto::{FrameReader, MAX_WIRE_LEN, Request, Response, Status, Welcome};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -73,10 +83,16 @@ pub enum Due {
     Connect,
     /// The idle connection needs a keepalive.
     Keepalive,
-    /// The idle connection became readable: ledd hung up (or broke the
-    /// protocol by speaking unasked).
+    /// The idle connection became readable: pushed states, or ledd hung up
+    /// (or broke the protocol by speaking unasked).
     Readable,
+    /// Pushed states wait for [`Link::take_pushed`].
+    Pushed,
 }
+
+/// Pushed states a link keeps for its owner; past this the oldest go (each
+/// state is whole: the newest says what plays now).
+pub const PUSHED_KEEP: usize = 16;
 
 /// An open, greeted connection.
 #[derive(Debug)]
@@ -103,6 +119,10 @@ pub struct Link {
     welcome: Option<Welcome>,
     /// Set by each new connection; [`Link::take_fresh`] clears it.
     fresh: bool,
+    /// Whether each connection subscribes to ledd's states.
+    subscribe: bool,
+    /// States ledd pushed, oldest first, at most [`PUSHED_KEEP`].
+    pushed: VecDeque<Status>,
 }
 
 impl Link {
@@ -127,7 +147,22 @@ impl Link {
             cause: None,
             welcome: None,
             fresh: false,
+            subscribe: false,
+            pushed: VecDeque::new(),
         }
+    }
+
+    /// This link, subscribing on every connection it makes (again after
+    /// each reconnect): ledd then pushes its state at once and after each
+    /// change, and the owner takes them with [`Link::take_pushed`].
+    pub fn subscribing(mut self) -> Link {
+        self.subscribe = true;
+        self
+    }
+
+    /// The oldest pushed state not yet taken.
+    pub fn take_pushed(&mut self) -> Option<Status> {
+        self.pushed.pop_front()
     }
 
     /// Whether a greeted connection is open.
@@ -154,6 +189,9 @@ impl Link {
     /// Waits until the link has something to do by itself; cancel-safe.
     /// Hand the answer to [`Link::run`].
     pub async fn due(&mut self) -> Due {
+        if !self.pushed.is_empty() {
+            return Due::Pushed;
+        }
         let keepalive_at = self.last_used + self.timing.keepalive;
         match self.conn.as_mut() {
             None => {
@@ -174,14 +212,18 @@ impl Link {
             Due::Connect => return self.connect_if_due().await,
             Due::Keepalive => self.keepalive().await,
             Due::Readable => {
-                if self.conn.as_mut().is_some_and(peer_gone) {
+                let subscribed = self.subscribe.then_some(&mut self.pushed);
+                if let Some(conn) = self.conn.as_mut()
+                    && let Err(why) = read_pushed(conn, subscribed)
+                {
                     // A restart of ledd, or its idle timeout: nothing to
                     // warn about unless reconnecting fails, which
                     // `connect_if_due` reports.
-                    tracing::debug!("ledd closed the connection; reconnecting");
+                    tracing::debug!("{why}; reconnecting");
                     self.lost();
                 }
             }
+            Due::Pushed => {}
         }
         false
     }
@@ -192,7 +234,8 @@ impl Link {
         if self.conn.is_some() || Instant::now() < self.next_attempt {
             return false;
         }
-        match timeout(self.timing.request, greet(&self.socket)).await {
+        let subscribe = self.subscribe.then_some(&mut self.pushed);
+        match timeout(self.timing.request, greet(&self.socket, subscribe)).await {
             Ok(Ok((conn, welcome))) => {
                 self.connected(conn, welcome);
                 true
@@ -219,7 +262,8 @@ impl Link {
             return Err(LeddError::Unavailable { retry_after });
         };
         self.last_used = Instant::now();
-        match timeout(self.timing.request, exchange(conn, request)).await {
+        let pushed = self.subscribe.then_some(&mut self.pushed);
+        match timeout(self.timing.request, exchange(conn, request, pushed)).await {
             Ok(Ok(Response::Error(e))) => Err(LeddError::Refused(e)),
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => {
@@ -248,7 +292,13 @@ impl Link {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        match timeout(self.timing.request, exchange(conn, &Request::Status)).await {
+        let pushed = self.subscribe.then_some(&mut self.pushed);
+        match timeout(
+            self.timing.request,
+            exchange(conn, &Request::Status, pushed),
+        )
+        .await
+        {
             Ok(Ok(Response::Error(e))) => {
                 tracing::debug!("ledd keepalive: refused ({e}); reconnecting");
                 self.lost();
@@ -303,8 +353,12 @@ impl Link {
     }
 }
 
-/// Connects to `socket` and says `Hello`.
-async fn greet(socket: &Path) -> Result<(Conn, Welcome), Cause> {
+/// Connects to `socket`, says `Hello` and, with `subscribe` (where pushed
+/// states go), `Subscribe`.
+async fn greet(
+    socket: &Path,
+    subscribe: Option<&mut VecDeque<Status>>,
+) -> Result<(Conn, Welcome), Cause> {
     let stream = UnixStream::connect(socket)
         .await
         .map_err(|e| Cause::from_io(&e))?;
@@ -312,19 +366,46 @@ async fn greet(socket: &Path) -> Result<(Conn, Welcome), Cause> {
         stream,
         reader: Box::new(FrameReader::new()),
     };
-    let reply = exchange(&mut conn, &handshake::hello())
+    let cause = |e: LeddError| match e {
+        LeddError::Lost(what) | LeddError::Protocol(what) => Cause::Protocol(what),
+        other => Cause::Protocol(other.to_string()),
+    };
+    let reply = exchange(&mut conn, &handshake::hello(), None)
         .await
-        .map_err(|e| match e {
-            LeddError::Lost(what) | LeddError::Protocol(what) => Cause::Protocol(what),
-            other => Cause::Protocol(other.to_string()),
-        })?;
+        .map_err(cause)?;
     let welcome =
         handshake::check_welcome(reply, tinsel_proto::VERSION).map_err(Cause::from_handshake)?;
+    if let Some(pushed) = subscribe {
+        match exchange(&mut conn, &Request::Subscribe, Some(pushed)).await {
+            Ok(Response::Ok) => {}
+            Ok(other) => {
+                return Err(Cause::Protocol(format!(
+                    "ledd answered Subscribe with {other:?}"
+                )));
+            }
+            Err(e) => return Err(cause(e)),
+        }
+    }
     Ok((conn, welcome))
 }
 
-/// Sends `request` and reads the next frame as it is.
-async fn exchange(conn: &mut Conn, request: &Request) -> Result<Response, LeddError> {
+/// Keeps `status` as the newest pushed state, dropping the oldest past
+/// [`PUSHED_KEEP`].
+fn keep(pushed: &mut VecDeque<Status>, status: Status) {
+    if pushed.len() >= PUSHED_KEEP {
+        pushed.pop_front();
+    }
+    pushed.push_back(status);
+}
+
+/// Sends `request` and reads the next frame that is not a pushed state;
+/// with `pushed`, states met on the way are kept there (without, a state
+/// is returned like any frame).
+async fn exchange(
+    conn: &mut Conn,
+    request: &Request,
+    mut pushed: Option<&mut VecDeque<Status>>,
+) -> Result<Response, LeddError> {
     let mut buf = [0u8; MAX_WIRE_LEN];
     let bytes = encode(request, &mut buf)?;
     if let Err(e) = conn.stream.write_all(bytes).await
@@ -333,12 +414,26 @@ async fn exchange(conn: &mut Conn, request: &Request) -> Result<Response, LeddEr
         return Err(LeddError::Lost(e.to_string()));
     }
     loop {
-        if let Some(resp) = conn
+        match conn
             .reader
             .next_frame::<Response>()
             .map_err(|e| LeddError::Protocol(e.to_string()))?
         {
-            return Ok(resp);
+            Some(Response::State(status)) if pushed.is_some() => {
+                if let Some(p) = pushed.as_deref_mut() {
+                    keep(p, status);
+                }
+                continue;
+            }
+            Some(resp) => {
+                // States read with the answer would wait in the reader,
+                // unseen by `due`: keep them now.
+                if let Some(p) = pushed {
+                    drain_states(conn, p)?;
+                }
+                return Ok(resp);
+            }
+            None => {}
         }
         conn.stream
             .readable()
@@ -353,13 +448,43 @@ async fn exchange(conn: &mut Conn, request: &Request) -> Result<Response, LeddEr
     }
 }
 
-/// Whether a readable idle connection means ledd is gone: end of stream,
-/// an error, or bytes nobody asked for.
-fn peer_gone(conn: &mut Conn) -> bool {
-    !matches!(
-        conn.stream.try_read(conn.reader.spare()),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-    )
+/// Keeps the states already read into `conn`'s reader; any other frame
+/// there was sent unasked.
+fn drain_states(conn: &mut Conn, pushed: &mut VecDeque<Status>) -> Result<(), LeddError> {
+    loop {
+        match conn.reader.next_frame::<Response>() {
+            Ok(None) => return Ok(()),
+            Ok(Some(Response::State(status))) => keep(pushed, status),
+            Ok(Some(other)) => {
+                return Err(LeddError::Protocol(format!("ledd sent {other:?} unasked")));
+            }
+            Err(e) => return Err(LeddError::Protocol(e.to_string())),
+        }
+    }
+}
+
+/// Reads what a readable idle connection holds: states pushed to a
+/// subscriber (kept in `pushed`) are fine; end of stream, an error, or any
+/// other frame nobody asked for means ledd is gone, and says why.
+fn read_pushed(conn: &mut Conn, mut pushed: Option<&mut VecDeque<Status>>) -> Result<(), String> {
+    match conn.stream.try_read(conn.reader.spare()) {
+        Ok(0) => return Err("ledd closed the connection".into()),
+        Ok(n) => conn.reader.filled(n),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+        Err(e) => return Err(format!("the connection to ledd failed: {e}")),
+    }
+    loop {
+        match conn.reader.next_frame::<Response>() {
+            Ok(None) => return Ok(()),
+            Ok(Some(Response::State(status))) if pushed.is_some() => {
+                if let Some(p) = pushed.as_deref_mut() {
+                    keep(p, status);
+                }
+            }
+            Ok(Some(other)) => return Err(format!("ledd sent {other:?} unasked")),
+            Err(e) => return Err(format!("ledd sent an undecodable frame: {e}")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -325,13 +325,10 @@ fn serve(
                 return Exit::Internal;
             }
         };
-        let state = Arc::new(State::new(
-            sender.clone(),
-            engine.published(),
-            config.access.clone(),
-            engine.led_count,
-            config.strip.fps,
-        ));
+        let Some(state) = State::new(engine, config.access.clone()) else {
+            return Exit::Internal;
+        };
+        let state = Arc::new(state);
         // Before the first client: whatever a client asks for comes after.
         show_startup(&config.startup, &sender);
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -85,7 +85,7 @@ fn frames_do_not_allocate() {
             .output
             .set_brightness(Brightness::new(20 + k as u8).unwrap());
     }
-    pipeline.off(now);
+    pipeline.off(now, None);
     for _ in 0..30 {
         now += period;
         strip.write(pipeline.render(now)).unwrap();

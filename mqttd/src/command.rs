@@ -247,6 +247,7 @@ pub fn plan(
                         color: Some(c),
                         speed: p.params.speed,
                         duration: None,
+                        fade: None,
                     },
                 })
             }
@@ -326,6 +327,7 @@ mod tests {
                 color,
                 speed: Speed::new(200).unwrap(),
                 duration: None,
+                fade: None,
             },
             remaining_secs: None,
         }

@@ -87,6 +87,7 @@ mod tests {
             role: Role::Hooks,
             led_count: 50,
             animations: AnimationSet::default(),
+            white: false,
         }
     }
 

@@ -29,10 +29,13 @@ pub use message::{
     Welcome,
 };
 pub use params::{
-    BadColor, Brightness, MAX_CHUNK_PIXELS, OutOfRange, Param, ParamSet, Pixels, PlayParams,
-    PlaySeconds, Rgb, Speed,
+    BadColor, Brightness, FadeMillis, MAX_CHUNK_PIXELS, OutOfRange, Param, ParamSet, Pixels,
+    PlayParams, PlaySeconds, Rgb, Speed,
 };
 
 /// The protocol version. Bump it when a struct's fields change; appending an
 /// enum variant does not need a bump.
-pub const VERSION: u16 = 1;
+///
+/// 2: `PlayParams::fade`, `Welcome::white`; `Request::Subscribe`,
+/// `Request::FadeOff` and `Response::State` appended.
+pub const VERSION: u16 = 2;

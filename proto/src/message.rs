@@ -3,6 +3,12 @@
 //! [`Request::Watch`], which turns the connection into a stream of
 //! [`Response::Frame`] chunks until the client hangs up.
 //!
+//! After [`Request::Subscribe`] ledd also sends [`Response::State`] unasked,
+//! whenever what plays or the brightness changes. Answers still come one per
+//! request and in order, and no request is ever answered with `State`
+//! (`Status` answers [`Request::Status`]): a client takes every `State` as a
+//! push and every other response as the answer to its oldest open request.
+//!
 //! Every enum here is append-only: new variants go at the end, and the
 //! golden-bytes tests in `tests/golden.rs` fail if an existing encoding moves.
 //! A struct's fields are frozen with the protocol version: changing one means
@@ -11,14 +17,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::animation::{Animation, AnimationSet};
-use crate::params::{Brightness, Pixels, PlayParams};
+use crate::params::{Brightness, FadeMillis, Pixels, PlayParams};
 
 /// What a peer may do, decided by ledd from the peer's credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     /// root or a configured admin user or group: every request.
     Admin,
-    /// The web daemon's user or group: play, off, status.
+    /// The web daemon's user or group (and the scheduler's, mqttd's): play,
+    /// off, fade off, status, subscribe.
     Hooks,
 }
 
@@ -26,7 +33,12 @@ impl Role {
     /// Whether this role may send `request`.
     pub fn allows(self, request: &Request) -> bool {
         match request {
-            Request::Hello { .. } | Request::Play { .. } | Request::Off | Request::Status => true,
+            Request::Hello { .. }
+            | Request::Play { .. }
+            | Request::Off
+            | Request::Status
+            | Request::Subscribe
+            | Request::FadeOff(_) => true,
             Request::SetBrightness(_) | Request::Watch { .. } | Request::Snapshot => {
                 self == Role::Admin
             }
@@ -74,6 +86,14 @@ pub enum Request {
     /// One copy of the strip's current pixels, as [`Response::Frame`]
     /// chunks (admin only).
     Snapshot,
+    /// Tell me when what plays or the brightness changes. Answered `Ok`,
+    /// then at once [`Response::State`] with the status now, and again after
+    /// each change (play, off, a timed play ending, brightness, a reload),
+    /// never for frame statistics alone. The connection still takes
+    /// requests. A subscriber that does not read its states is closed.
+    Subscribe,
+    /// Fade to dark over the given time (`Off` keeps ledd's own fade).
+    FadeOff(FadeMillis),
 }
 
 /// A response from ledd.
@@ -89,6 +109,9 @@ pub enum Response {
     Frame(FrameChunk),
     /// The request failed.
     Error(ErrorReply),
+    /// Pushed after [`Request::Subscribe`], never an answer: what plays
+    /// and the brightness changed (the statistics are as of that frame).
+    State(Status),
 }
 
 /// ledd's side of the handshake.
@@ -102,6 +125,10 @@ pub struct Welcome {
     pub led_count: u16,
     /// The animations ledd offers.
     pub animations: AnimationSet,
+    /// Whether the strip has a white channel (SK6812 RGBW): ledd moves the
+    /// common part of red, green and blue to it, so a client may offer an
+    /// RGBW light.
+    pub white: bool,
 }
 
 /// What is playing, and how well the frame loop keeps time.
@@ -262,7 +289,14 @@ mod tests {
             animation: Animation::Fire,
             params: PlayParams::default(),
         };
-        for r in [&play, &Request::Off, &Request::Status] {
+        let fade_off = Request::FadeOff(FadeMillis::DEFAULT);
+        for r in [
+            &play,
+            &Request::Off,
+            &Request::Status,
+            &Request::Subscribe,
+            &fade_off,
+        ] {
             assert!(Role::Hooks.allows(r));
             assert!(Role::Admin.allows(r));
         }

@@ -121,6 +121,21 @@ bounded!(
     PlaySeconds(u32), "duration (seconds)", 1, 86_400, 60
 );
 
+bounded!(
+    /// How long a crossfade takes, in milliseconds: into an animation
+    /// ([`PlayParams::fade`]) or to dark ([`crate::Request::FadeOff`]). At
+    /// most a minute; 0 switches at once. ledd's own crossfade, when none is
+    /// given, is [`FadeMillis::DEFAULT`].
+    FadeMillis(u16), "fade (milliseconds)", 0, 60_000, 400
+);
+
+impl FadeMillis {
+    /// The fade in nanoseconds, the frame loop's unit.
+    pub const fn as_nanos(self) -> u64 {
+        self.0 as u64 * 1_000_000
+    }
+}
+
 /// A 24-bit colour. Every value of the three bytes is valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Rgb {
@@ -224,6 +239,10 @@ pub struct PlayParams {
     /// Play for this long, then return to what played before; `None` plays
     /// until told otherwise.
     pub duration: Option<PlaySeconds>,
+    /// How long the crossfade into this animation takes; `None` is ledd's
+    /// own ([`FadeMillis::DEFAULT`]). Every animation takes it: it is not a
+    /// [`Param`] of the animation but of the change.
+    pub fade: Option<FadeMillis>,
 }
 
 impl PlayParams {
@@ -430,6 +449,13 @@ mod tests {
         assert!(Brightness::new(101).is_err());
         assert!(PlaySeconds::new(0).is_err());
         assert!(PlaySeconds::new(86_401).is_err());
+        assert!(FadeMillis::new(0).is_ok());
+        assert!(FadeMillis::new(60_000).is_ok());
+        assert_eq!(
+            FadeMillis::new(60_001).unwrap_err().to_string(),
+            "fade (milliseconds) 60001 is out of range: use 0 to 60000"
+        );
+        assert_eq!(FadeMillis::new(1500).unwrap().as_nanos(), 1_500_000_000);
         let err = Speed::new(0).unwrap_err().to_string();
         assert_eq!(err, "speed 0 is out of range: use 10 to 1000");
     }
@@ -470,8 +496,9 @@ mod tests {
             color: Some(Rgb::new(1, 2, 3)),
             speed: Speed::new(200).unwrap(),
             duration: Some(PlaySeconds::new(5).unwrap()),
+            fade: Some(FadeMillis::new(5000).unwrap()),
         };
-        assert_eq!(p.given(), ParamSet::ALL);
+        assert_eq!(p.given(), ParamSet::ALL, "a fade is no animation parameter");
         let p = PlayParams {
             speed: Speed::new(10).unwrap(),
             ..PlayParams::default()

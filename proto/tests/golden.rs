@@ -15,6 +15,7 @@ fn params() -> PlayParams {
         color: Some(Rgb::new(255, 16, 1)),
         speed: Speed::new(250).unwrap(),
         duration: Some(PlaySeconds::new(90).unwrap()),
+        fade: Some(FadeMillis::new(5000).unwrap()),
     }
 }
 
@@ -57,14 +58,16 @@ fn requests() -> Vec<(Request, Vec<u8>)> {
                 animation: Animation::Rainbow,
                 params: PlayParams::default(),
             },
-            vec![5, 0, 1, 1, 0, 100, 0],
+            vec![6, 0, 1, 1, 0, 100, 0, 0],
         ),
         (
             Request::Play {
                 animation: Animation::Aurora,
                 params: params(),
             },
-            vec![10, 0, 1, 16, 1, 255, 16, 1, 0xfa, 0x01, 1, 90],
+            vec![
+                13, 0, 1, 16, 1, 255, 16, 1, 0xfa, 0x01, 1, 90, 1, 0x88, 0x27,
+            ],
         ),
         (Request::Off, vec![1, 0, 2]),
         (
@@ -74,6 +77,11 @@ fn requests() -> Vec<(Request, Vec<u8>)> {
         (Request::Status, vec![1, 0, 4]),
         (Request::Watch { fps: 30 }, vec![2, 0, 5, 30]),
         (Request::Snapshot, vec![1, 0, 6]),
+        (Request::Subscribe, vec![1, 0, 7]),
+        (
+            Request::FadeOff(FadeMillis::new(60_000).unwrap()),
+            vec![4, 0, 8, 0xe0, 0xd4, 0x03],
+        ),
     ]
 }
 
@@ -86,15 +94,16 @@ fn responses() -> Vec<(Response, Vec<u8>)> {
                 role: Role::Hooks,
                 led_count: 150,
                 animations: [Animation::Solid, Animation::Fire].into_iter().collect(),
+                white: true,
             }),
-            vec![7, 0, 0, 1, 1, 0x96, 0x01, 0x81, 0x04],
+            vec![8, 0, 0, 1, 1, 0x96, 0x01, 0x81, 0x04, 1],
         ),
         (Response::Ok, vec![1, 0, 1]),
         (
             Response::Status(status()),
             vec![
-                33, 0, 2, // Status
-                1, 9, 0, 100, 0, 1, 30, // playing: Fire, default params, 30 s left
+                34, 0, 2, // Status
+                1, 9, 0, 100, 0, 0, 1, 30, // playing: Fire, default params, 30 s left
                 40, 0x96, 0x01, 60, // brightness, led_count, target_fps
                 0xe8, 0x07, 0xe0, 0xd4, 0x03, 2, 0xdc, 0x0b, 0xc8, 0x01, 35, 90, 0xc0, 0x3e, 0x80,
                 0x7d, // stats
@@ -113,6 +122,14 @@ fn responses() -> Vec<(Response, Vec<u8>)> {
         (
             Response::Error(ErrorReply::new(ErrorCode::Forbidden, "no")),
             vec![5, 0, 4, 3, 2, b'n', b'o'],
+        ),
+        (
+            Response::State(status()),
+            vec![
+                34, 0, 5, // State: the same Status as a push
+                1, 9, 0, 100, 0, 0, 1, 30, 40, 0x96, 0x01, 60, 0xe8, 0x07, 0xe0, 0xd4, 0x03, 2,
+                0xdc, 0x0b, 0xc8, 0x01, 35, 90, 0xc0, 0x3e, 0x80, 0x7d, 0x88, 0x0e, 0xd0, 0x0f, 0,
+            ],
         ),
     ]
 }
@@ -152,12 +169,12 @@ fn every_variant_has_frozen_bytes() {
     // Guards the two lists above: a new variant without golden bytes fails.
     let mut req_tags: Vec<u8> = requests().iter().map(|(_, b)| b[2]).collect();
     req_tags.dedup();
-    assert_eq!(req_tags, (0..=6).collect::<Vec<u8>>());
+    assert_eq!(req_tags, (0..=8).collect::<Vec<u8>>());
     let resp_tags: Vec<u8> = responses().iter().map(|(_, b)| b[2]).collect();
-    assert_eq!(resp_tags, (0..=4).collect::<Vec<u8>>());
+    assert_eq!(resp_tags, (0..=5).collect::<Vec<u8>>());
     // And no tag past the last known variant decodes.
-    assert!(decode::<Request>(&[1, 0, 7]).is_err());
-    assert!(decode::<Response>(&[1, 0, 5]).is_err());
+    assert!(decode::<Request>(&[1, 0, 9]).is_err());
+    assert!(decode::<Response>(&[1, 0, 6]).is_err());
 }
 
 #[test]
@@ -222,7 +239,11 @@ fn decoding_refuses_out_of_range_parameters() {
     // Brightness 101.
     assert!(decode::<Request>(&[2, 0, 3, 101]).is_err());
     // Duration 0.
-    assert!(decode::<Request>(&[6, 0, 1, 1, 0, 100, 1, 0]).is_err());
+    assert!(decode::<Request>(&[7, 0, 1, 1, 0, 100, 1, 0, 0]).is_err());
+    // A fade of 60001 ms, in Play and in FadeOff; 60000 decodes.
+    assert!(decode::<Request>(&[9, 0, 1, 1, 0, 100, 0, 1, 0xe1, 0xd4, 0x03]).is_err());
+    assert!(decode::<Request>(&[4, 0, 8, 0xe1, 0xd4, 0x03]).is_err());
+    assert!(decode::<Request>(&[4, 0, 8, 0xe0, 0xd4, 0x03]).is_ok());
     // Pixels not a multiple of three.
     assert!(decode::<Response>(&[9, 0, 3, 7, 2, 4, 4, 1, 2, 3, 4]).is_err());
 }

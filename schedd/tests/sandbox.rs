@@ -485,6 +485,7 @@ mod after {
                                             role: tinsel_proto::Role::Hooks,
                                             led_count: 8,
                                             animations: tinsel_proto::AnimationSet::default(),
+                                            white: false,
                                         })
                                     }
                                     _ => Response::Ok,

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::Handle;
-use crate::fake::FakeLedd;
+use crate::fake::{FakeLedd, dark};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tinsel_proto::Role;
@@ -74,10 +74,16 @@ async fn an_idle_healthy_link_is_kept_alive_without_warnings() {
         ..Timing::default()
     };
     let client = Handle::spawn(Link::with_timing(path, PEER, timing));
-    assert_eq!(client.request(Request::Status).await, Ok(Response::Ok));
+    assert_eq!(
+        client.request(Request::Status).await,
+        Ok(Response::Status(dark()))
+    );
     // Two idle periods and more, with no request.
     tokio::time::sleep(idle * 2 + idle / 2).await;
-    assert_eq!(client.request(Request::Status).await, Ok(Response::Ok));
+    assert_eq!(
+        client.request(Request::Status).await,
+        Ok(Response::Status(dark()))
+    );
     assert_eq!(
         logs.warnings(),
         Vec::<String>::new(),
@@ -162,7 +168,10 @@ async fn away_then_recovers_by_itself() {
         }
     }
     assert!(ok, "no handshake within 5 s");
-    assert_eq!(client.request(Request::Status).await, Ok(Response::Ok));
+    assert_eq!(
+        client.request(Request::Status).await,
+        Ok(Response::Status(dark()))
+    );
     let refused = client
         .request(Request::SetBrightness(Default::default()))
         .await;
@@ -200,7 +209,7 @@ async fn a_silent_ledd_times_out_and_the_link_is_renewed() {
     // A fresh connection serves the next request.
     let mut ok = false;
     for _ in 0..20 {
-        if client.request(Request::Status).await == Ok(Response::Ok) {
+        if client.request(Request::Status).await == Ok(Response::Status(dark())) {
             ok = true;
             break;
         }
@@ -231,7 +240,10 @@ async fn a_link_owned_by_a_loop_fails_fast_then_comes_back_fresh() {
     assert!(ledd.run(Due::Connect).await, "a new connection");
     assert!(ledd.take_fresh() && !ledd.take_fresh(), "fresh once");
     assert_eq!(ledd.welcome().map(|w| w.role), Some(Role::Hooks));
-    assert_eq!(ledd.request(&Request::Status).await, Ok(Response::Ok));
+    assert_eq!(
+        ledd.request(&Request::Status).await,
+        Ok(Response::Status(dark()))
+    );
     // ledd goes away: the idle link sees the hang-up by itself.
     server.abort();
     let _ = server.await;
@@ -269,4 +281,82 @@ fn the_blocking_probe_reports_the_role_or_the_cause() {
     });
     assert_eq!(welcome.map(|w| w.role), Ok(Role::Hooks));
     server.abort();
+}
+
+/// Drives `link` by `due` and `run` until it holds a pushed state.
+async fn next_pushed(link: &mut Link) -> Status {
+    let wait = async {
+        loop {
+            if let Some(s) = link.take_pushed() {
+                return s;
+            }
+            let due = link.due().await;
+            link.run(due).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), wait)
+        .await
+        .expect("a pushed state within 3 s")
+}
+
+#[tokio::test]
+async fn a_subscribing_link_yields_pushed_states_and_subscribes_again_after_a_reconnect() {
+    use tinsel_proto::{Animation, PlayParams, Playing};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledd.sock");
+    let fake = FakeLedd::default();
+    let server = fake.clone().spawn(&path);
+    let mut ledd = link(&path, Timing::REQUEST).subscribing();
+    // The first state is the status at subscription.
+    assert_eq!(next_pushed(&mut ledd).await, dark());
+    assert!(ledd.take_pushed().is_none());
+    let fire = Status {
+        playing: Some(Playing {
+            animation: Animation::Fire,
+            params: PlayParams::default(),
+            remaining_secs: None,
+        }),
+        ..dark()
+    };
+    fake.set_status(fire);
+    assert_eq!(next_pushed(&mut ledd).await, fire);
+    // A state that arrives while a request waits is kept, never taken for
+    // the answer.
+    let dark_again = dark();
+    fake.set_status(dark_again);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let statuses = fake.statuses.load(Ordering::SeqCst);
+    assert_eq!(
+        ledd.request(&Request::Status).await,
+        Ok(Response::Status(dark_again))
+    );
+    assert_eq!(fake.statuses.load(Ordering::SeqCst), statuses + 1);
+    assert_eq!(ledd.due().await, Due::Pushed);
+    assert_eq!(ledd.take_pushed(), Some(dark_again));
+    // ledd restarts: the link reconnects and subscribes again by itself.
+    server.abort();
+    let _ = server.await;
+    std::fs::remove_file(&path).unwrap();
+    fake.set_status(fire);
+    let _server = fake.clone().spawn(&path);
+    assert_eq!(next_pushed(&mut ledd).await, fire);
+    assert_eq!(fake.hellos.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_link_that_does_not_subscribe_gets_no_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledd.sock");
+    let fake = FakeLedd::default();
+    fake.clone().spawn(&path);
+    let mut ledd = link(&path, Timing::REQUEST);
+    assert!(ledd.connect_if_due().await);
+    fake.set_status(dark());
+    let until = Instant::now() + Duration::from_millis(300);
+    while let Ok(due) = tokio::time::timeout_at(until, ledd.due()).await {
+        assert_ne!(due, Due::Pushed);
+        ledd.run(due).await;
+        assert!(ledd.is_connected());
+    }
+    assert!(ledd.take_pushed().is_none());
 }

@@ -84,6 +84,7 @@ impl Validator<'_> {
             color,
             speed,
             duration: None,
+            fade: None,
         };
         let Some(animation) = animation else {
             // Dark takes no parameters: a colour or speed here is a

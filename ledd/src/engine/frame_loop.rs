@@ -3,15 +3,17 @@
 //! Play/Off from the latest-wins slot (`try_lock`) and drains the queue
 //! (`try_recv`) without ever waiting for a client, renders through the
 //! [`Pipeline`], writes the strip, records the statistics, publishes the
-//! pixels (`try_lock`: a slow watcher skips a copy) and pings the watchdog;
-//! then it sleeps to the next absolute deadline. Stop, or a closed queue,
-//! blanks the strip and ends the thread.
+//! pixels (`try_lock`: a slow watcher skips a copy), tells subscribers when
+//! what plays or the brightness changed, and pings the watchdog; then it
+//! sleeps to the next absolute deadline. Stop, or a closed queue, blanks the
+//! strip and ends the thread.
 
 use std::sync::mpsc::{self, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use tinsel_proto::{FrameStats, Status};
+use tinsel_proto::{Animation, Brightness, FrameStats, PlayParams, Status};
+use tokio::sync::broadcast;
 use tracing::{info, warn};
 
 use super::pipeline::Pipeline;
@@ -31,6 +33,7 @@ pub(super) fn spawn(
     config: &Config,
     inbox: Inbox,
     published: Arc<Mutex<Published>>,
+    states: broadcast::Sender<Status>,
     watchdog: Option<Watchdog>,
     keep_caps: Option<tinsel_sandbox::caps::CapMask>,
 ) -> Result<JoinHandle<()>, EngineError> {
@@ -51,6 +54,7 @@ pub(super) fn spawn(
             };
             // The loop's buffers first, so that mlockall locks them.
             let mut lp = FrameLoop::new(strip, count, &live, inbox, published, watchdog);
+            lp.states = Some(states);
             // Still privileged: the last moment for the real-time
             // requests, then (when hardening) give the privileges up.
             try_realtime();
@@ -99,7 +103,16 @@ struct FrameLoop {
     write_failed: bool,
     /// The statistics as computed for the last status request, by frame.
     status_cache: Option<(u64, FrameStats)>,
+    /// Subscribers' states: `send` never waits (a subscriber that falls
+    /// behind loses the oldest and is closed by its connection).
+    states: Option<broadcast::Sender<Status>>,
+    /// What the last state sent said plays, and the brightness.
+    last_state: Option<StateKey>,
 }
+
+/// What a subscriber is told about: what plays (not the seconds left) and
+/// the brightness. Frame statistics alone are no change.
+type StateKey = (Option<(Animation, PlayParams)>, Brightness);
 
 impl FrameLoop {
     fn new(
@@ -123,6 +136,54 @@ impl FrameLoop {
             pending_command: None,
             write_failed: false,
             status_cache: None,
+            states: None,
+            last_state: None,
+        }
+    }
+
+    /// The status at `now`; the percentiles are sorted at most once per
+    /// frame, however many requests and subscribers ask.
+    fn status(&mut self, now: u64) -> Status {
+        let stats = match self.status_cache {
+            Some((frame, stats)) if frame == self.stats.frames => stats,
+            _ => {
+                let stats = self.stats.snapshot();
+                self.status_cache = Some((self.stats.frames, stats));
+                stats
+            }
+        };
+        Status {
+            playing: self.pipeline.playing(now),
+            brightness: self.pipeline.output.brightness(),
+            led_count: self.count,
+            target_fps: self.fps,
+            stats,
+            power: self.pipeline.output.power,
+        }
+    }
+
+    /// Sends the status to subscribers when what plays or the brightness
+    /// differs from what they were last told. Once per frame, after the
+    /// render (a timed play ends there); `send` only writes into the
+    /// channel's ring, whoever reads or not.
+    fn tell_subscribers(&mut self, now: u64) {
+        let Some(states) = &self.states else {
+            return;
+        };
+        let key: StateKey = (
+            self.pipeline.playing(now).map(|p| (p.animation, p.params)),
+            self.pipeline.output.brightness(),
+        );
+        if self.last_state == Some(key) {
+            return;
+        }
+        self.last_state = Some(key);
+        if states.receiver_count() > 0 {
+            let status = self.status(now);
+            if let Some(states) = &self.states {
+                // No subscriber left since: nothing to tell.
+                let _ = states.send(status);
+            }
         }
     }
 
@@ -137,30 +198,13 @@ impl FrameLoop {
                 self.pipeline.play(now, animation, params);
                 self.pending_command = Some(received_ns);
             }
-            Command::Off { received_ns } => {
-                self.pipeline.off(now);
+            Command::Off { fade, received_ns } => {
+                self.pipeline.off(now, fade);
                 self.pending_command = Some(received_ns);
             }
             Command::SetBrightness(b) => self.pipeline.output.set_brightness(b),
             Command::Status(reply) => {
-                // Percentiles sort a window: at most once per frame, however
-                // many status requests a client queues.
-                let stats = match self.status_cache {
-                    Some((frame, stats)) if frame == self.stats.frames => stats,
-                    _ => {
-                        let stats = self.stats.snapshot();
-                        self.status_cache = Some((self.stats.frames, stats));
-                        stats
-                    }
-                };
-                let _ = reply.send(Status {
-                    playing: self.pipeline.playing(now),
-                    brightness: self.pipeline.output.brightness(),
-                    led_count: self.count,
-                    target_fps: self.fps,
-                    stats,
-                    power: self.pipeline.output.power,
-                });
+                let _ = reply.send(self.status(now));
             }
             Command::Reconfigure(s) => {
                 self.pipeline.reconfigure(&s);
@@ -219,6 +263,7 @@ impl FrameLoop {
             }
             self.stats.frame_done(rendered);
             self.publish();
+            self.tell_subscribers(now);
             if let Some(wd) = &mut self.watchdog {
                 wd.tick(rendered);
             }

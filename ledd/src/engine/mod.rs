@@ -31,7 +31,8 @@
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use tinsel_proto::Rgb;
+use tinsel_proto::{Rgb, Status};
+use tokio::sync::broadcast;
 use tracing::warn;
 
 use crate::config::{ChannelOrder, Config, OutputConfig};
@@ -51,6 +52,12 @@ pub use output::OutputStage;
 pub use pipeline::{FADE_NS, Pipeline};
 pub use queue::{Busy, Command, Latest, QUEUE_DEPTH, Sender};
 pub use rt::now_ns;
+
+/// States one subscriber may have waiting in ledd before it counts as
+/// fallen behind and is closed. A state is a whole status, so a subscriber
+/// that reads needs only the newest; sixteen cover a burst of changes (one
+/// per frame at most) while its connection task is busy.
+pub const SUBSCRIBER_QUEUE: usize = 16;
 
 /// The engine failed to start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -105,11 +112,14 @@ pub struct Published {
 pub struct EngineHandle {
     tx: Option<Sender>,
     published: Arc<Mutex<Published>>,
+    states: broadcast::Sender<Status>,
     thread: Option<JoinHandle<()>>,
     /// The number of LEDs.
     pub led_count: u16,
     /// The frame rate at start.
     pub fps: u16,
+    /// Whether the strip has a white channel (SK6812 RGBW).
+    pub white: bool,
 }
 
 impl EngineHandle {
@@ -144,13 +154,23 @@ impl EngineHandle {
             frame: 0,
             pixels: vec![Rgb::BLACK; usize::from(count)],
         }));
-        let thread = frame_loop::spawn(config, inbox, Arc::clone(&published), watchdog, keep_caps)?;
+        let (states, _) = broadcast::channel(SUBSCRIBER_QUEUE);
+        let thread = frame_loop::spawn(
+            config,
+            inbox,
+            Arc::clone(&published),
+            states.clone(),
+            watchdog,
+            keep_caps,
+        )?;
         Ok(EngineHandle {
             tx: Some(tx),
             published,
+            states,
             thread: Some(thread),
             led_count: count,
             fps: config.strip.fps,
+            white: config.strip.order.channels() == 4,
         })
     }
 
@@ -163,6 +183,13 @@ impl EngineHandle {
     /// The published pixels.
     pub fn published(&self) -> Arc<Mutex<Published>> {
         Arc::clone(&self.published)
+    }
+
+    /// The channel the loop tells subscribers' connections about changes
+    /// on: `subscribe` to it before asking for the status, so that no
+    /// change falls between the two.
+    pub fn states(&self) -> broadcast::Sender<Status> {
+        self.states.clone()
     }
 
     /// Stops the loop (it blanks the strip first) and waits for it.
@@ -224,6 +251,20 @@ mod tests {
         assert_eq!(status.playing.unwrap().animation, Animation::Solid);
         let published = engine.published();
         assert!(published.lock().unwrap().pixels[0].r > 0);
+        engine.stop();
+    }
+
+    #[test]
+    fn the_engine_says_whether_the_strip_has_a_white_channel() {
+        use crate::config::ChannelOrder;
+        let mut config = Config::load(None, &Overrides::default()).unwrap();
+        config.strip.count = 4;
+        let engine = EngineHandle::start(&config, None).unwrap();
+        assert!(!engine.white, "the default strip is three-channel");
+        engine.stop();
+        config.strip.order = ChannelOrder::parse("grbw").unwrap();
+        let engine = EngineHandle::start(&config, None).unwrap();
+        assert!(engine.white, "an RGBW order");
         engine.stop();
     }
 

@@ -3,15 +3,17 @@
 //! each frame, the crossfade between scenes, and the output stage run over
 //! the result. The benchmark and the allocation test drive it directly.
 
-use tinsel_proto::{Animation, Brightness, PlayParams, Playing, Rgb};
+use tinsel_proto::{Animation, Brightness, FadeMillis, PlayParams, Playing, Rgb};
 
 use super::LiveSettings;
 use super::output::{OutputStage, wire_buffer};
 use crate::animation;
 use crate::config::{ChannelOrder, OutputConfig};
 
-/// How long a crossfade between two scenes takes.
-pub const FADE_NS: u64 = 400_000_000;
+/// How long a crossfade between two scenes takes when the change names no
+/// fade of its own ([`PlayParams::fade`], `FadeOff`), and when a timed play
+/// ends.
+pub const FADE_NS: u64 = FadeMillis::DEFAULT.as_nanos();
 
 /// What plays: an animation with its parameters and start time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,6 +47,8 @@ pub struct Pipeline {
     /// While a timed play runs: what to go back to.
     resume: Option<Option<Scene>>,
     fade_start: Option<u64>,
+    /// How long the running crossfade takes.
+    fade_ns: u64,
     /// The brightness the config file gave, to tell a changed file on reload.
     file_brightness: Brightness,
 }
@@ -62,18 +66,21 @@ impl Pipeline {
             current: None,
             resume: None,
             fade_start: None,
+            fade_ns: FADE_NS,
             file_brightness: output.brightness,
         }
     }
 
-    /// Starts a crossfade from the frame last rendered.
-    fn start_fade(&mut self, now_ns: u64) {
+    /// Starts a crossfade of `fade_ns` from the frame last rendered.
+    fn start_fade(&mut self, now_ns: u64, fade_ns: u64) {
         self.from.copy_from_slice(&self.frame);
         self.fade_start = Some(now_ns);
+        self.fade_ns = fade_ns;
     }
 
-    /// Plays `animation` from `now_ns`. With a duration, what plays now
-    /// comes back when it ends.
+    /// Plays `animation` from `now_ns`, crossfading for `params.fade` (or
+    /// [`FADE_NS`]). With a duration, what plays now comes back when it
+    /// ends.
     pub fn play(&mut self, now_ns: u64, animation: Animation, params: PlayParams) {
         let until_ns = params
             .duration
@@ -92,14 +99,14 @@ impl Pipeline {
             started_ns: now_ns,
             until_ns,
         });
-        self.start_fade(now_ns);
+        self.start_fade(now_ns, fade_ns(params.fade));
     }
 
-    /// Fades to dark.
-    pub fn off(&mut self, now_ns: u64) {
+    /// Fades to dark over `fade` (or [`FADE_NS`]).
+    pub fn off(&mut self, now_ns: u64, fade: Option<FadeMillis>) {
         self.current = None;
         self.resume = None;
-        self.start_fade(now_ns);
+        self.start_fade(now_ns, fade_ns(fade));
     }
 
     /// What plays at `now_ns`.
@@ -120,7 +127,7 @@ impl Pipeline {
             && now_ns >= until
         {
             self.current = self.resume.take().flatten();
-            self.start_fade(now_ns);
+            self.start_fade(now_ns, FADE_NS);
         }
         match self.current {
             Some(s) => {
@@ -130,10 +137,11 @@ impl Pipeline {
         }
         if let Some(start) = self.fade_start {
             let elapsed = now_ns.saturating_sub(start);
-            if elapsed >= FADE_NS {
+            // A fade of 0 ends here, before the division.
+            if elapsed >= self.fade_ns {
                 self.fade_start = None;
             } else {
-                let mix = (elapsed * 256 / FADE_NS) as u32;
+                let mix = (elapsed * 256 / self.fade_ns) as u32;
                 for (px, old) in self.frame.iter_mut().zip(&self.from) {
                     *px = animation::lerp(*old, *px, mix);
                 }
@@ -176,6 +184,11 @@ impl Pipeline {
     }
 }
 
+/// The crossfade a change asks for, in nanoseconds.
+fn fade_ns(fade: Option<FadeMillis>) -> u64 {
+    fade.map_or(FADE_NS, FadeMillis::as_nanos)
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -206,11 +219,48 @@ pub(super) mod tests {
         p.render(t0 + 400 * MS);
         assert_eq!(p.shown()[0], Rgb::new(255, 0, 0));
         assert_eq!(p.playing(t0).unwrap().animation, Animation::Solid);
-        p.off(t0 + 500 * MS);
+        p.off(t0 + 500 * MS, None);
         assert!(p.playing(t0 + 500 * MS).is_none());
         p.render(t0 + 600 * MS);
         assert_eq!(p.shown()[0], Rgb::new(191, 0, 0), "a quarter of the fade");
         assert_eq!(p.render(t0 + 900 * MS), &[0; 9]);
+    }
+
+    #[test]
+    fn a_change_takes_the_fade_it_names() {
+        let mut p = Pipeline::new(1, &output(100, 1.0, 0), ChannelOrder::parse("rgb").unwrap());
+        let t0 = 1000 * MS;
+        let fade = |ms| Some(FadeMillis::new(ms).unwrap());
+        // Two seconds into red: a quarter at 500 ms, half at 1 s.
+        p.play(
+            t0,
+            Animation::Solid,
+            PlayParams {
+                fade: fade(2000),
+                ..red()
+            },
+        );
+        p.render(t0 + 500 * MS);
+        assert_eq!(p.shown()[0], Rgb::new(63, 0, 0));
+        p.render(t0 + 1000 * MS);
+        assert_eq!(p.shown()[0], Rgb::new(127, 0, 0));
+        p.render(t0 + 2000 * MS);
+        assert_eq!(p.shown()[0], Rgb::new(255, 0, 0));
+        // A fade of 0 switches in the next frame.
+        let blue = PlayParams {
+            color: Some(Rgb::new(0, 0, 255)),
+            fade: fade(0),
+            ..PlayParams::default()
+        };
+        p.play(t0 + 3000 * MS, Animation::Solid, blue);
+        p.render(t0 + 3000 * MS);
+        assert_eq!(p.shown()[0], Rgb::new(0, 0, 255));
+        // Off over a minute: a tenth gone after six seconds.
+        p.off(t0 + 4000 * MS, fade(60_000));
+        p.render(t0 + 10_000 * MS);
+        assert_eq!(p.shown()[0], Rgb::new(0, 0, 230));
+        p.render(t0 + 64_000 * MS);
+        assert_eq!(p.shown()[0], Rgb::BLACK);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
-use tinsel_proto::{Animation, Brightness, PlayParams, Status};
+use tinsel_proto::{Animation, Brightness, FadeMillis, PlayParams, Status};
 use tokio::sync::oneshot;
 
 use super::LiveSettings;
@@ -36,6 +36,8 @@ pub enum Command {
     },
     /// Fade to dark.
     Off {
+        /// How long the fade takes; `None` is ledd's own.
+        fade: Option<FadeMillis>,
         /// When the server received the request.
         received_ns: u64,
     },
@@ -180,7 +182,11 @@ mod tests {
     fn send_fills_the_slot_the_loop_reads_and_the_queue() {
         let (tx, inbox) = channel(1);
         tx.send(play(Animation::Fire, None)).unwrap();
-        tx.send(Command::Off { received_ns: 0 }).unwrap();
+        tx.send(Command::Off {
+            fade: None,
+            received_ns: 0,
+        })
+        .unwrap();
         tx.send(Command::Stop).unwrap();
         assert_eq!(tx.send(Command::Stop), Err(Busy), "the queue holds one");
         assert!(

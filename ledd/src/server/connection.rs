@@ -3,11 +3,15 @@
 //! more), the error budget, the Hello, idle, partial-frame and write
 //! timeouts, requests checked against the peer's role and turned into
 //! engine commands (each accepted change recorded in the change log), the
-//! hooks role's brightness ceiling, and the watch stream of frames.
+//! hooks role's brightness ceiling, the watch stream of frames, and the
+//! states pushed to a subscriber.
 //!
 //! Nothing here can block the frame loop: commands are queued with
-//! `try_send`, and pixels are copied out of a mutex the loop only
-//! `try_lock`s.
+//! `try_send`, pixels are copied out of a mutex the loop only `try_lock`s,
+//! and a subscriber's states come from a broadcast ring the loop writes
+//! without waiting. A subscriber that falls behind (its ring overflows, or
+//! a state cannot be written within [`PUSH_TIMEOUT`]) is closed, with one
+//! log line naming it.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -15,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use tinsel_proto::{
     AnimationSet, Brightness, ErrorCode, ErrorReply, FrameChunk, FrameError, FrameReader,
-    MAX_CHUNK_PIXELS, MAX_WIRE_LEN, Pixels, Request, Response, Rgb, Role, VERSION, Welcome,
+    MAX_CHUNK_PIXELS, MAX_WIRE_LEN, Pixels, Request, Response, Rgb, Role, Status, VERSION, Welcome,
     encode_into,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{oneshot, watch};
 use tracing::{debug, warn};
 
@@ -38,6 +43,14 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const PARTIAL_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a write to a peer may take (a watcher that stops reading).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a pushed state may wait for room in a subscriber's socket:
+/// longer, and the subscriber has stopped reading.
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// A subscriber's socket send buffer, in bytes (the kernel doubles it and
+/// counts each queued write with its overhead): a handful of unread states
+/// fill it, so "behind" means behind by a few states, not by the ~200 KiB
+/// of a default Unix socket buffer.
+pub const SUBSCRIBER_SNDBUF: usize = 4096;
 /// How long to wait for the frame loop's answer to a status request.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -48,6 +61,14 @@ enum End {
     Timeout(&'static str),
     Io(io::Error),
     Done,
+    /// A subscriber that stopped reading its states.
+    Behind(&'static str),
+}
+
+/// What the session waits for next.
+enum Event {
+    Request(Result<Result<Request, FrameError>, End>),
+    State(Result<Status, RecvError>),
 }
 
 /// One connection: its stream, reader, write buffer and error count.
@@ -59,6 +80,11 @@ struct Conn<'a> {
     state: &'a State,
     uid: u32,
     role: Role,
+    /// When the frame being read began to arrive (survives a `select!`
+    /// that cancels a read: states pushed meanwhile do not reset it).
+    frame_started: Option<Instant>,
+    /// When the last request arrived (the idle timeout runs from it).
+    last_request: Instant,
 }
 
 /// Serves one accepted connection of a peer of `role` until it ends.
@@ -77,11 +103,19 @@ pub(super) async fn serve(
         state,
         uid,
         role,
+        frame_started: None,
+        last_request: Instant::now(),
     };
     debug!(uid, role = role.name(), "connection");
     let end = conn.session(role, shutdown).await;
     match end {
         End::Closed | End::Done => {}
+        End::Behind(why) => peer_warn!(
+            state,
+            uid,
+            role = role.name(),
+            "subscriber closed: {why}; it must read the states ledd pushes"
+        ),
         End::Timeout(what) => debug!(uid, "connection closed: {what} timeout"),
         End::Io(e) => debug!(uid, "connection closed: {e}"),
     }
@@ -89,6 +123,12 @@ pub(super) async fn serve(
 
 impl Conn<'_> {
     async fn send(&mut self, msg: &Response) -> Result<(), End> {
+        self.send_within(msg, WRITE_TIMEOUT, End::Timeout("write"))
+            .await
+    }
+
+    /// Writes `msg` within `limit`, else ends the connection with `late`.
+    async fn send_within(&mut self, msg: &Response, limit: Duration, late: End) -> Result<(), End> {
         let n = match encode_into(msg, &mut self.wbuf) {
             Ok(n) => n,
             Err(e) => {
@@ -96,10 +136,10 @@ impl Conn<'_> {
                 return Err(End::Done);
             }
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, self.stream.write_all(&self.wbuf[..n])).await {
+        match tokio::time::timeout(limit, self.stream.write_all(&self.wbuf[..n])).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout("write")),
+            Err(_) => Err(late),
         }
     }
 
@@ -130,23 +170,29 @@ impl Conn<'_> {
     }
 
     /// The next request: `Ok(Err(_))` for a frame that was refused (the
-    /// reader stays in step), `Err(_)` when the connection ends.
+    /// reader stays in step), `Err(_)` when the connection ends. `idle`
+    /// counts from the last request. Cancel-safe: bytes read stay in the
+    /// reader, and the timers in `self`.
     async fn next(&mut self, idle: Duration) -> Result<Result<Request, FrameError>, End> {
-        let mut frame_started: Option<Instant> = None;
         loop {
-            match self.reader.next_frame::<Request>() {
+            let frame = self.reader.next_frame::<Request>();
+            if !matches!(frame, Ok(None)) {
+                self.frame_started = None;
+                self.last_request = Instant::now();
+            }
+            match frame {
                 Ok(Some(req)) => return Ok(Ok(req)),
                 Err(e) => return Ok(Err(e)),
                 Ok(None) => {}
             }
             let limit = if self.reader.is_mid_frame() {
-                let started = *frame_started.get_or_insert_with(Instant::now);
+                let started = *self.frame_started.get_or_insert_with(Instant::now);
                 PARTIAL_TIMEOUT.saturating_sub(started.elapsed())
             } else {
-                frame_started = None;
-                idle
+                self.frame_started = None;
+                idle.saturating_sub(self.last_request.elapsed())
             };
-            let what = if frame_started.is_some() {
+            let what = if self.frame_started.is_some() {
                 "partial frame"
             } else {
                 "idle"
@@ -165,22 +211,91 @@ impl Conn<'_> {
             Ok(()) => {}
             Err(end) => return end,
         }
+        // Set by Subscribe: the states the frame loop pushes.
+        let mut states: Option<broadcast::Receiver<Status>> = None;
         loop {
-            let req = match self.next(IDLE_TIMEOUT).await {
-                Ok(Ok(req)) => req,
-                Ok(Err(e)) => {
+            let event = match states.as_mut() {
+                None => Event::Request(self.next(IDLE_TIMEOUT).await),
+                Some(rx) => tokio::select! {
+                    r = self.next(IDLE_TIMEOUT) => Event::Request(r),
+                    s = rx.recv() => Event::State(s),
+                },
+            };
+            let req = match event {
+                Event::Request(Ok(Ok(req))) => req,
+                Event::Request(Ok(Err(e))) => {
                     let (code, msg) = frame_error(&e);
                     if let Err(end) = self.fault(code, msg).await {
                         return end;
                     }
                     continue;
                 }
-                Err(end) => return end,
+                Event::Request(Err(end)) => return end,
+                Event::State(state) => {
+                    if let Err(end) = self.push(state).await {
+                        return end;
+                    }
+                    continue;
+                }
             };
-            if let Err(end) = self.request(role, req, &shutdown).await {
+            let result = match req {
+                // Every role may subscribe (checked by `Role::allows`).
+                Request::Subscribe => self.subscribe().await.map(|rx| states = Some(rx)),
+                req => self.request(role, req, &shutdown).await,
+            };
+            if let Err(end) = result {
                 return end;
             }
         }
+    }
+
+    /// Subscribes this connection: a small send buffer, then the channel
+    /// (before the status, so no change falls between), `Ok`, and the
+    /// status now as the first state.
+    async fn subscribe(&mut self) -> Result<broadcast::Receiver<Status>, End> {
+        if let Err(e) = nix::sys::socket::setsockopt(
+            &self.stream,
+            nix::sys::socket::sockopt::SndBuf,
+            &SUBSCRIBER_SNDBUF,
+        ) {
+            debug!(
+                uid = self.uid,
+                "cannot shrink a subscriber's send buffer: {e}"
+            );
+        }
+        let rx = self.state.states.subscribe();
+        let Some(status) = self.status().await else {
+            self.reply_error(ErrorCode::Internal, "the frame loop did not answer")
+                .await?;
+            return Err(End::Done);
+        };
+        self.send(&Response::Ok).await?;
+        self.send(&Response::State(status)).await?;
+        Ok(rx)
+    }
+
+    /// Writes a state the frame loop pushed, or ends a subscriber that
+    /// fell behind.
+    async fn push(&mut self, state: Result<Status, RecvError>) -> Result<(), End> {
+        match state {
+            Ok(status) => {
+                self.send_within(
+                    &Response::State(status),
+                    PUSH_TIMEOUT,
+                    End::Behind("its socket stayed full of unread states"),
+                )
+                .await
+            }
+            Err(RecvError::Lagged(_)) => Err(End::Behind("more states waited than ledd keeps")),
+            Err(RecvError::Closed) => Err(End::Done),
+        }
+    }
+
+    /// The status, from the frame loop; `None` when it does not answer.
+    async fn status(&mut self) -> Option<Status> {
+        let (tx, rx) = oneshot::channel();
+        self.state.engine.send(Command::Status(tx)).ok()?;
+        tokio::time::timeout(STATUS_TIMEOUT, rx).await.ok()?.ok()
     }
 
     async fn handshake(&mut self, role: Role) -> Result<(), End> {
@@ -192,6 +307,7 @@ impl Conn<'_> {
                     role,
                     led_count: self.state.led_count,
                     animations: AnimationSet::all(),
+                    white: self.state.white,
                 };
                 self.send(&Response::Welcome(welcome)).await
             }
@@ -282,9 +398,21 @@ impl Conn<'_> {
                 .await
             }
             Request::Off => {
-                self.command(Command::Off { received_ns }, Some(Change::Off))
-                    .await
+                let off = Command::Off {
+                    fade: None,
+                    received_ns,
+                };
+                self.command(off, Some(Change::Off)).await
             }
+            Request::FadeOff(fade) => {
+                let off = Command::Off {
+                    fade: Some(fade),
+                    received_ns,
+                };
+                self.command(off, Some(Change::Off)).await
+            }
+            // Answered in `session`, which keeps the subscription.
+            Request::Subscribe => Ok(()),
             Request::SetBrightness(asked) => {
                 let ceiling = self.state.access().and_then(|a| a.hooks_max_brightness);
                 let Some(set) = brightness_for(role, asked, ceiling) else {
@@ -302,21 +430,13 @@ impl Conn<'_> {
                 self.command(Command::SetBrightness(set), Some(change))
                     .await
             }
-            Request::Status => {
-                let (tx, rx) = oneshot::channel();
-                if self.state.engine.send(Command::Status(tx)).is_err() {
-                    return self
-                        .reply_error(ErrorCode::Busy, "the frame loop is busy: try again")
-                        .await;
+            Request::Status => match self.status().await {
+                Some(status) => self.send(&Response::Status(status)).await,
+                None => {
+                    self.reply_error(ErrorCode::Busy, "the frame loop did not answer: try again")
+                        .await
                 }
-                match tokio::time::timeout(STATUS_TIMEOUT, rx).await {
-                    Ok(Ok(status)) => self.send(&Response::Status(status)).await,
-                    _ => {
-                        self.reply_error(ErrorCode::Internal, "the frame loop did not answer")
-                            .await
-                    }
-                }
-            }
+            },
             Request::Snapshot => {
                 let mut pixels = Vec::new();
                 let frame = self.copy_published(&mut pixels);
@@ -539,5 +659,166 @@ mod tests {
         assert_eq!(recv(&mut s), Some(Response::Ok));
         send(&mut s, &play(Animation::Solid, red));
         assert_eq!(recv(&mut s), Some(Response::Ok));
+    }
+
+    fn req(r: &Request) -> Vec<u8> {
+        tinsel_proto::encode(r).unwrap()
+    }
+
+    /// A connection that has subscribed, with the first state read.
+    fn subscriber(server: &TestServer) -> (std::os::unix::net::UnixStream, Status) {
+        let mut s = server.hello();
+        send(&mut s, &req(&Request::Subscribe));
+        assert_eq!(recv(&mut s), Some(Response::Ok));
+        match recv(&mut s) {
+            Some(Response::State(st)) => (s, st),
+            other => panic!("the state now after Ok, got {other:?}"),
+        }
+    }
+
+    fn status(s: &mut std::os::unix::net::UnixStream) -> Status {
+        send(s, &req(&Request::Status));
+        match recv(s) {
+            Some(Response::Status(st)) => st,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_subscriber_sees_a_play_within_one_frame_and_still_gets_answers() {
+        use tinsel_proto::{Animation, FadeMillis, PlayParams};
+        let server = TestServer::start();
+        let (mut sub, first) = subscriber(&server);
+        assert_eq!(first.playing, None);
+        let mut admin = server.hello();
+        let before = status(&mut admin);
+        let sent = Instant::now();
+        let play = Request::Play {
+            animation: Animation::Rainbow,
+            params: PlayParams::default(),
+        };
+        send(&mut admin, &req(&play));
+        assert_eq!(recv(&mut admin), Some(Response::Ok));
+        let pushed = match recv(&mut sub) {
+            Some(Response::State(st)) => st,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(pushed.playing.unwrap().animation, Animation::Rainbow);
+        // The frame that applied the play pushed it: the one after the
+        // status, or the next if the play missed its start.
+        assert!(
+            pushed.stats.frames <= before.stats.frames + 2,
+            "pushed at frame {}, status was at {}",
+            pushed.stats.frames,
+            before.stats.frames
+        );
+        assert!(
+            sent.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            sent.elapsed()
+        );
+
+        // Frames alone, and a brightness set to what it is, push nothing:
+        // the subscriber's next frame is the answer to its own request.
+        send(&mut admin, &req(&Request::SetBrightness(pushed.brightness)));
+        assert_eq!(recv(&mut admin), Some(Response::Ok));
+        std::thread::sleep(Duration::from_millis(100));
+        let asked = status(&mut sub);
+        assert_eq!(asked.playing.unwrap().animation, Animation::Rainbow);
+
+        // A brightness change and a fade to dark are pushed, in order.
+        let dim = Brightness::new(7).unwrap();
+        send(&mut admin, &req(&Request::SetBrightness(dim)));
+        assert_eq!(recv(&mut admin), Some(Response::Ok));
+        match recv(&mut sub) {
+            Some(Response::State(st)) => assert_eq!(st.brightness, dim),
+            other => panic!("{other:?}"),
+        }
+        send(
+            &mut sub,
+            &req(&Request::FadeOff(FadeMillis::new(0).unwrap())),
+        );
+        // The answer and the push may come in either order; both come.
+        let mut got = [recv(&mut sub), recv(&mut sub)];
+        got.sort_by_key(|r| matches!(r, Some(Response::State(_))));
+        assert_eq!(got[0], Some(Response::Ok));
+        assert!(
+            matches!(got[1], Some(Response::State(st)) if st.playing.is_none()),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_subscriber_that_never_reads_is_closed_and_the_loop_keeps_time() {
+        use std::io::Read;
+        let server = TestServer::start();
+        let (mut sub, _) = subscriber(&server);
+        let mut admin = server.hello();
+        let start = status(&mut admin);
+        let fps = u64::from(start.target_fps);
+        let t0 = Instant::now();
+        // One change per frame, until ledd gives up on the subscriber that
+        // reads none of them: SUBSCRIBER_QUEUE states plus a full socket,
+        // or PUSH_TIMEOUT.
+        let mut changes = 0u32;
+        while t0.elapsed() < PUSH_TIMEOUT * 3 {
+            let b = Brightness::new(10 + (changes % 2) as u8).unwrap();
+            send(&mut admin, &req(&Request::SetBrightness(b)));
+            assert_eq!(recv(&mut admin), Some(Response::Ok));
+            changes += 1;
+            std::thread::sleep(Duration::from_micros(1_000_000 / fps + 2_000));
+        }
+        let elapsed = t0.elapsed();
+        // What ledd had written before it closed, then the end of stream.
+        let mut states = 0u32;
+        while let Some(r) = recv(&mut sub) {
+            assert!(matches!(r, Response::State(_)), "{r:?}");
+            states += 1;
+        }
+        assert!(
+            matches!(sub.read(&mut [0u8; 1]), Ok(0)),
+            "ledd closed the subscriber"
+        );
+        assert!(
+            states < changes / 2,
+            "{states} of {changes} states were written to a peer that read none"
+        );
+        // Meanwhile the frame loop kept its pace.
+        let end = status(&mut admin);
+        let frames = end.stats.frames - start.stats.frames;
+        let expected = elapsed.as_millis() as u64 * fps / 1000;
+        assert!(
+            frames * 10 >= expected * 8,
+            "{frames} frames in {elapsed:?} at {fps} fps"
+        );
+        assert_eq!(end.brightness.get(), 10 + ((changes - 1) % 2) as u8);
+    }
+
+    #[test]
+    fn a_subscription_takes_a_connection_slot() {
+        use crate::server::MAX_CONNECTIONS;
+        let server = TestServer::start();
+        // The test's uid is admin: the shared pool and the admin reserve.
+        let mut held: Vec<_> = (1..MAX_CONNECTIONS).map(|_| server.hello()).collect();
+        let (sub, _) = subscriber(&server);
+        let mut one_more = server.raw();
+        send(&mut one_more, &req(&Request::Hello { version: VERSION }));
+        let e = refusal(recv(&mut one_more));
+        assert_eq!(e.code, ErrorCode::Busy, "{e}");
+        // The subscriber hangs up: its slot is free again.
+        drop(sub);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let mut s = server.raw();
+            send(&mut s, &req(&Request::Hello { version: VERSION }));
+            match recv(&mut s) {
+                Some(Response::Welcome(_)) => break,
+                other => {
+                    assert!(Instant::now() < deadline, "still refused: {other:?}");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        held.clear();
     }
 }

@@ -26,12 +26,12 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tinsel_proto::{ErrorCode, ErrorReply, MAX_WIRE_LEN, Response, encode_into};
+use tinsel_proto::{ErrorCode, ErrorReply, MAX_WIRE_LEN, Response, Status, encode_into};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::config::Access;
-use crate::engine::{self, Published};
+use crate::engine::{self, EngineHandle, Published};
 
 mod change_log;
 mod connection;
@@ -47,7 +47,10 @@ mod slots;
 mod testing;
 
 pub use change_log::{CHANGE_BURST, CHANGE_WINDOW, Change, ChangeLog, log_startup};
-pub use connection::{ERROR_BUDGET, HELLO_TIMEOUT, IDLE_TIMEOUT, PARTIAL_TIMEOUT, WRITE_TIMEOUT};
+pub use connection::{
+    ERROR_BUDGET, HELLO_TIMEOUT, IDLE_TIMEOUT, PARTIAL_TIMEOUT, PUSH_TIMEOUT, SUBSCRIBER_SNDBUF,
+    WRITE_TIMEOUT,
+};
 pub use listen::{Listener, ServerError, bind, from_systemd, remove_socket};
 pub use log_limit::LogLimiter;
 pub use peer::{peer_groups, role_of};
@@ -63,31 +66,31 @@ use log_limit::peer_warn;
 pub struct State {
     engine: engine::Sender,
     published: Arc<Mutex<Published>>,
+    /// The frame loop's changes, for subscribers.
+    states: broadcast::Sender<Status>,
     access: Mutex<Arc<Access>>,
     led_count: u16,
+    white: bool,
     fps: AtomicU16,
     log: LogLimiter,
     changes: ChangeLog,
 }
 
 impl State {
-    /// Shared state over the engine's queue and published pixels.
-    pub fn new(
-        engine: engine::Sender,
-        published: Arc<Mutex<Published>>,
-        access: Access,
-        led_count: u16,
-        fps: u16,
-    ) -> State {
-        State {
-            engine,
-            published,
+    /// Shared state over the running engine's queue, published pixels and
+    /// changes; `None` once the engine is stopped.
+    pub fn new(engine: &EngineHandle, access: Access) -> Option<State> {
+        Some(State {
+            engine: engine.sender()?,
+            published: engine.published(),
+            states: engine.states(),
             access: Mutex::new(Arc::new(access)),
-            led_count,
-            fps: AtomicU16::new(fps),
+            led_count: engine.led_count,
+            white: engine.white,
+            fps: AtomicU16::new(engine.fps),
             log: LogLimiter::default(),
             changes: ChangeLog::default(),
-        }
+        })
     }
 
     /// Replaces the access lists and frame rate (SIGHUP).

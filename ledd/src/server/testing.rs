@@ -35,13 +35,7 @@ impl TestServer {
             admin_uids: vec![nix::unistd::getuid().as_raw()],
             ..Access::default()
         };
-        let state = Arc::new(State::new(
-            engine.sender().unwrap(),
-            engine.published(),
-            access,
-            10,
-            60,
-        ));
+        let state = Arc::new(State::new(&engine, access).unwrap());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledd.sock");
         let listener = bind(&path, 0o600, None).unwrap();

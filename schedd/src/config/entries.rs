@@ -120,6 +120,7 @@ impl Validator<'_> {
             color,
             speed: speed.unwrap_or_default(),
             duration: None,
+            fade: None,
         };
         // ledd refuses a parameter the animation does not use: say so here,
         // naming the key, rather than in a log line at the first fire.

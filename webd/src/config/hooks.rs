@@ -65,6 +65,7 @@ impl Validator<'_> {
                 color,
                 speed: speed.unwrap_or_default(),
                 duration,
+                fade: None,
             };
             // ledd refuses a parameter the animation does not use: say so
             // here, naming the key, rather than as a 502 at request time.

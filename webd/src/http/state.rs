@@ -139,6 +139,7 @@ mod tests {
                 color: Some(Rgb::new(255, 147, 41)),
                 speed: Speed::DEFAULT,
                 duration: None,
+                fade: None,
             },
             remaining_secs: Some(90),
         };

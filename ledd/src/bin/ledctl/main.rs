@@ -19,7 +19,8 @@ use tinsel_client::{Cause, LeddError, Peer};
 
 use status::{status, status_json, status_text};
 use tinsel_proto::{
-    Animation, Brightness, ErrorCode, PlayParams, PlaySeconds, Request, Response, Rgb, Speed,
+    Animation, Brightness, ErrorCode, FadeMillis, PlayParams, PlaySeconds, Request, Response, Rgb,
+    Speed,
 };
 use watch::{Layout, read_frame, watch};
 
@@ -28,8 +29,10 @@ Examples:
   ledctl play fire                        flickering embers until told otherwise
   ledctl play comet --color ice --speed 150
   ledctl play candy-cane --for 10m        then back to what played before
+  ledctl play rainbow --fade 5s           crossfade for five seconds
   ledctl brightness 30
   ledctl off
+  ledctl off --fade 1m                    dim to dark over a minute
   ledctl status --json | jq .stats.late_frames
   ledctl frame --json                     pixels after gamma/brightness/limit
   ledctl watch                            live preview in this terminal
@@ -37,6 +40,7 @@ Examples:
 Colours: #rrggbb, rrggbb or a name (red, green, blue, white, warm-white, yellow,
 orange, gold, pink, purple, cyan, magenta, teal, ice, crimson, black).
 Durations: 90, 90s, 15m, 2h (1 s to 24 h). Speed: 10 to 1000 percent.
+Fades: 500ms, 1.5s, 5s, 1m (0 to 60 s; ledd's own is 400 ms).
 
 Exit codes:
   0   done
@@ -58,7 +62,9 @@ warm-white, yellow, orange, gold, pink, purple, cyan, magenta, teal, ice,
 crimson, black.
 Speed (--speed): 10 to 1000 percent of normal; 100 is normal.
 Durations (--for): 90, 90s, 15m or 2h (1 s to 24 h); without --for the
-animation plays until something else is asked for.";
+animation plays until something else is asked for.
+Fades (--fade): 500ms, 1.5s, 5s or 1m (0 to 60 s): how long the crossfade
+into the animation takes; without --fade, ledd's own 400 ms.";
 
 /// ledctl: control ledd, the LED daemon, over its Unix socket.
 #[derive(Debug, Parser)]
@@ -98,9 +104,16 @@ enum Cmd {
         /// Play this long, then return to what played before.
         #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
         duration: Option<PlaySeconds>,
+        /// How long the crossfade into it takes (0 to 60 s).
+        #[arg(long, value_parser = parse_fade, value_name = "TIME")]
+        fade: Option<FadeMillis>,
     },
     /// Fade to dark.
-    Off,
+    Off {
+        /// How long the fade takes (0 to 60 s); ledd's own without it.
+        #[arg(long, value_parser = parse_fade, value_name = "TIME")]
+        fade: Option<FadeMillis>,
+    },
     /// Set the global brightness, 0 to 100 percent (admin; a hooks peer
     /// up to ledd's [access] hooks_max_brightness).
     Brightness {
@@ -178,6 +191,32 @@ fn parse_duration(s: &str) -> Result<PlaySeconds, String> {
         _ => return Err(format!("unknown unit {unit:?}: use s, m or h")),
     };
     PlaySeconds::new(n.saturating_mul(mult)).map_err(|e| e.to_string())
+}
+
+/// `500ms`, `1.5s`, `5s`, `5`, `1m`: 0 to 60 s, to the millisecond.
+fn parse_fade(s: &str) -> Result<FadeMillis, String> {
+    let s = s.trim();
+    let bad = || format!("not a fade time: {s:?} (use 500ms, 1.5s, 5s or 1m)");
+    let (number, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        (s, 1000.0)
+    };
+    if number.is_empty() || !number.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return Err(bad());
+    }
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let ms = (n * unit_ms).round();
+    if ms > f64::from(FadeMillis::MAX) {
+        return Err(format!(
+            "fade {s} is out of range: use 0 to 60000 ms (60 s)"
+        ));
+    }
+    FadeMillis::new(ms as u16).map_err(|e| e.to_string())
 }
 
 /// How ledctl ends.
@@ -273,18 +312,21 @@ fn run(cli: &Cli) -> Result<(), LeddError> {
             color,
             speed,
             duration,
+            fade,
         } => {
             let params = PlayParams {
                 color: *color,
                 speed: *speed,
                 duration: *duration,
+                fade: *fade,
             };
             expect_ok(c.request(&Request::Play {
                 animation: *name,
                 params,
             })?)?;
         }
-        Cmd::Off => expect_ok(c.request(&Request::Off)?)?,
+        Cmd::Off { fade: None } => expect_ok(c.request(&Request::Off)?)?,
+        Cmd::Off { fade: Some(fade) } => expect_ok(c.request(&Request::FadeOff(*fade))?)?,
         Cmd::Selftest { passes } => {
             let leds = usize::from(c.welcome.led_count);
             let ms = ledd::animation::self_test_ms(leds) * u64::from(*passes);
@@ -298,6 +340,7 @@ fn run(cli: &Cli) -> Result<(), LeddError> {
                     color: None,
                     speed: Speed::DEFAULT,
                     duration: Some(duration),
+                    fade: None,
                 },
             })?)?;
             println!(
@@ -353,6 +396,22 @@ mod tests {
     }
 
     #[test]
+    fn fades_parse_to_the_millisecond_and_name_their_bound() {
+        let ms = |s| parse_fade(s).map(FadeMillis::get);
+        assert_eq!(ms("500ms"), Ok(500));
+        assert_eq!(ms("1.5s"), Ok(1500));
+        assert_eq!(ms("5"), Ok(5000));
+        assert_eq!(ms("0"), Ok(0));
+        assert_eq!(ms("1m"), Ok(60_000));
+        let err = parse_fade("61s").unwrap_err();
+        assert!(err.contains("use 0 to 60000"), "{err}");
+        assert!(parse_fade("2m").unwrap_err().contains("60000"));
+        for bad in ["", "s", "-1s", "1.5.2s", "5h", "fast"] {
+            assert!(parse_fade(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn cli_parses_the_documented_examples() {
         let c = Cli::try_parse_from([
             "ledctl", "play", "comet", "--color", "ice", "--speed", "150", "--for", "10m",
@@ -363,6 +422,7 @@ mod tests {
             color,
             speed,
             duration,
+            fade,
         } = c.cmd
         else {
             panic!("not play");
@@ -371,6 +431,11 @@ mod tests {
         assert_eq!(color, Some(Rgb::new(120, 200, 255)));
         assert_eq!(speed.get(), 150);
         assert_eq!(duration.unwrap().get(), 600);
+        assert_eq!(fade, None);
+        let c = Cli::try_parse_from(["ledctl", "play", "rainbow", "--fade", "5s"]).unwrap();
+        assert!(matches!(c.cmd, Cmd::Play { fade: Some(f), .. } if f.get() == 5000));
+        let c = Cli::try_parse_from(["ledctl", "off", "--fade", "1m"]).unwrap();
+        assert!(matches!(c.cmd, Cmd::Off { fade: Some(f) } if f.get() == 60_000));
         assert!(Cli::try_parse_from(["ledctl", "brightness", "101"]).is_err());
         assert!(Cli::try_parse_from(["ledctl", "play", "disco"]).is_err());
     }

@@ -25,6 +25,7 @@ pub(crate) fn status_json(s: &Status) -> serde_json::Value {
             "speed": p.params.speed.get(),
             "duration_secs": p.params.duration.map(PlaySeconds::get),
             "remaining_secs": p.remaining_secs,
+            "fade_ms": p.params.fade.map(tinsel_proto::FadeMillis::get),
         })
     });
     let st = &s.stats;
