@@ -304,6 +304,7 @@ fn flash(secs: PlaySeconds, request: Option<&Request>, view: &View) -> Request {
             color,
             speed: FLASH_SPEED,
             duration: Some(secs),
+            ..PlayParams::default()
         },
     }
 }
