@@ -1,11 +1,8 @@
 //! `GET /state` end to end: real ledd and webd, real HTTPS from 127.0.0.1.
 //! What a play and an off look like to Home Assistant, who may read it,
 //! and which refusals count as failed logins.
-//!
-//! With `TINSEL_HA_SAMPLES=FILE` set, [`state_reflects_plays_and_off`]
-//! also writes every answer it checked to FILE, keyed by scenario: the
-//! real responses `scripts/check-ha-docs` renders the Home Assistant
-//! templates of docs/webd.md against.
+//! (What Home Assistant makes of these answers is tests/ha/run's, with a
+//! real Home Assistant.)
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -197,13 +194,11 @@ fn now_unix() -> u64 {
 #[test]
 fn state_reflects_plays_and_off() {
     let s = Stack::start();
-    let mut samples = serde_json::Map::new();
 
     // ledd starts dark.
     let off = s.state_when("the tree off", |v| v["on"] == false);
     assert_eq!(off["animation"], Value::Null);
     assert_eq!(off["timed"], false);
-    samples.insert("initial".into(), off);
 
     // A timed play of a named colour.
     let r = s.hook("color", Some(json!({ "color": "red", "duration": 60 })));
@@ -223,7 +218,6 @@ fn state_reflects_plays_and_off() {
     // Now plus what remains, give or take the seconds the requests took.
     assert!(until_unix.abs_diff(before + remaining) <= 3, "{v}");
     assert!(v["brightness"].as_u64().is_some_and(|b| b <= 100), "{v}");
-    samples.insert("solid_red_timed".into(), v);
 
     // A colour without a name comes back as the hex webd accepts.
     let r = s.hook("color", Some(json!({ "color": "#123456" })));
@@ -233,7 +227,6 @@ fn state_reflects_plays_and_off() {
     assert_eq!(v["timed"], false);
     assert_eq!(v["remaining_secs"], Value::Null);
     assert_eq!(v["until"], Value::Null);
-    samples.insert("solid_hex".into(), v);
 
     // An animation with its own palette: no colour.
     let r = s.hook("rainbow", None);
@@ -242,7 +235,6 @@ fn state_reflects_plays_and_off() {
     assert_eq!(v["on"], true);
     assert_eq!(v["color"], Value::Null);
     assert_eq!(v["rgb"], Value::Null);
-    samples.insert("rainbow".into(), v);
 
     // Off.
     let r = s.hook("off", None);
@@ -251,12 +243,6 @@ fn state_reflects_plays_and_off() {
     assert_eq!(v["animation"], Value::Null);
     assert_eq!(v["color"], Value::Null);
     assert_eq!(v["speed"], Value::Null);
-    samples.insert("off".into(), v);
-
-    if let Ok(path) = std::env::var("TINSEL_HA_SAMPLES") {
-        let text = serde_json::to_string_pretty(&Value::Object(samples)).expect("JSON");
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {path}: {e}"));
-    }
 }
 
 #[test]
