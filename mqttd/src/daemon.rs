@@ -6,9 +6,10 @@
 //! loop that owns both links; ledd is connected to from there, as mqttd's
 //! own user (as root, ledd would give the connection the admin role):
 //!
-//! - every `limits.status_interval` it asks ledd for its status and
-//!   publishes the state (retained) when what plays or the brightness
-//!   changed, whichever client changed it;
+//! - its link to ledd subscribes: ledd pushes each change of what plays or
+//!   the brightness, whichever client made it, and mqttd publishes the
+//!   state (retained) at once; every `limits.status_interval` (15 s) it
+//!   also reads ledd's whole status;
 //! - every `[sensors] interval_secs` it reads ledd's status for the
 //!   diagnostic sensors ([`crate::sensors`]) and publishes each value that
 //!   changed (a request of its own, apart from the state's);
@@ -193,7 +194,7 @@ impl Bridge {
         Bridge {
             command_topic: p.config.command_topic(),
             ha_status_topic: p.config.ha_status_topic(),
-            ledd: Link::new(p.config.common.ledd_socket.clone(), LEDD_PEER),
+            ledd: Link::new(p.config.common.ledd_socket.clone(), LEDD_PEER).subscribing(),
             config: p.config,
             password: p.password,
             tls: p.tls,
@@ -261,6 +262,10 @@ impl Bridge {
                     }
                 },
                 _ = tick.tick() => self.poll_ledd().await,
+                due = self.ledd.due() => {
+                    self.ledd.run(due).await;
+                    self.on_ledd();
+                }
                 () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
                     self.retry_at = None;
                 }
@@ -529,20 +534,33 @@ impl Bridge {
         self.published = Some(view);
     }
 
+    /// The slow periodic read of ledd's whole status (and, while ledd is
+    /// away, the attempt to reach it).
     async fn poll_ledd(&mut self) {
         match self.ledd.request(&Request::Status).await {
-            Ok(Response::Status(s)) => {
-                let view = publish::view(&s);
-                // A timed play (a flash, a webhook's) is not what a bare
-                // ON resumes.
-                if view.playing.is_some_and(|p| p.params.duration.is_none()) {
-                    self.resume = view.playing;
-                }
-                self.view = Some(view);
-            }
+            Ok(Response::Status(s)) => self.saw(&s),
             Ok(other) => tracing::debug!("ledd answered Status with {other:?}"),
             Err(LeddError::Refused(e)) => tracing::warn!("ledd refused Status: {e}"),
             Err(_) => {}
+        }
+        self.on_ledd();
+    }
+
+    /// What ledd says plays now.
+    fn saw(&mut self, s: &tinsel_proto::Status) {
+        let view = publish::view(s);
+        // A timed play (a flash, a webhook's) is not what a bare ON resumes.
+        if view.playing.is_some_and(|p| p.params.duration.is_none()) {
+            self.resume = view.playing;
+        }
+        self.view = Some(view);
+    }
+
+    /// After anything the ledd link did: the states it was pushed, a new
+    /// connection (discovery, the role check), availability, the state.
+    fn on_ledd(&mut self) {
+        while let Some(s) = self.ledd.take_pushed() {
+            self.saw(&s);
         }
         let fresh = self.ledd.take_fresh();
         if fresh {
@@ -637,8 +655,9 @@ impl Bridge {
             }
         }
         if asked {
-            // Show the result at once rather than at the next tick.
-            self.poll_ledd().await;
+            // ledd pushes the result within a frame; a refusal republishes
+            // what plays now, so that Home Assistant's slider goes back.
+            self.on_ledd();
         } else {
             self.publish_state();
         }

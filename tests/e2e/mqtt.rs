@@ -430,9 +430,17 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
         "{s}"
     );
 
-    // Another client (ledctl, a webhook) changes ledd: the state follows.
+    // Another client (ledctl, a webhook) changes ledd: ledd pushes the
+    // change and the state follows at once, long before mqttd's slow
+    // status read (every 15 s by default) would have seen it.
+    let changed = Instant::now();
     ledd.ok(&["play", "comet", "--color", "blue"]);
     let s = w.wait_latest(&state_topic(), |s| s["effect"] == "comet");
+    assert!(
+        changed.elapsed() < Duration::from_secs(3),
+        "published {:?} after ledctl: not pushed",
+        changed.elapsed()
+    );
     assert_eq!(s["color"], serde_json::json!({"r":0,"g":0,"b":255}));
 
     // Home Assistant restarts and says so: the discovery config comes again.

@@ -64,7 +64,7 @@ pub struct Limits {
     pub commands_per_second: u32,
     /// Largest command payload.
     pub max_payload_bytes: usize,
-    /// How often ledd's status is read.
+    /// How often ledd's whole status is read (changes are pushed).
     pub status_interval: Duration,
 }
 

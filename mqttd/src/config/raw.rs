@@ -65,7 +65,7 @@ impl Default for RawLimits {
         RawLimits {
             commands_per_second: 10,
             max_payload_bytes: 1024,
-            status_interval_ms: 500,
+            status_interval_ms: 15_000,
         }
     }
 }

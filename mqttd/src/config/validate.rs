@@ -142,7 +142,7 @@ impl Validator<'_> {
                 "limits.status_interval_ms",
                 l.status_interval_ms,
                 100,
-                10_000,
+                60_000,
             )?),
         };
         let sensors = Sensors {
