@@ -152,6 +152,24 @@ impl Broker {
     fn watch(&self, filter: &str) -> Watcher {
         Watcher::connect(self.port, filter)
     }
+
+    /// The message retained on `topic` that satisfies `f`, as a client
+    /// that subscribes now gets it, waited for: mqttd publishes as soon as
+    /// it connects, so a watcher that subscribed first sees the live copy.
+    fn retained(&self, topic: &str, f: impl Fn(&Msg) -> bool) -> Msg {
+        wait_for(LIMIT, || {
+            let w = self.watch(topic);
+            wait_for(Duration::from_millis(500), || {
+                w.seen
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m.retain && f(m))
+                    .cloned()
+            })
+        })
+        .unwrap_or_else(|| panic!("nothing retained on {topic} within {LIMIT:?}"))
+    }
 }
 
 /// Starts mosquitto with `dir/mosquitto.conf` and waits for `port`.
@@ -386,10 +404,11 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
         assert!(mqttd.log().contains("role=\"hooks\""), "{}", mqttd.log());
     }
     // A client that subscribes later gets the retained config and state.
-    let w = broker.watch("#");
-    let config = w.wait("retained discovery config", |m| {
-        m.topic == format!("homeassistant/light/{NODE}/config") && m.retain
+    let config = broker.retained(&format!("homeassistant/light/{NODE}/config"), |_| true);
+    broker.retained(&format!("tinsel/{NODE}/availability"), |m| {
+        m.payload == "online"
     });
+    let w = broker.watch("#");
     let config: Value = serde_json::from_str(&config.payload).unwrap();
     assert_eq!(config["schema"], "json");
     assert_eq!(config["command_topic"], format!("tinsel/{NODE}/set"));
@@ -401,9 +420,6 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
     assert!(effects.contains(&"fire".into()), "{config}");
     // The wiring test is offered only when the config names it.
     assert!(!effects.contains(&"selftest".into()), "{config}");
-    w.wait("retained online", |m| {
-        m.topic == format!("tinsel/{NODE}/availability") && m.payload == "online" && m.retain
-    });
     w.wait_latest(&state_topic(), |s| {
         s["state"] == "OFF" || s["state"] == "ON"
     });
@@ -645,10 +661,8 @@ fn mqtt_ledd_and_broker_restarts_are_survived() {
         (mqttd.log().matches("mqtt: connected to").count() >= 2).then_some(())
     })
     .unwrap_or_else(|| panic!("mqttd did not reconnect:\n{}", mqttd.log()));
+    broker.retained(&format!("homeassistant/light/{NODE}/config"), |_| true);
     let w2 = broker.watch("#");
-    w2.wait("the discovery config again", |m| {
-        m.topic == format!("homeassistant/light/{NODE}/config") && m.retain
-    });
     w2.wait_latest_text(&availability, "online");
     w2.wait_latest(&state_topic(), |s| s["effect"] == "aurora");
     assert!(mqttd.daemon.is_running(), "{}", mqttd.log());
@@ -1036,6 +1050,7 @@ fn mqtt_a_flood_of_home_assistant_online_is_paced() {
     let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
     mqttd.wait_log("mqtt: connected to localhost");
     let discovery = format!("homeassistant/light/{NODE}/config");
+    broker.retained(&discovery, |_| true);
     let w = broker.watch(&discovery);
     w.wait("the retained discovery config", |m| m.retain);
     let configs = || {
