@@ -386,6 +386,12 @@ fn mqtt_discovery_commands_state_group_topic_and_the_will() {
         assert!(mqttd.log().contains("role=\"hooks\""), "{}", mqttd.log());
     }
     // A client that subscribes later gets the retained config and state.
+    // "Later": after they reached the broker (mqttd logs its connection
+    // before it publishes), which a first watcher sees.
+    let availability = format!("tinsel/{NODE}/availability");
+    broker
+        .watch(&availability)
+        .wait_latest_text(&availability, "online");
     let w = broker.watch("#");
     let config = w.wait("retained discovery config", |m| {
         m.topic == format!("homeassistant/light/{NODE}/config") && m.retain
@@ -1108,6 +1114,11 @@ fn mqtt_a_flood_of_home_assistant_online_is_paced() {
     let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
     mqttd.wait_log("mqtt: connected to localhost");
     let discovery = format!("homeassistant/light/{NODE}/config");
+    // Subscribed once the config reached the broker (mqttd logs its
+    // connection before it publishes): then it comes retained.
+    broker
+        .watch(&discovery)
+        .wait("the discovery config", |_| true);
     let w = broker.watch(&discovery);
     w.wait("the retained discovery config", |m| m.retain);
     let configs = || {
