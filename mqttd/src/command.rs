@@ -14,7 +14,22 @@
 //! package's ledd.toml sets 100; its current budget bounds the power) and
 //! refuses it without; a refusal is logged and the state published again
 //! so the slider goes back.
-//! `transition` is accepted and ignored: ledd crossfades at its own pace.
+//!
+//! Transition: Home Assistant sends `"transition": 5.0` (seconds, a float)
+//! with ON and OFF. With ON it becomes the crossfade into what the command
+//! plays ([`PlayParams::fade`], rounded to the millisecond); with OFF,
+//! [`Request::FadeOff`]. ledd fades over 0 to 60 s ([`FadeMillis`]); a
+//! transition outside that, or not a finite number, is dropped with its
+//! reason and ledd's own crossfade (400 ms) used. A transition with
+//! nothing to play (a brightness alone, ON of a lit tree) changes nothing.
+//!
+//! RGBW: Home Assistant's `rgbw` colour mode sends `"color":
+//! {"r":..,"g":..,"b":..,"w":..}`. ledd takes one RGB colour and, on an
+//! RGBW strip, moves its common part `min(r, g, b)` to the white die. So
+//! `(r, g, b, w)` is asked of ledd as `(r + w, g + w, b + w)`, each capped
+//! at 255 ([`Color::to_rgb`]): exact when `min(r, g, b)` is 0 (what Home
+//! Assistant's colour wheel and white slider send) and no channel passes
+//! 255; otherwise the common part of `r, g, b` joins the white.
 //!
 //! Flash: Home Assistant's JSON light sends `"flash": 2` (short) or
 //! `"flash": 10` (long), the seconds of the discovery config's
@@ -29,7 +44,7 @@
 
 use serde::Deserialize;
 use tinsel_proto::{
-    Animation, Brightness, Param, PlayParams, PlaySeconds, Playing, Request, Rgb, Speed,
+    Animation, Brightness, FadeMillis, Param, PlayParams, PlaySeconds, Playing, Request, Rgb, Speed,
 };
 
 /// Home Assistant's default `flash_time_short`, in seconds, which the
@@ -57,7 +72,7 @@ pub struct Command {
     pub color: Option<Color>,
     /// An effect from the effect list.
     pub effect: Option<String>,
-    /// Seconds; accepted and ignored.
+    /// Seconds: the crossfade into what plays, or to dark with OFF.
     pub transition: Option<f64>,
     /// A flash: seconds, or "short"/"long".
     pub flash: Option<Flash>,
@@ -96,7 +111,8 @@ impl Flash {
     }
 }
 
-/// `{"r":..,"g":..,"b":..}`; other channels (`h`, `s`, `x`...) are ignored.
+/// `{"r":..,"g":..,"b":..}`, with `"w"` in the `rgbw` colour mode; other
+/// channels (`h`, `s`, `x`...) are ignored.
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Color {
     /// Red.
@@ -105,6 +121,45 @@ pub struct Color {
     pub g: u8,
     /// Blue.
     pub b: u8,
+    /// White, in the `rgbw` colour mode.
+    pub w: Option<u8>,
+}
+
+impl Color {
+    /// The RGB colour ledd is asked for: white added to each channel,
+    /// capped at 255, so that ledd's white extraction puts (at least) `w`
+    /// on an RGBW strip's white die (see the module's notes on RGBW).
+    pub fn to_rgb(self) -> Rgb {
+        let w = self.w.unwrap_or(0);
+        Rgb::new(
+            self.r.saturating_add(w),
+            self.g.saturating_add(w),
+            self.b.saturating_add(w),
+        )
+    }
+}
+
+/// What Home Assistant's `rgbw` mode shows for ledd's RGB colour `c`: the
+/// part ledd puts on the white die, `w = min(r, g, b)`, and the rest. The
+/// reverse of [`Color::to_rgb`] wherever that is exact.
+pub fn rgbw_of(c: Rgb) -> [u8; 4] {
+    let w = c.r.min(c.g).min(c.b);
+    [c.r - w, c.g - w, c.b - w, w]
+}
+
+/// The crossfade for Home Assistant's `transition` (seconds), or why not.
+fn fade(transition: f64) -> Result<FadeMillis, String> {
+    let max = FadeMillis::MAX;
+    let ms = transition * 1000.0;
+    if !ms.is_finite() || !(0.0..f64::from(max) + 0.5).contains(&ms) {
+        return Err(format!(
+            "transition {transition} s: not within 0-{} s (ledd's longest crossfade)",
+            max / 1000
+        ));
+    }
+    // In range, so the rounded value fits.
+    let ms = (ms.round() as u16).min(max);
+    FadeMillis::new(ms).map_err(|e| format!("transition {transition} s: {e}"))
 }
 
 /// Why a command was dropped.
@@ -176,13 +231,21 @@ pub fn plan(
         Some("ON") => true,
         Some("OFF") => {
             // Off wins: a flash would light the tree it turns off.
-            let dropped = cmd
+            let mut dropped: Vec<String> = cmd
                 .flash
                 .iter()
                 .map(|_| "flash: the command turns the tree off".to_owned())
                 .collect();
+            let request = match cmd.transition.map(fade) {
+                None => Request::Off,
+                Some(Ok(ms)) => Request::FadeOff(ms),
+                Some(Err(why)) => {
+                    dropped.push(why);
+                    Request::Off
+                }
+            };
             return Ok(Plan {
-                request: Some(Request::Off),
+                request: Some(request),
                 dropped,
                 ..Plan::default()
             });
@@ -221,7 +284,7 @@ pub fn plan(
             }
         }
     }
-    let color = cmd.color.map(|c| Rgb::new(c.r, c.g, c.b));
+    let color = cmd.color.map(Color::to_rgb);
     let takes_color = |a: Animation| a.accepts().contains(Param::Color);
     let play = |animation, color| Request::Play {
         animation,
@@ -275,6 +338,15 @@ pub fn plan(
         }
         (None, None) => None,
     };
+    match cmd.transition.map(fade) {
+        Some(Ok(ms)) => {
+            if let Some(Request::Play { params, .. }) = &mut plan.request {
+                params.fade = Some(ms);
+            }
+        }
+        Some(Err(why)) => plan.dropped.push(why),
+        None => {}
+    }
     if let Some(f) = &cmd.flash {
         match f.seconds() {
             Ok(secs) => plan.flash = Some(flash(secs, plan.request.as_ref(), view)),
@@ -546,6 +618,139 @@ mod tests {
         assert_eq!(flash_of(&p), (Some(Rgb::new(9, 8, 7)), 10));
         // Flash alone (no state) is a command too.
         assert!(run(r#"{"flash":2}"#, &lit).unwrap().flash.is_some());
+    }
+
+    fn fade_of(p: &Plan) -> Option<FadeMillis> {
+        match p.request {
+            Some(Request::Play { params, .. }) => params.fade,
+            ref other => panic!("no play: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_transition_is_the_crossfade_into_what_plays_and_off_fades_over_it() {
+        let ms = |n| Some(FadeMillis::new(n).unwrap());
+        for (t, want) in [
+            ("5.0", ms(5000)),
+            ("5", ms(5000)),
+            ("0", ms(0)),
+            ("0.0015", ms(2)),
+            ("59.9996", ms(60_000)),
+            ("60", ms(60_000)),
+        ] {
+            let json = format!(r#"{{"state":"ON","effect":"rainbow","transition":{t}}}"#);
+            let p = run(&json, &view(None)).unwrap();
+            assert_eq!(fade_of(&p), want, "{json}");
+            assert!(p.dropped.is_empty(), "{json}: {:?}", p.dropped);
+        }
+        // A colour and a resumed animation fade in too.
+        let lit = view(Some(playing(Animation::Comet, None)));
+        let p = run(
+            r#"{"state":"ON","color":{"r":1,"g":0,"b":0},"transition":2}"#,
+            &lit,
+        )
+        .unwrap();
+        assert_eq!(fade_of(&p), ms(2000));
+        let cmd = parse(br#"{"state":"ON","transition":3}"#, 1024).unwrap();
+        let last = playing(Animation::Snowfall, None);
+        let p = plan(&cmd, &view(None), &Animation::ALL, Some(last)).unwrap();
+        assert_eq!(fade_of(&p), ms(3000));
+        // Nothing to play: nothing to fade, nothing dropped.
+        let p = run(r#"{"state":"ON","transition":3}"#, &lit).unwrap();
+        assert_eq!(p.request, None);
+        assert!(p.dropped.is_empty());
+        // OFF with a transition fades to dark; without, ledd's own.
+        let p = run(r#"{"state":"OFF","transition":1.5}"#, &lit).unwrap();
+        assert_eq!(
+            p.request,
+            Some(Request::FadeOff(FadeMillis::new(1500).unwrap()))
+        );
+        let p = run(r#"{"state":"OFF"}"#, &lit).unwrap();
+        assert_eq!(p.request, Some(Request::Off));
+    }
+
+    #[test]
+    fn a_transition_out_of_range_is_dropped_with_its_reason() {
+        let lit = view(Some(playing(Animation::Comet, None)));
+        for bad in ["-1", "60.001", "6553", "1e308"] {
+            let p = run(
+                &format!(r#"{{"state":"ON","effect":"fire","transition":{bad}}}"#),
+                &lit,
+            )
+            .unwrap();
+            assert_eq!(fade_of(&p), None, "{bad}: ledd's own fade");
+            assert!(
+                p.dropped[0].starts_with("transition") && p.dropped[0].contains("0-60 s"),
+                "{bad}: {:?}",
+                p.dropped
+            );
+            let p = run(&format!(r#"{{"state":"OFF","transition":{bad}}}"#), &lit).unwrap();
+            assert_eq!(p.request, Some(Request::Off), "{bad}");
+            assert_eq!(p.dropped.len(), 1, "{bad}");
+        }
+        // Not a number at all: the whole command, as any wrong type.
+        assert!(matches!(
+            run(r#"{"state":"ON","transition":"slow"}"#, &lit),
+            Err(Refused::Json(_))
+        ));
+        // JSON has no NaN or infinity; a float that overflows is refused.
+        assert!(run(r#"{"state":"ON","transition":1e999}"#, &lit).is_err());
+        assert!(fade(f64::NAN).is_err() && fade(f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn white_is_added_to_each_channel_so_ledd_puts_it_on_the_white_die() {
+        let rgbw = |r, g, b, w| Color {
+            r,
+            g,
+            b,
+            w: Some(w),
+        };
+        // ledd's extraction, `w = min(r, g, b)`, undoes the mapping where
+        // min(r, g, b) is 0 and nothing saturates.
+        for c in [
+            rgbw(0, 0, 0, 200),
+            rgbw(255, 0, 0, 0),
+            rgbw(0, 100, 155, 100),
+            rgbw(12, 0, 34, 56),
+        ] {
+            assert_eq!(rgbw_of(c.to_rgb()), [c.r, c.g, c.b, c.w.unwrap()], "{c:?}");
+        }
+        // The limits: white beside a common part joins it; 255 caps.
+        assert_eq!(rgbw(10, 20, 30, 5).to_rgb(), Rgb::new(15, 25, 35));
+        assert_eq!(rgbw_of(Rgb::new(15, 25, 35)), [0, 10, 20, 15]);
+        assert_eq!(rgbw(255, 0, 0, 100).to_rgb(), Rgb::new(255, 100, 100));
+        assert_eq!(rgbw_of(Rgb::new(255, 100, 100)), [155, 0, 0, 100]);
+        // Without white, the colour as given.
+        let plain = Color {
+            r: 1,
+            g: 2,
+            b: 3,
+            w: None,
+        };
+        assert_eq!(plain.to_rgb(), Rgb::new(1, 2, 3));
+        let p = run(
+            r#"{"state":"ON","color":{"r":0,"g":0,"b":0,"w":200}}"#,
+            &view(None),
+        )
+        .unwrap();
+        assert_eq!(
+            p.request,
+            Some(Request::Play {
+                animation: Animation::Solid,
+                params: PlayParams {
+                    color: Some(Rgb::new(200, 200, 200)),
+                    ..PlayParams::default()
+                }
+            })
+        );
+        assert!(
+            run(
+                r#"{"state":"ON","color":{"r":0,"g":0,"b":0,"w":256}}"#,
+                &view(None)
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -164,6 +164,9 @@ struct Bridge {
     resume: Option<Playing>,
     /// The effect list last published.
     effects: Vec<Animation>,
+    /// Whether the discovery config last published offered the `rgbw`
+    /// colour mode (ledd's strip has a white channel).
+    white: bool,
     /// The availability last published since the connection.
     available: Option<bool>,
     bucket: TokenBucket,
@@ -212,6 +215,7 @@ impl Bridge {
             published: None,
             resume: None,
             effects: Vec::new(),
+            white: false,
             available: None,
             bucket,
             flood_log: Gate::new(1, LOG_EVERY),
@@ -426,6 +430,12 @@ impl Bridge {
             .collect()
     }
 
+    /// Whether ledd's strip has a white channel, as its Welcome says
+    /// (`false` until ledd has answered).
+    fn strip_white(&self) -> bool {
+        self.ledd.welcome().is_some_and(|w| w.white)
+    }
+
     fn publish(&self, topic: String, retain: bool, payload: String) {
         if let Err(e) = self
             .client
@@ -437,7 +447,8 @@ impl Bridge {
 
     fn publish_discovery(&mut self) {
         self.effects = self.exposed();
-        let body = publish::discovery(&self.config, &self.effects).to_string();
+        self.white = self.strip_white();
+        let body = publish::discovery(&self.config, &self.effects, self.white).to_string();
         self.publish(self.config.discovery_topic(), true, body);
     }
 
@@ -529,7 +540,7 @@ impl Bridge {
         self.publish(
             self.config.state_topic(),
             true,
-            publish::state(&view, &self.effects).to_string(),
+            publish::state(&view, &self.effects, self.white).to_string(),
         );
         self.published = Some(view);
     }
@@ -566,8 +577,13 @@ impl Bridge {
         if fresh {
             self.warn_if_more_than_hooks();
         }
-        if fresh && self.connected && self.exposed() != self.effects {
+        if fresh
+            && self.connected
+            && (self.exposed() != self.effects || self.strip_white() != self.white)
+        {
             self.publish_discovery();
+            // The colour mode may have changed with the strip.
+            self.published = None;
         }
         self.publish_availability();
         self.publish_state();

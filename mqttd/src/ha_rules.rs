@@ -7,6 +7,11 @@
 //! `_update_color`), where a wrong shape costs a warning in Home
 //! Assistant's log or the state itself.
 //!
+//! The other way, [`light_command`] writes the command payload the JSON
+//! light sends for a `light.turn_on`/`turn_off` (`async_turn_on`,
+//! `_set_flash_and_transition`, `_scale_rgbxx`), so that tests feed mqttd
+//! exactly what Home Assistant sends.
+//!
 //! Each check returns what Home Assistant would complain about (empty: it
 //! takes the payload silently). The tests at the bottom first show each
 //! check catching the fault it is for, then run every shape mqttd can
@@ -297,6 +302,91 @@ pub fn light_state(d: &Value, s: &Value) -> Vec<String> {
     out
 }
 
+/// A `light.turn_on` (`on`) or `light.turn_off` service call's data, in
+/// Home Assistant's units (brightness 0-255, transition in seconds, flash
+/// "short"/"long"), already converted by the light component into a
+/// colour mode the light supports.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    /// turn_on (else turn_off).
+    pub on: bool,
+    /// `brightness`, 0-255.
+    pub brightness: Option<u8>,
+    /// `rgb_color`.
+    pub rgb: Option<[u8; 3]>,
+    /// `rgbw_color`.
+    pub rgbw: Option<[u8; 4]>,
+    /// `effect`.
+    pub effect: Option<&'static str>,
+    /// `transition`, seconds (the light component clamps it to 0-6553).
+    pub transition: Option<f64>,
+    /// `flash`: "short" or "long".
+    pub flash: Option<&'static str>,
+}
+
+/// The command the JSON light with discovery config `d` publishes for
+/// `call`: `async_turn_on`/`async_turn_off`. A colour in a mode the light
+/// does not support is left out, as Home Assistant does.
+pub fn light_command(d: &Value, call: &Call) -> Value {
+    let mut m = serde_json::Map::new();
+    let modes: Vec<&str> = d["supported_color_modes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let set = |m: &mut serde_json::Map<String, Value>, k: &str, v: Value| {
+        m.insert(k.to_owned(), v);
+    };
+    set(
+        &mut m,
+        "state",
+        Value::from(if call.on { "ON" } else { "OFF" }),
+    );
+    if call.on {
+        // `_scale_rgbxx`: with `brightness: true`, colours go unscaled.
+        let scale = if d["brightness"] == true {
+            255.0
+        } else {
+            f64::from(call.brightness.unwrap_or(255))
+        };
+        let scaled = |v: u8| (f64::from(v) / 255.0 * scale).round() as u64;
+        if let Some([r, g, b]) = call.rgb.filter(|_| modes.contains(&"rgb")) {
+            set(
+                &mut m,
+                "color",
+                serde_json::json!({"r": scaled(r), "g": scaled(g), "b": scaled(b)}),
+            );
+        }
+        if let Some([r, g, b, w]) = call.rgbw.filter(|_| modes.contains(&"rgbw")) {
+            set(
+                &mut m,
+                "color",
+                serde_json::json!({"r": scaled(r), "g": scaled(g), "b": scaled(b), "w": scaled(w)}),
+            );
+        }
+    }
+    if let Some(t) = call.transition {
+        set(&mut m, "transition", Value::from(t));
+    }
+    // `_set_flash_and_transition`: the configured seconds.
+    match call.flash {
+        Some("long") => set(&mut m, "flash", d["flash_time_long"].clone()),
+        Some("short") => set(&mut m, "flash", d["flash_time_short"].clone()),
+        _ => {}
+    }
+    if call.on {
+        if let Some(b) = call.brightness {
+            // `brightness_to_value((1, scale), b)`, then at least 1.
+            let scale = d["brightness_scale"].as_f64().unwrap_or(255.0);
+            let v = (f64::from(b) * scale / 255.0).round().max(1.0);
+            set(&mut m, "brightness", Value::from(v as u64));
+        }
+        if let Some(e) = call.effect {
+            set(&mut m, "effect", Value::from(e));
+        }
+    }
+    Value::Object(m)
+}
+
 /// An MQTT sensor's discovery config: `DISCOVERY_SCHEMA` and
 /// `validate_sensor_state_and_device_class_config` of sensor.py.
 pub fn sensor_discovery(d: &Value) -> Vec<String> {
@@ -368,7 +458,7 @@ mod tests {
     /// Each check catches what it is for (the rules can fail).
     #[test]
     fn the_rules_catch_the_faults_they_are_for() {
-        let d = publish::discovery(&config(""), &[Animation::Fire, Animation::Comet]);
+        let d = publish::discovery(&config(""), &[Animation::Fire, Animation::Comet], false);
         assert_eq!(light_discovery(&d), Vec::<String>::new());
         let state = |s: Value| light_state(&d, &s);
         let f = state(json!({"state":"ON","effect":"fire","brightness":50,"color_mode":"rgb"}));
@@ -383,6 +473,20 @@ mod tests {
         assert!(said(&f, "Invalid brightness value"), "{f:?}");
         assert!(said(&state(json!({"brightness":5})), "KeyError"));
         assert!(said(&state(json!({"state":"on"})), "neither"));
+        // An RGB light given rgbw, an RGBW light given rgb or no white.
+        let f = state(json!({"state":"ON","color_mode":"rgbw","color":{"r":1,"g":2,"b":3,"w":4}}));
+        assert!(said(&f, "Invalid color mode 'rgbw'"), "{f:?}");
+        let dw = publish::discovery(&config(""), &[Animation::Fire], true);
+        let f = light_state(
+            &dw,
+            &json!({"state":"ON","color_mode":"rgb","color":{"r":1,"g":2,"b":3}}),
+        );
+        assert!(said(&f, "Invalid color mode 'rgb'"), "{f:?}");
+        let f = light_state(
+            &dw,
+            &json!({"state":"ON","color_mode":"rgbw","color":{"r":1,"g":2,"b":3}}),
+        );
+        assert!(said(&f, "Invalid or incomplete color value"), "{f:?}");
         let mut bad = d.clone();
         bad["flash"] = json!(false);
         bad["supported_color_modes"] = json!(["rgb", "brightness"]);
@@ -415,8 +519,10 @@ mod tests {
             "effects = [\"fire\", \"selftest\"]\n",
         ] {
             let c = config(extra);
-            let d = publish::discovery(&c, &c.wanted_effects());
-            assert_eq!(light_discovery(&d), Vec::<String>::new(), "{extra}: {d}");
+            for white in [false, true] {
+                let d = publish::discovery(&c, &c.wanted_effects(), white);
+                assert_eq!(light_discovery(&d), Vec::<String>::new(), "{extra}: {d}");
+            }
             for s in &sensors::ALL {
                 let d = sensors::discovery(&c, s);
                 assert_eq!(sensor_discovery(&d), Vec::<String>::new(), "{extra}: {d}");
@@ -432,19 +538,25 @@ mod tests {
         let c = config("");
         let lists = [Animation::ALL.to_vec(), vec![Animation::Fire], Vec::new()];
         let mut checked = 0;
-        for effects in &lists {
-            let d = publish::discovery(&c, effects);
+        for (effects, white) in lists.iter().flat_map(|l| [(l, false), (l, true)]) {
+            let d = publish::discovery(&c, effects, white);
             for b in [0, 1, 50, 100] {
                 let brightness = Brightness::new(b).unwrap();
                 let off = View {
                     playing: None,
                     brightness,
                 };
-                let s = publish::state(&off, effects);
+                let s = publish::state(&off, effects, white);
                 assert_eq!(light_state(&d, &s), Vec::<String>::new(), "{s}");
                 for a in Animation::ALL {
                     let colours: &[Option<Rgb>] = if a.accepts().contains(Param::Color) {
-                        &[None, Some(Rgb::new(0, 0, 0)), Some(Rgb::new(255, 120, 0))]
+                        &[
+                            None,
+                            Some(Rgb::new(0, 0, 0)),
+                            Some(Rgb::new(255, 120, 0)),
+                            Some(Rgb::new(255, 255, 255)),
+                            Some(Rgb::new(200, 210, 220)),
+                        ]
                     } else {
                         &[None]
                     };
@@ -460,7 +572,7 @@ mod tests {
                             }),
                             brightness,
                         };
-                        let s = publish::state(&on, effects);
+                        let s = publish::state(&on, effects, white);
                         assert_eq!(light_state(&d, &s), Vec::<String>::new(), "{s}");
                         checked += 1;
                     }
@@ -468,6 +580,156 @@ mod tests {
             }
         }
         assert!(checked > 100, "{checked}");
+    }
+
+    fn lit(animation: Animation, color: Option<Rgb>) -> View {
+        View {
+            playing: Some(Playing {
+                animation,
+                params: PlayParams {
+                    color,
+                    ..PlayParams::default()
+                },
+                remaining_secs: None,
+            }),
+            brightness: Brightness::new(50).unwrap(),
+        }
+    }
+
+    /// What Home Assistant sends for each service call mqttd's discovery
+    /// config allows: parsed, planned, and the plan is what the call meant.
+    #[test]
+    fn every_command_home_assistant_sends_does_what_it_means() {
+        use crate::command::{self, Plan};
+        use tinsel_proto::{FadeMillis, Request};
+        let c = config("");
+        let effects = c.wanted_effects();
+        let plan = |d: &Value, call: Call, view: &View| -> (Value, Plan) {
+            let cmd = light_command(d, &call);
+            let parsed = command::parse(cmd.to_string().as_bytes(), 1024).unwrap();
+            (
+                cmd.clone(),
+                command::plan(&parsed, view, &effects, None).unwrap(),
+            )
+        };
+        let play_of = |p: &Plan| match p.request {
+            Some(Request::Play { animation, params }) => (animation, params),
+            ref other => panic!("no play: {other:?}"),
+        };
+        let rgb = publish::discovery(&c, &effects, false);
+        let rgbw = publish::discovery(&c, &effects, true);
+        let dark = View {
+            playing: None,
+            brightness: Brightness::new(50).unwrap(),
+        };
+        // transition with an effect: the crossfade, to the millisecond.
+        for (secs, ms) in [(5.0, 5000), (0.25, 250), (0.0004, 0), (60.0, 60_000)] {
+            let on = Call {
+                on: true,
+                effect: Some("rainbow"),
+                transition: Some(secs),
+                ..Call::default()
+            };
+            let (cmd, p) = plan(&rgb, on, &dark);
+            assert_eq!(cmd["transition"], secs, "{cmd}");
+            let (a, params) = play_of(&p);
+            assert_eq!(a, Animation::Rainbow);
+            assert_eq!(params.fade, Some(FadeMillis::new(ms).unwrap()), "{cmd}");
+            assert!(p.dropped.is_empty(), "{cmd}: {:?}", p.dropped);
+        }
+        // The light component allows up to 6553 s; over ledd's minute the
+        // transition is dropped with its reason, the effect still played.
+        let (cmd, p) = plan(
+            &rgb,
+            Call {
+                on: true,
+                effect: Some("fire"),
+                transition: Some(6553.0),
+                ..Call::default()
+            },
+            &dark,
+        );
+        assert_eq!(play_of(&p).1.fade, None, "{cmd}");
+        assert!(said(&p.dropped, "transition 6553 s"), "{:?}", p.dropped);
+        // turn_off with a transition: fade to dark over it.
+        let (cmd, p) = plan(
+            &rgb,
+            Call {
+                transition: Some(2.5),
+                ..Call::default()
+            },
+            &lit(Animation::Fire, None),
+        );
+        assert_eq!(cmd, json!({"state":"OFF","transition":2.5}));
+        assert_eq!(
+            p.request,
+            Some(Request::FadeOff(FadeMillis::new(2500).unwrap()))
+        );
+        let (_, p) = plan(&rgb, Call::default(), &lit(Animation::Fire, None));
+        assert_eq!(p.request, Some(Request::Off));
+        // rgbw: white reaches ledd as the common part of its colour, and
+        // the state shows what was asked.
+        for (asked, ledd) in [
+            ([0, 0, 0, 200], Rgb::new(200, 200, 200)),
+            ([255, 0, 0, 100], Rgb::new(255, 100, 100)),
+            ([0, 60, 255, 30], Rgb::new(30, 90, 255)),
+        ] {
+            let (cmd, p) = plan(
+                &rgbw,
+                Call {
+                    on: true,
+                    rgbw: Some(asked),
+                    brightness: Some(255),
+                    ..Call::default()
+                },
+                &dark,
+            );
+            let (a, params) = play_of(&p);
+            assert_eq!((a, params.color), (Animation::Solid, Some(ledd)), "{cmd}");
+            assert_eq!(p.brightness, Some(Brightness::new(100).unwrap()));
+            let shown = publish::state(&lit(a, params.color), &effects, true);
+            assert_eq!(light_state(&rgbw, &shown), Vec::<String>::new());
+            let [r, g, b, w] = asked;
+            if r.min(g).min(b) == 0
+                && [r, g, b]
+                    .iter()
+                    .all(|&x| u16::from(x) + u16::from(w) <= 255)
+            {
+                assert_eq!(shown["color"], json!({"r":r,"g":g,"b":b,"w":w}), "{cmd}");
+            }
+        }
+        // An rgb light sends no white, an rgbw light no rgb.
+        let (cmd, _) = plan(
+            &rgb,
+            Call {
+                on: true,
+                rgb: Some([1, 2, 3]),
+                ..Call::default()
+            },
+            &dark,
+        );
+        assert_eq!(cmd["color"], json!({"r":1,"g":2,"b":3}));
+        let cmd = light_command(
+            &rgbw,
+            &Call {
+                on: true,
+                rgb: Some([1, 2, 3]),
+                ..Call::default()
+            },
+        );
+        assert!(cmd.get("color").is_none(), "{cmd}");
+        // flash: the configured seconds, a timed play.
+        let (cmd, p) = plan(
+            &rgbw,
+            Call {
+                on: true,
+                flash: Some("long"),
+                ..Call::default()
+            },
+            &lit(Animation::Solid, Some(Rgb::new(9, 9, 9))),
+        );
+        assert_eq!(cmd["flash"], 10);
+        assert!(p.flash.is_some(), "{cmd}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use tinsel_proto::{Animation, Status};
 
-use crate::command::{FLASH_LONG_SECS, FLASH_SHORT_SECS, View};
+use crate::command::{FLASH_LONG_SECS, FLASH_SHORT_SECS, View, rgbw_of};
 use crate::config::Config;
 
 /// `online` on the availability topic.
@@ -25,7 +25,11 @@ pub const ICON: &str = "mdi:pine-tree";
 /// (`homeassistant/components/mqtt/schemas.py`) takes `icon` ("prefix:name")
 /// for the entity and `sw_version` and `configuration_url` (http, https)
 /// for the device.
-pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
+///
+/// `white`: ledd's strip has a white channel (its Welcome says so), and
+/// the light is offered in the `rgbw` colour mode instead of `rgb`
+/// (mapped as [`crate::command::Color::to_rgb`] says).
+pub fn discovery(config: &Config, effects: &[Animation], white: bool) -> Value {
     let id = format!("tinsel_{}", config.node_id);
     json!({
         "name": null,
@@ -38,7 +42,7 @@ pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
         "payload_not_available": OFFLINE,
         "brightness": true,
         "brightness_scale": 100,
-        "supported_color_modes": ["rgb"],
+        "supported_color_modes": [color_mode(white)],
         "effect": true,
         "effect_list": effects.iter().map(|a| a.name()).collect::<Vec<_>>(),
         "flash_time_short": FLASH_SHORT_SECS,
@@ -47,6 +51,11 @@ pub fn discovery(config: &Config, effects: &[Animation]) -> Value {
         "device": device(config),
         "origin": origin(),
     })
+}
+
+/// The light's one colour mode: `rgbw` on a strip with a white channel.
+pub fn color_mode(white: bool) -> &'static str {
+    if white { "rgbw" } else { "rgb" }
 }
 
 /// The device the light and the diagnostic sensors belong to.
@@ -79,13 +88,15 @@ pub fn origin() -> Value {
 /// the colour whenever a state names a mode, and warns "Invalid or
 /// incomplete color value" when it is missing (`_update_color` in
 /// `homeassistant/components/mqtt/light/schema_json.py`). Without both it
-/// keeps the light's one declared mode (`rgb`) and the last colour shown.
+/// keeps the light's one declared mode and the last colour shown. With
+/// `white` (the `rgbw` mode) the colour is [`rgbw_of`] ledd's: the part
+/// ledd puts on the white die as `w`, the rest as `r, g, b`.
 ///
 /// `effect` names only an effect of the list: an animation outside it
 /// (the self-test started with `ledctl`, one the config leaves out) is
 /// `null`, which Home Assistant shows as no effect rather than a name its
 /// effect picker does not hold.
-pub fn state(view: &View, effects: &[Animation]) -> Value {
+pub fn state(view: &View, effects: &[Animation], white: bool) -> Value {
     let brightness = view.brightness.get();
     match view.playing {
         None => json!({ "state": "OFF", "brightness": brightness }),
@@ -97,8 +108,13 @@ pub fn state(view: &View, effects: &[Animation]) -> Value {
                 "effect": effect,
             });
             if let Some(c) = p.params.color {
-                v["color_mode"] = json!("rgb");
-                v["color"] = json!({ "r": c.r, "g": c.g, "b": c.b });
+                v["color_mode"] = json!(color_mode(white));
+                v["color"] = if white {
+                    let [r, g, b, w] = rgbw_of(c);
+                    json!({ "r": r, "g": g, "b": b, "w": w })
+                } else {
+                    json!({ "r": c.r, "g": c.g, "b": c.b })
+                };
             }
             v
         }
@@ -113,6 +129,9 @@ pub fn view(status: &Status) -> View {
         playing: status.playing.map(|mut p| {
             // The seconds left tick down every poll; not part of the state.
             p.remaining_secs = None;
+            // Nor is how the animation faded in (a bare ON resumes it
+            // with ledd's own fade).
+            p.params.fade = None;
             p
         }),
         brightness: status.brightness,
@@ -132,7 +151,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let d = discovery(&config, &[Animation::Fire, Animation::CandyCane]);
+        let d = discovery(&config, &[Animation::Fire, Animation::CandyCane], false);
         assert_eq!(d["schema"], "json");
         assert_eq!(d["command_topic"], "tinsel/hall_tree/set");
         assert_eq!(d["state_topic"], "tinsel/hall_tree/state");
@@ -154,8 +173,10 @@ mod tests {
             None,
         )
         .unwrap();
-        let d = discovery(&config, &[Animation::Fire]);
+        let d = discovery(&config, &[Animation::Fire], false);
         assert_eq!(d["device"]["configuration_url"], "https://tree.lan/");
+        let d = discovery(&config, &[Animation::Fire], true);
+        assert_eq!(d["supported_color_modes"], json!(["rgbw"]));
     }
 
     #[test]
@@ -166,7 +187,7 @@ mod tests {
             brightness: b,
         };
         assert_eq!(
-            state(&off, &Animation::ALL),
+            state(&off, &Animation::ALL, false),
             json!({"state":"OFF","brightness":40})
         );
         let on = View {
@@ -180,11 +201,15 @@ mod tests {
             }),
             brightness: b,
         };
-        let s = state(&on, &Animation::ALL);
+        let s = state(&on, &Animation::ALL, false);
         assert_eq!(s["state"], "ON");
         assert_eq!(s["effect"], "comet");
         assert_eq!(s["color"], json!({"r":1,"g":2,"b":3}));
         assert_eq!(s["color_mode"], "rgb");
+        // On an RGBW strip: the common part is the white.
+        let s = state(&on, &Animation::ALL, true);
+        assert_eq!(s["color"], json!({"r":0,"g":1,"b":2,"w":1}));
+        assert_eq!(s["color_mode"], "rgbw");
     }
 
     #[test]
@@ -198,7 +223,7 @@ mod tests {
             brightness: Brightness::new(50).unwrap(),
         };
         assert_eq!(
-            state(&fire, &Animation::ALL),
+            state(&fire, &Animation::ALL, true),
             json!({"state":"ON","effect":"fire","brightness":50})
         );
     }
@@ -214,7 +239,7 @@ mod tests {
             brightness: Brightness::new(50).unwrap(),
         };
         assert_eq!(
-            state(&selftest, &[Animation::Fire]),
+            state(&selftest, &[Animation::Fire], false),
             json!({"state":"ON","effect":null,"brightness":50})
         );
     }

@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn each_sensor_is_a_diagnostic_of_the_lights_device_with_its_own_ids() {
         let c = config();
-        let light = publish::discovery(&c, &[]);
+        let light = publish::discovery(&c, &[], false);
         let mut ids = vec![light["unique_id"].clone()];
         let mut topics = vec![light["state_topic"].clone()];
         for s in ALL {

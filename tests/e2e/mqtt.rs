@@ -938,6 +938,86 @@ fn mqtt_flash_blinks_then_returns_to_what_played() {
     assert_eq!(ledd.status()["playing"], Value::Null);
 }
 
+/// Home Assistant's `transition` becomes ledd's crossfade (`fade_ms` in
+/// `ledctl status --json`) and, with OFF, a fade to dark; an RGBW strip
+/// (ledd restarted under the running mqttd) turns the light into an `rgbw`
+/// light, and a white reaches ledd as `(r + w, g + w, b + w)`, which ledd
+/// puts on the white die.
+#[test]
+#[cfg_attr(
+    target_arch = "arm",
+    ignore = "needs the Mosquitto broker, which the emulated Pi Zero does not have"
+)]
+fn mqtt_transition_is_the_crossfade_and_an_rgbw_strip_takes_white() {
+    let broker = Broker::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let ledd = ledd_builder().start_in(dir.path());
+    let mqttd = Mqttd::start(&broker, &ledd, "", "", PASSWORD, false);
+    mqttd.wait_log("connected to ledd");
+    let discovery = format!("homeassistant/light/{NODE}/config");
+    let set = format!("tinsel/{NODE}/set");
+    let w = broker.watch("#");
+    let d = w.wait_latest(&discovery, |d| d.is_object());
+    assert_eq!(d["supported_color_modes"], serde_json::json!(["rgb"]));
+
+    w.publish(
+        &set,
+        r#"{"state":"ON","effect":"rainbow","transition":2.5}"#,
+    );
+    let status = wait_for(LIMIT, || {
+        let s = ledd.status();
+        (s["playing"]["animation"] == "rainbow").then_some(s)
+    })
+    .unwrap_or_else(|| panic!("no rainbow: {}\n{}", ledd.status(), mqttd.log()));
+    assert_eq!(status["playing"]["fade_ms"], 2500, "{status}");
+    w.wait_latest(&state_topic(), |s| s["effect"] == "rainbow");
+    // Out of ledd's range: dropped with its reason, the effect played.
+    w.publish(&set, r#"{"state":"ON","effect":"fire","transition":600}"#);
+    wait_for(LIMIT, || (playing(&ledd) == "fire").then_some(()))
+        .unwrap_or_else(|| panic!("no fire: {}", mqttd.log()));
+    assert_eq!(ledd.status()["playing"]["fade_ms"], Value::Null);
+    mqttd.wait_log("dropped transition 600 s: not within 0-60 s");
+    w.publish(&set, r#"{"state":"OFF","transition":1}"#);
+    w.wait_latest(&state_topic(), |s| s["state"] == "OFF");
+    assert_eq!(ledd.status()["playing"], Value::Null);
+
+    // The same socket, now an RGBW strip: the discovery config again, rgbw.
+    drop(ledd);
+    let ledd = ledd_builder().strip_type("sk6812rgbw").start_in(dir.path());
+    let d = w.wait_latest(&discovery, |d| {
+        d["supported_color_modes"] == serde_json::json!(["rgbw"])
+    });
+    assert_eq!(d["unique_id"], format!("tinsel_{NODE}"));
+    for (command, ledd_color, shown) in [
+        (
+            r#"{"state":"ON","color":{"r":0,"g":0,"b":0,"w":200}}"#,
+            "#c8c8c8",
+            serde_json::json!({"r":0,"g":0,"b":0,"w":200}),
+        ),
+        (
+            r#"{"state":"ON","color":{"r":200,"g":0,"b":100,"w":55}}"#,
+            "#ff379b",
+            serde_json::json!({"r":200,"g":0,"b":100,"w":55}),
+        ),
+    ] {
+        w.publish(&set, command);
+        let status = wait_for(LIMIT, || {
+            let s = ledd.status();
+            (s["playing"]["color"] == ledd_color).then_some(s)
+        })
+        .unwrap_or_else(|| panic!("{command}: {}\n{}", ledd.status(), mqttd.log()));
+        assert_eq!(status["playing"]["animation"], "solid", "{status}");
+        let s = w.wait_latest(&state_topic(), |s| s["color"] == shown);
+        assert_eq!(s["color_mode"], "rgbw", "{s}");
+    }
+    // ledctl's colour, as Home Assistant's rgbw shows it: the common part
+    // is the white.
+    ledd.ok(&["play", "solid", "--color", "#ff9329"]);
+    w.wait_latest(&state_topic(), |s| {
+        s["color"] == serde_json::json!({"r":214,"g":106,"b":0,"w":41})
+    });
+}
+
 /// Publishes `payload` with the real `mosquitto_pub` (the test's own
 /// client caps its packets at 10 KiB), retained when `retain`.
 fn mosquitto_pub(broker: &Broker, topic: &str, payload: &str, retain: bool) {

@@ -354,8 +354,7 @@ class Stack:
             cfg["strip"].pop("order", None)  # follows the type
         access = cfg.setdefault("access", {})
         access["hooks_users"] = [self.hooks_user()]
-        # packaged default once merged: the brightness slider needs it.
-        access.setdefault("hooks_max_brightness", 60)
+        # hooks_max_brightness: the packaged value (the slider needs it).
         return toml_dump(cfg)
 
     def start_ledd(self):
