@@ -7,9 +7,17 @@
 //! itself; while ledd is away a request fails at once with
 //! [`LeddError::Unavailable`] and a retry time (webd's 503 and
 //! `Retry-After`).
+//!
+//! A handle made with [`Handle::spawn_subscribing`] also keeps the newest
+//! state ledd pushed, so a reader ([`Handle::state`]) costs no round trip
+//! to ledd. The task clears it whenever the link is not connected (before
+//! the first state, after a hang-up): a state nobody keeps current is not
+//! shown as ledd's, and the reader asks ledd instead, which fails the way
+//! a request fails while ledd is away.
 
-use tinsel_proto::{Request, Response};
-use tokio::sync::{mpsc, oneshot};
+use tinsel_proto::{Request, Response, Status};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use crate::{LeddError, Link};
 
@@ -22,19 +30,69 @@ struct Job {
     reply: oneshot::Sender<Result<Response, LeddError>>,
 }
 
+/// A state ledd pushed, and when it arrived: ledd's `remaining_secs` is as
+/// of the change that pushed it.
+#[derive(Debug, Clone, Copy)]
+struct Pushed {
+    status: Status,
+    received: Instant,
+}
+
+impl Pushed {
+    /// The state as of `now`: a timed play's seconds left counted down
+    /// since it arrived. ledd rounds them up (`remaining_secs` is the
+    /// ceiling of what is left), so whole seconds elapsed are subtracted
+    /// and the result is still a ceiling. Everything else in a state
+    /// changes only with a push.
+    fn at(&self, now: Instant) -> Status {
+        let mut status = self.status;
+        if let Some(playing) = status.playing.as_mut()
+            && let Some(left) = playing.remaining_secs.as_mut()
+        {
+            let elapsed = now.saturating_duration_since(self.received).as_secs();
+            *left = left.saturating_sub(u32::try_from(elapsed).unwrap_or(u32::MAX));
+        }
+        status
+    }
+}
+
 /// A handle on the task that owns the link. Cheap to clone; the task ends
 /// when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct Handle {
     jobs: mpsc::Sender<Job>,
+    /// The newest pushed state while the link is connected; `None` for a
+    /// handle that does not subscribe.
+    state: Option<watch::Receiver<Option<Pushed>>>,
 }
 
 impl Handle {
     /// Moves `link` into a task on the current tokio runtime.
     pub fn spawn(link: Link) -> Handle {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(serve(link, rx));
-        Handle { jobs }
+        tokio::spawn(serve(link, rx, None));
+        Handle { jobs, state: None }
+    }
+
+    /// [`Handle::spawn`] with `link` made [subscribing](Link::subscribing):
+    /// the task keeps the newest state ledd pushes for [`Handle::state`].
+    pub fn spawn_subscribing(link: Link) -> Handle {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let (tx, state) = watch::channel(None);
+        tokio::spawn(serve(link.subscribing(), rx, Some(tx)));
+        Handle {
+            jobs,
+            state: Some(state),
+        }
+    }
+
+    /// ledd's state now, from what it pushed, without asking it: `None`
+    /// while the link is not connected or no state has come yet, and
+    /// always for a handle that does not subscribe. Then ask with
+    /// [`Handle::request`].
+    pub fn state(&self) -> Option<Status> {
+        let pushed = *self.state.as_ref()?.borrow();
+        pushed.map(|p| p.at(Instant::now()))
     }
 
     /// Sends `request` and waits for ledd's answer.
@@ -51,7 +109,11 @@ impl Handle {
     }
 }
 
-async fn serve(mut link: Link, mut jobs: mpsc::Receiver<Job>) {
+async fn serve(
+    mut link: Link,
+    mut jobs: mpsc::Receiver<Job>,
+    state: Option<watch::Sender<Option<Pushed>>>,
+) {
     loop {
         tokio::select! {
             job = jobs.recv() => {
@@ -66,5 +128,74 @@ async fn serve(mut link: Link, mut jobs: mpsc::Receiver<Job>) {
                 link.run(due).await;
             }
         }
+        if let Some(tx) = &state {
+            keep_newest(&mut link, tx);
+        }
+    }
+}
+
+/// Moves the states `link` holds into `tx`, the newest last, or clears
+/// `tx` when the link is not connected.
+fn keep_newest(link: &mut Link, tx: &watch::Sender<Option<Pushed>>) {
+    let mut newest = None;
+    while let Some(status) = link.take_pushed() {
+        newest = Some(status);
+    }
+    if !link.is_connected() {
+        tx.send_if_modified(|now| now.take().is_some());
+    } else if let Some(status) = newest {
+        tx.send_replace(Some(Pushed {
+            status,
+            received: Instant::now(),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tinsel_proto::{Animation, PlayParams, Playing};
+
+    use super::*;
+    use crate::fake::dark;
+
+    fn timed(left: u32) -> Status {
+        Status {
+            playing: Some(Playing {
+                animation: Animation::Fire,
+                params: PlayParams::default(),
+                remaining_secs: Some(left),
+            }),
+            ..dark()
+        }
+    }
+
+    fn left(s: Status) -> Option<u32> {
+        s.playing.and_then(|p| p.remaining_secs)
+    }
+
+    #[test]
+    fn a_pushed_timed_play_counts_down_in_whole_seconds() {
+        let received = Instant::now();
+        let p = Pushed {
+            status: timed(90),
+            received,
+        };
+        let at = |ms| left(p.at(received + Duration::from_millis(ms)));
+        // ledd's 90 is a ceiling: up to 90 s were left when it arrived.
+        assert_eq!(at(0), Some(90));
+        assert_eq!(at(999), Some(90));
+        assert_eq!(at(1000), Some(89));
+        assert_eq!(at(89_999), Some(1));
+        // Past the end ledd pushes what comes next; until then, 0.
+        assert_eq!(at(90_000), Some(0));
+        assert_eq!(at(3_600_000), Some(0));
+        // Untimed plays and a dark tree have nothing to count.
+        let dark = Pushed {
+            status: dark(),
+            received,
+        };
+        assert_eq!(dark.at(received + Duration::from_secs(5)), dark.status);
     }
 }

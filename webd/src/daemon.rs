@@ -34,12 +34,14 @@ pub const LEDD_PEER: Peer = Peer::daemon("webd", "tinsel-web");
 
 /// The one connection to ledd that every HTTP connection's task shares,
 /// each request answered within `request_timeout` (`limits.ledd_timeout_ms`).
+/// It subscribes to ledd's states, so `GET /state` answers from the newest
+/// one instead of asking ledd per request.
 pub fn ledd_link(socket: PathBuf, request_timeout: Duration) -> Handle {
     let timing = Timing {
         request: request_timeout,
         ..Timing::default()
     };
-    Handle::spawn(Link::with_timing(socket, LEDD_PEER, timing))
+    Handle::spawn_subscribing(Link::with_timing(socket, LEDD_PEER, timing))
 }
 
 /// How often a running webd looks at its certificate's expiry again.

@@ -360,3 +360,79 @@ async fn a_link_that_does_not_subscribe_gets_no_states() {
     }
     assert!(ledd.take_pushed().is_none());
 }
+
+/// Waits until `handle`'s kept state satisfies `pred`.
+async fn state_when(handle: &Handle, what: &str, pred: impl Fn(Option<Status>) -> bool) {
+    let wait = async {
+        while !pred(handle.state()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(3), wait)
+        .await
+        .is_err()
+    {
+        panic!(
+            "the handle's state never became {what}: {:?}",
+            handle.state()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_subscribing_handle_keeps_the_newest_state_only_while_connected() {
+    use tinsel_proto::{Animation, PlayParams, Playing};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledd.sock");
+    let fake = FakeLedd::default();
+    let server = fake.clone().spawn(&path);
+    let handle = Handle::spawn_subscribing(link(&path, Timing::REQUEST));
+    state_when(&handle, "dark", |s| s == Some(dark())).await;
+    let fire = Status {
+        playing: Some(Playing {
+            animation: Animation::Fire,
+            params: PlayParams::default(),
+            remaining_secs: None,
+        }),
+        ..dark()
+    };
+    fake.set_status(fire);
+    state_when(&handle, "fire", |s| s == Some(fire)).await;
+    // Requests still go through, and reading the state asked nothing.
+    assert_eq!(fake.statuses.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        handle.request(Request::Status).await,
+        Ok(Response::Status(fire))
+    );
+    assert_eq!(fake.statuses.load(Ordering::SeqCst), 1);
+
+    // ledd goes away: what it last pushed is not kept as if current.
+    server.abort();
+    let _ = server.await;
+    state_when(&handle, "none", |s| s.is_none()).await;
+    assert!(matches!(
+        handle.request(Request::Status).await,
+        Err(LeddError::Unavailable { .. })
+    ));
+    // It comes back with another state: the handle resubscribes by itself.
+    std::fs::remove_file(&path).unwrap();
+    fake.set_status(dark());
+    let _server = fake.clone().spawn(&path);
+    state_when(&handle, "dark again", |s| s == Some(dark())).await;
+}
+
+#[tokio::test]
+async fn a_handle_that_does_not_subscribe_keeps_no_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledd.sock");
+    let fake = FakeLedd::default();
+    fake.clone().spawn(&path);
+    let handle = Handle::spawn(link(&path, Timing::REQUEST));
+    assert!(matches!(
+        handle.request(Request::Status).await,
+        Ok(Response::Status(_))
+    ));
+    fake.set_status(dark());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(handle.state(), None);
+}

@@ -133,4 +133,6 @@ mod failure_tests;
 #[cfg(test)]
 mod narrow_tests;
 #[cfg(test)]
+mod state_tests;
+#[cfg(test)]
 mod tests;

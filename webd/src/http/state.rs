@@ -4,11 +4,19 @@
 //! the `Authorization` header (a failure counts as on the webhook route),
 //! the token's `allow_from` (refused: 403, counted), its `state` scope
 //! (refused: 403, not counted: the holder proved the token), its `rate`
-//! (429, not counted), then ledd's `Status`.
+//! (429, not counted), then ledd's state.
 //!
 //! Only a bearer token reads state: a GET has no body, so a signature
 //! would cover nothing but a timestamp. The steps up to `allow_from` are
 //! the [`gate`](super::gate)'s.
+//!
+//! The state is the one ledd pushed last to webd's subscribing link
+//! ([`tinsel_client::Handle::state`]), so a poll costs ledd nothing and
+//! never waits behind webhooks in the link's queue (each request to ledd
+//! waits for a frame: 48 connections polling through it held webhooks up
+//! for 0.8 s). While the link has no state (ledd away, or not connected
+//! yet) webd asks ledd, and answers as a request to an absent ledd does:
+//! 503 with `Retry-After`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -36,29 +44,39 @@ pub async fn state(State(state): State<AppState>, req: Request) -> Result<Respon
         audit("rate_limited");
         return Err(e);
     }
-    match state.ledd().request(tinsel_proto::Request::Status).await {
-        Ok(tinsel_proto::Response::Status(status)) => {
+    match status(&state).await {
+        Ok(status) => {
             audit("ok");
             Ok(json_response(
                 StatusCode::OK,
                 &state_json(&status, now_unix()),
             ))
         }
-        Ok(other) => {
-            tracing::warn!("ledd answered Status with {other:?}");
-            audit("ledd_error");
-            Err(ApiError::LeddRefused)
-        }
         Err(e) => {
             audit("ledd_error");
-            match e.retry_after() {
-                Some(retry_after) => Err(ApiError::LeddUnavailable { retry_after }),
-                None => {
-                    tracing::warn!("ledd refused Status: {e}");
-                    Err(ApiError::LeddRefused)
-                }
-            }
+            Err(e)
         }
+    }
+}
+
+/// ledd's state: the one it pushed last, else its answer to `Status`.
+async fn status(state: &AppState) -> Result<Status, ApiError> {
+    if let Some(status) = state.ledd().state() {
+        return Ok(status);
+    }
+    match state.ledd().request(tinsel_proto::Request::Status).await {
+        Ok(tinsel_proto::Response::Status(status)) => Ok(status),
+        Ok(other) => {
+            tracing::warn!("ledd answered Status with {other:?}");
+            Err(ApiError::LeddRefused)
+        }
+        Err(e) => match e.retry_after() {
+            Some(retry_after) => Err(ApiError::LeddUnavailable { retry_after }),
+            None => {
+                tracing::warn!("ledd refused Status: {e}");
+                Err(ApiError::LeddRefused)
+            }
+        },
     }
 }
 
