@@ -13,7 +13,11 @@
 //! to ledd. The task clears it whenever the link is not connected (before
 //! the first state, after a hang-up): a state nobody keeps current is not
 //! shown as ledd's, and the reader asks ledd instead, which fails the way
-//! a request fails while ledd is away.
+//! a request fails while ledd is away. After a change the handle made
+//! (a play, off, a brightness) it reads ledd's state once before a reader
+//! sees the kept state again: ledd pushes the change a frame after its
+//! answer, and a reader that asks right after the answer (Home
+//! Assistant's REST light does) must see it.
 
 use tinsel_proto::{Request, Response, Status};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -121,7 +125,21 @@ async fn serve(
                 // A caller that gave up is not served.
                 if !job.reply.is_closed() {
                     let result = link.request(&job.request).await;
-                    let _ = job.reply.send(result);
+                    let changed = matches!(result, Ok(Response::Ok)) && changes_state(&job.request);
+                    match &state {
+                        Some(tx) if changed => {
+                            // ledd pushes this change a frame after its
+                            // answer: until the state is read again, the
+                            // one kept is from before it, and a reader asks
+                            // ledd (queued behind the read below).
+                            tx.send_replace(None);
+                            let _ = job.reply.send(result);
+                            read_state(&mut link, tx).await;
+                        }
+                        _ => {
+                            let _ = job.reply.send(result);
+                        }
+                    }
                 }
             }
             due = link.due() => {
@@ -144,11 +162,42 @@ fn keep_newest(link: &mut Link, tx: &watch::Sender<Option<Pushed>>) {
     if !link.is_connected() {
         tx.send_if_modified(|now| now.take().is_some());
     } else if let Some(status) = newest {
-        tx.send_replace(Some(Pushed {
+        keep(tx, status);
+    }
+}
+
+/// Keeps `status` unless the state kept is newer. A read after a change
+/// ([`read_state`]) can be newer than a push that arrives after it: ledd
+/// counts frames in both, and a state is as of the frame it was taken in.
+fn keep(tx: &watch::Sender<Option<Pushed>>, status: Status) {
+    tx.send_if_modified(|now| {
+        if now.is_some_and(|p| p.status.stats.frames > status.stats.frames) {
+            return false;
+        }
+        *now = Some(Pushed {
             status,
             received: Instant::now(),
-        }));
+        });
+        true
+    });
+}
+
+/// Reads ledd's state after a change this link made: ledd's frame loop
+/// answers `Status` after the change, so the answer shows it.
+async fn read_state(link: &mut Link, tx: &watch::Sender<Option<Pushed>>) {
+    // Pushed before the answer below, so older than it or the same.
+    while link.take_pushed().is_some() {}
+    if let Ok(Response::Status(status)) = link.request(&Request::Status).await {
+        keep(tx, status);
     }
+}
+
+/// Whether ledd's state changes when it answers `request` with `Ok`.
+fn changes_state(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Play { .. } | Request::Off | Request::FadeOff(_) | Request::SetBrightness(_)
+    )
 }
 
 #[cfg(test)]
@@ -197,5 +246,28 @@ mod tests {
             received,
         };
         assert_eq!(dark.at(received + Duration::from_secs(5)), dark.status);
+    }
+
+    #[test]
+    fn a_state_from_an_earlier_frame_does_not_replace_a_newer_one() {
+        let at_frame = |frames, left| {
+            let mut s = timed(left);
+            s.stats.frames = frames;
+            s
+        };
+        let (tx, rx) = watch::channel(None);
+        keep(&tx, at_frame(100, 30));
+        // The push of the change a read after it already showed.
+        keep(&tx, at_frame(99, 31));
+        assert_eq!(rx.borrow().map(|p| p.status), Some(at_frame(100, 30)));
+        // A later change, and a state of the same frame, are kept.
+        keep(&tx, at_frame(101, 20));
+        assert_eq!(rx.borrow().map(|p| p.status), Some(at_frame(101, 20)));
+        keep(&tx, dark());
+        assert_eq!(rx.borrow().map(|p| p.status.stats.frames), Some(101));
+        tx.send_replace(None);
+        // After a hang-up anything goes: a restarted ledd counts from 0.
+        keep(&tx, dark());
+        assert_eq!(rx.borrow().map(|p| p.status), Some(dark()));
     }
 }

@@ -350,6 +350,26 @@ fn a_ledctl_play_shows_in_state_at_once() {
     assert_eq!(v["color"], "blue", "{v}");
 }
 
+/// What a webhook did shows in the very next `/state`: Home Assistant's
+/// REST light asks for the state right after its command. ledd pushes a
+/// change a frame after it answers the command, so webd must not answer
+/// from the state pushed before it meanwhile.
+#[test]
+fn state_right_after_a_webhook_shows_it() {
+    let s = Stack::start();
+    s.state_when("the tree off", |v| v["on"] == false);
+    for i in 0..16 {
+        let hook = if i % 2 == 0 { "fire" } else { "rainbow" };
+        let r = s.hook(hook, None);
+        assert_eq!(r.status, 200, "{hook}: {}", r.json);
+        let v = s.state(&s.ha).json;
+        assert_eq!(
+            v["animation"], hook,
+            "webhook {i}: /state right after it: {v}"
+        );
+    }
+}
+
 /// Keep-alive connections that poll `/state` as fast as webd answers, in
 /// the load test below; the figure (48 of them delayed webhooks to
 /// 0.8 s while each poll waited for ledd's next frame).
