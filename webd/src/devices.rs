@@ -199,7 +199,13 @@ impl Store {
 
     /// Reads `path`, at most [`MAX_FILE_BYTES`]; `None` if it is gone.
     fn read<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Result<Option<T>, StoreError> {
-        let file = match fs::File::open(path) {
+        // Never through a symlink: `webd devices` and `webd pair` read
+        // this directory as root, and webd's user can write into it.
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(tinsel_sandbox::libc::O_NOFOLLOW)
+            .open(path)
+        {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io(path)(e)),
@@ -595,6 +601,29 @@ mod tests {
             s.authenticate("0000000000000000.x", 1),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_planted_symlink_is_not_followed() {
+        let (dir, s) = store();
+        let secret = dir.path().join("secret");
+        fs::write(&secret, r#"{"name":"x","expires":99999999999}"#).unwrap();
+        let link = dir.path().join(format!(
+            "{PAIR_PREFIX}{}",
+            to_hex(&sha256(b"AAAAAAAAAAAAAAAAAAAAAAAA"))
+        ));
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        assert_eq!(
+            s.redeem("AAAAAAAAAAAAAAAAAAAAAAAA", 1, DAY, 32),
+            Err(Redeem::Storage)
+        );
+        std::os::unix::fs::symlink(
+            &secret,
+            dir.path().join(format!("{DEVICE_PREFIX}0000000000000000")),
+        )
+        .unwrap();
+        assert!(s.devices().is_err());
+        assert!(fs::read_to_string(&secret).unwrap().contains("expires"));
     }
 
     #[test]

@@ -47,7 +47,9 @@
   function choose(name) {
     chosen = offer.animations.find((a) => a.name === name) || offer.animations[0];
     for (const b of $('animations').children) {
-      b.setAttribute('aria-checked', String(b.dataset.name === chosen.name));
+      const on = b.dataset.name === chosen.name;
+      b.setAttribute('aria-checked', String(on));
+      b.tabIndex = on ? 0 : -1;
     }
     $('color-row').hidden = !chosen.color;
     $('speed-row').hidden = !chosen.speed;
@@ -66,6 +68,16 @@
       b.addEventListener('click', () => choose(a.name));
       box.append(b);
     }
+    // A radio group: one tab stop, arrow keys move the choice.
+    box.addEventListener('keydown', (e) => {
+      const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+      if (!step) return;
+      e.preventDefault();
+      const all = offer.animations;
+      const i = all.findIndex((a) => a.name === chosen.name);
+      choose(all[(i + step + all.length) % all.length].name);
+      box.querySelector('[aria-checked="true"]').focus();
+    });
     const speed = $('speed');
     speed.min = String(page.speed.min);
     speed.max = String(page.speed.max);
