@@ -96,8 +96,8 @@ pub enum StoreError {
     )]
     Full(u32),
     /// No randomness.
-    #[error("cannot get random bytes from the OS: {0}")]
-    Random(getrandom::Error),
+    #[error("cannot get random bytes from the kernel (getrandom)")]
+    Random,
 }
 
 /// Why a pairing code was not redeemed.
@@ -158,9 +158,17 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     }
 }
 
+/// `N` random bytes from ring (rustls's provider), which asks the kernel
+/// with the `getrandom` syscall directly. Not the `getrandom` crate's 0.3
+/// API: in the static release build it finds no libc `getrandom` symbol and
+/// falls back to opening /dev/urandom, which the sandboxed webd may not
+/// (the packaged unit's container test caught it).
 fn random<const N: usize>() -> Result<[u8; N], StoreError> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b).map_err(StoreError::Random)?;
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut b)
+        .map_err(|_| StoreError::Random)?;
     Ok(b)
 }
 

@@ -103,7 +103,7 @@ pub fn run_pair(config: &Path, name: &str, url: Option<&str>) -> Exit {
             eprintln!("webd: {e}");
             return match e {
                 crate::devices::StoreError::Io { .. } => Exit::Permission,
-                crate::devices::StoreError::Random(_) => Exit::Internal,
+                crate::devices::StoreError::Random => Exit::Internal,
                 _ => Exit::Usage,
             };
         }
