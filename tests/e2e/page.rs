@@ -227,3 +227,54 @@ fn forged_codes_are_counted_until_the_client_is_banned() {
     let listed = webd_cmd(&w, &["devices"]);
     assert!(!stdout(&listed).contains("phone"), "{}", stdout(&listed));
 }
+
+/// `GET path` on the keep-alive connection `s`: the status, the body read.
+fn get_keep_alive(s: &mut tinsel_tests::https::Tls, path: &str) -> Option<u16> {
+    use std::io::{Read as _, Write as _};
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .ok()?;
+    s.flush().ok()?;
+    let head = tinsel_tests::https::read_head(s).ok()?;
+    let len: usize = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("content-length:")
+            .map(|v| v.trim().parse().ok())
+    })??;
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).ok()?;
+    tinsel_tests::https::status_of(&head)
+}
+
+/// A phone back from sleep: webd still holds the keep-alive connections
+/// it left (all 8 of its allowance), and the page opens 6 new ones at once.
+/// Each new one takes the place of one of its own idle ones; none is
+/// refused, and another client's connection is not touched.
+#[test]
+fn a_phone_back_from_sleep_loses_no_request_to_the_connections_it_left() {
+    use std::net::Ipv4Addr;
+    let w = Webd::builder().sections(PAGE).start();
+    let cfg = tinsel_tests::https::client_config(&w.cert_pem, &[b"http/1.1"]);
+    let patience = Duration::from_secs(5);
+    let connect = |src| tinsel_tests::https::tls_from(src, w.port, cfg.clone(), patience).unwrap();
+    let mut other = connect(Ipv4Addr::new(127, 0, 0, 2));
+    assert_eq!(get_keep_alive(&mut other, "/healthz"), Some(200));
+    let phone = Ipv4Addr::LOCALHOST;
+    let mut left: Vec<_> = (0..8).map(|_| connect(phone)).collect();
+    for s in &mut left {
+        assert_eq!(get_keep_alive(s, "/page/app.css"), Some(200));
+    }
+    let back: Vec<_> = (0..6)
+        .map(|_| {
+            let cfg = cfg.clone();
+            let port = w.port;
+            std::thread::spawn(move || {
+                let mut s = tinsel_tests::https::tls_from(phone, port, cfg, patience).ok()?;
+                get_keep_alive(&mut s, "/page/app.js")
+            })
+        })
+        .collect();
+    let answers: Vec<_> = back.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(answers, vec![Some(200); 6], "the new connections' answers");
+    // The other client's connection was not displaced.
+    assert_eq!(get_keep_alive(&mut other, "/healthz"), Some(200));
+}
