@@ -38,6 +38,7 @@ pub fn daemon_plan(
         keep_fds: keep.to_vec(),
         user: config.common.identity()?,
         read_only_paths,
+        writable_dirs: Vec::new(),
         connect_tcp: vec![config.broker.port],
         ledd_socket: config.common.ledd_socket.clone(),
         landlock: config.common.landlock,

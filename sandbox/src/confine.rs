@@ -50,6 +50,11 @@ pub struct Plan {
     pub user: Option<Identity>,
     /// Files and directories that stay readable (Landlock); nothing else.
     pub read_only_paths: Vec<PathBuf>,
+    /// Directories in which files may be created, renamed and removed
+    /// (webd's devices directory), each with its whole tree; nothing else
+    /// is writable. The daemon's seccomp allowlist must then let it create
+    /// files (`tinsel_sandbox::syscalls::create_files`).
+    pub writable_dirs: Vec<PathBuf>,
     /// TCP ports `connect` may reach (mqttd's broker); none: no TCP at all.
     /// Binding TCP is always denied.
     pub connect_tcp: Vec<u16>,
@@ -67,6 +72,7 @@ impl Plan {
     fn landlock_rules(&self) -> ll::Rules {
         ll::Rules {
             read_only: self.read_only_paths.clone(),
+            read_write: self.writable_dirs.clone(),
             deny_tcp: true,
             connect_tcp: self.connect_tcp.clone(),
             scope: true,

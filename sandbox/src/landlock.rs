@@ -166,6 +166,10 @@ pub struct Rules {
     /// tree, read files + list directories; a file: read only). Everything
     /// else is denied, including writes to these.
     pub read_only: Vec<PathBuf>,
+    /// Directories whose tree may also be written: files read, created,
+    /// written, truncated, renamed within and removed. No directories
+    /// made, no devices, sockets, pipes or links.
+    pub read_write: Vec<PathBuf>,
     /// Deny TCP bind and connect (ABI 4).
     pub deny_tcp: bool,
     /// With `deny_tcp`: the TCP ports `connect` may still reach (mqttd's
@@ -317,6 +321,9 @@ pub fn restrict(
     for path in &rules.read_only {
         beneath.push(read_only_rule(path)?);
     }
+    for path in &rules.read_write {
+        beneath.push(read_write_rule(path)?);
+    }
 
     let level = match policy {
         LandlockPolicy::BestEffort => CompatLevel::BestEffort,
@@ -369,6 +376,26 @@ fn read_only_rule(path: &Path) -> Result<PathBeneath<PathFd>, LandlockError> {
         AccessFs::ReadFile.into()
     };
     let fd = PathFd::new(path).map_err(|e| err(io::Error::other(e)))?;
+    Ok(PathBeneath::new(fd, access))
+}
+
+fn read_write_rule(path: &Path) -> Result<PathBeneath<PathFd>, LandlockError> {
+    let err = |source| LandlockError::Path {
+        path: path.to_owned(),
+        source,
+    };
+    if !std::fs::metadata(path).map_err(err)?.is_dir() {
+        return Err(err(io::Error::other(
+            "a writable path must be a directory: create it, or name its directory",
+        )));
+    }
+    let fd = PathFd::new(path).map_err(|e| err(io::Error::other(e)))?;
+    let access = AccessFs::ReadFile
+        | AccessFs::ReadDir
+        | AccessFs::WriteFile
+        | AccessFs::MakeReg
+        | AccessFs::RemoveFile
+        | AccessFs::Truncate;
     Ok(PathBeneath::new(fd, access))
 }
 

@@ -208,6 +208,36 @@ pub fn read_files() -> Vec<Rule> {
     v
 }
 
+/// Creating files in a writable directory (webd's devices directory),
+/// atomically: [`read_files`]' `openat` widened to a second form, a new
+/// file opened write-only (`O_WRONLY | O_CREAT | O_EXCL`; never an
+/// existing file opened for writing, truncated or appended to), then
+/// `fsync`, rename and unlink. seccomp cannot see paths: Landlock (and the
+/// unit's `ReadWritePaths=`) keep these calls inside the directory. Replaces
+/// [`read_files`]' `openat` rule, which a daemon drops first.
+pub fn create_files() -> Vec<Rule> {
+    let mut v = Vec::new();
+    allow!(v; SYS_fdatasync, SYS_fsync);
+    v.push(Rule::allow_any(
+        "SYS_openat",
+        libc::SYS_openat,
+        &[
+            &[Cond::masked_eq(2, OPEN_WRITE_FLAGS, 0)],
+            &[Cond::masked_eq(
+                2,
+                OPEN_WRITE_FLAGS | libc::O_EXCL as u32,
+                (libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL) as u32,
+            )],
+        ],
+    ));
+    #[cfg(any(target_arch = "x86_64", target_arch = "arm"))]
+    allow!(v; SYS_rename, SYS_unlink);
+    #[cfg(any(target_arch = "x86_64", target_arch = "arm"))]
+    allow!(v; SYS_renameat);
+    allow!(v; SYS_renameat2, SYS_unlinkat);
+    v
+}
+
 /// Using stream and datagram sockets the daemon holds or accepts:
 /// accept, receive, send, options, names, shutdown. No `bind`, `listen`.
 pub fn socket_io() -> Vec<Rule> {

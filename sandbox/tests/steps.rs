@@ -270,6 +270,7 @@ mod close_inherited_fds {
 fn landlock_rules(f: &Fixture) -> ll::Rules {
     ll::Rules {
         read_only: vec![f.config.clone()],
+        read_write: vec![],
         deny_tcp: true,
         connect_tcp: Vec::new(),
         scope: true,
@@ -401,6 +402,7 @@ mod landlock_fs {
         let f = fixture();
         let rules = ll::Rules {
             read_only: vec![f.root.join("does-not-exist")],
+            read_write: vec![],
             deny_tcp: true,
             connect_tcp: Vec::new(),
             scope: true,
@@ -526,6 +528,7 @@ mod landlock_fallbacks {
     fn no_paths() -> ll::Rules {
         ll::Rules {
             read_only: vec![],
+            read_write: vec![],
             deny_tcp: true,
             connect_tcp: Vec::new(),
             scope: true,

@@ -38,6 +38,9 @@
 #     seccomp "kill process"), and no process died of SIGSYS;
 #   - `systemctl reload webd` (SIGHUP: re-reads config, certificate and the
 #     credential key under Landlock) keeps webd serving;
+#   - with [page] on, `webd pair` and the code's POST pair a device whose
+#     file webd writes into /var/lib/tinsel/webd (StateDirectory=, tinsel-web
+#     0700), the device plays, and `webd revoke` makes it 401;
 #   - ledd's frame loop thread runs SCHED_FIFO (priority 10) and every other
 #     thread of ledd SCHED_OTHER, as root and with ledd-spi.conf;
 #   - after `systemctl restart ledd` webd reconnects by itself;
@@ -302,6 +305,26 @@ r=$(post fire "$token")
 [ "$(main_pid webd.service)" = "$pid" ] || fail "webd restarted instead of reloading"
 ! jwebd --since "@$since" | grep -q 'reload failed' || fail "webd: $(jwebd --since "@$since" | grep 'reload failed')"
 ok "same process, no 'reload failed', hooks still work"
+
+step "the page: pairing writes only /var/lib/tinsel/webd (StateDirectory=)"
+inside sed -i 's/^enabled = false$/enabled = true/' /etc/tinsel/webd.toml
+inside timeout 15 systemctl restart webd.service || fail "systemctl restart webd"
+link=$(inside webd pair --config /etc/tinsel/webd.toml --url https://127.0.0.1 --name ct-phone 2>/dev/null | grep '^https://') ||
+  fail "webd pair printed no link"
+code=${link#*#}
+page_curl() { inside curl -sS --max-time 15 --cacert /etc/tinsel/tls/fullchain.pem -H 'Origin: https://127.0.0.1' -H 'Content-Type: application/json' "$@"; }
+headers=$(page_curl -D - -o /dev/null -d "{\"code\":\"$code\"}" https://127.0.0.1/pair) || fail "POST /pair"
+cookie=$(grep -i '^set-cookie: __Host-tinsel-device=' <<<"$headers" | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r')
+[ -n "$cookie" ] || fail "pairing set no device cookie: $headers"
+[ "$(inside stat -c '%U %a' /var/lib/tinsel/webd)" = "tinsel-web 700" ] || fail "/var/lib/tinsel/webd is not tinsel-web 0700"
+inside sh -c 'stat -c "%U %a %n" /var/lib/tinsel/webd/device-*' | grep -q '^tinsel-web 600 ' || fail "no device file owned by tinsel-web, 0600"
+r=$(page_curl -H "Cookie: $cookie" -o /dev/null -w '%{http_code}' -d '{"animation":"comet"}' https://127.0.0.1/page/play)
+[ "$r" = 200 ] || fail "the paired device's play: $r"
+[ "$(animation || true)" = comet ] || fail "ledd does not play comet after the page's play"
+inside webd revoke --config /etc/tinsel/webd.toml ct-phone >/dev/null || fail "webd revoke"
+r=$(page_curl -H "Cookie: $cookie" -o /dev/null -w '%{http_code}' -d '{"animation":"solid"}' https://127.0.0.1/page/play)
+[ "$r" = 401 ] || fail "a revoked device's play: $r"
+ok "paired under the unit (device file tinsel-web 0600 in /var/lib/tinsel/webd), played comet, revoked: 401"
 
 # ------------------------------------------------------------------- ledd
 step "ledd"

@@ -17,6 +17,7 @@ mod hostile_config;
 mod ledd;
 mod mqtt;
 mod narrow_tokens;
+mod page;
 mod schedule;
 mod startup;
 mod state;

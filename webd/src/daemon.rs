@@ -87,6 +87,18 @@ pub enum StartError {
         #[source]
         source: io::Error,
     },
+    /// The page's devices directory cannot be made or given to webd's user.
+    #[error(
+        "[page] devices_dir {}: {source}; create it owned by webd's user, mode 0700 (systemd's StateDirectory=tinsel/webd does)",
+        path.display()
+    )]
+    DevicesDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Everything webd needs to serve, obtained before any thread exists: the
@@ -123,6 +135,7 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
     let tls = tls::load(&config.tls, &config.client_auth, &resumption)?;
     let expiry = tls::expiry(&config.tls.cert).ok();
     let (listeners, socket_activated) = listeners(&config)?;
+    devices_dir(&config)?;
     Ok(Prepared {
         config,
         tls,
@@ -131,6 +144,35 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, StartError> {
         listeners,
         socket_activated,
     })
+}
+
+/// With the page on, makes sure its devices directory exists (mode 0700),
+/// owned by the user webd drops to when started as root: Landlock can
+/// only name a path that exists, and the sandbox makes it webd's one
+/// writable place. systemd's `StateDirectory=` has made it already.
+fn devices_dir(config: &Config) -> Result<(), StartError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if !config.page.enabled {
+        return Ok(());
+    }
+    let dir = &config.page.devices_dir;
+    let err = |source| StartError::DevicesDir {
+        path: dir.clone(),
+        source,
+    };
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
+        if let Some(who) = config.common.identity()?
+            && rustix::process::geteuid().is_root()
+        {
+            std::os::unix::fs::chown(dir, Some(who.uid), Some(who.gid)).map_err(err)?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes room for the sockets `limits.max_connections` implies: raises the
@@ -303,7 +345,7 @@ pub fn check_expiry(cert: &Path, expiry: Option<&Expiry>) {
 pub fn reload(state: &AppState, resumption: &Resumption) -> Option<(PathBuf, Option<Expiry>)> {
     let old = state.live();
     let path = &old.config.path;
-    let config = match Config::load(path) {
+    let mut config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("reload failed, keeping the running config and certificate: {e}");
@@ -318,6 +360,9 @@ pub fn reload(state: &AppState, resumption: &Resumption) -> Option<(PathBuf, Opt
         }
     };
     let restart = old.config.restart_only_changes(&config);
+    // The devices directory is in the sandbox's write set, fixed at start.
+    config.page.enabled = old.config.page.enabled;
+    config.page.devices_dir = old.config.page.devices_dir.clone();
     if !restart.is_empty() {
         tracing::warn!(
             "{}: changes to {} take effect only after a restart",

@@ -15,6 +15,8 @@
 //!   access, networks, hooks); it imports neither.
 //! - [`config`]: the TOML file, parsed then validated into types that cannot
 //!   be invalid.
+//! - [`devices`]: the devices directory, the one place webd writes: pairing
+//!   codes and paired devices.
 //! - [`tls`]: rustls (ring provider) server configuration from PEM files.
 //! - [`http`]: the axum router, auth, bans, limits and the connection loop.
 //! - [`cli`]: the one-shot commands (`token new`, `cert self-signed`,
@@ -25,6 +27,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod devices;
 pub mod domain;
 pub mod http;
 pub mod sandbox;

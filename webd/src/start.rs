@@ -57,6 +57,11 @@ impl Daemon for Webd {
                 days,
                 force,
             } => crate::cli::cert::run_client(&dir, &name, days, force),
+            Command::Pair { config, name, url } => {
+                crate::cli::pair::run_pair(&config, &name, url.as_deref())
+            }
+            Command::Devices { config } => crate::cli::pair::run_devices(&config),
+            Command::Revoke { config, name } => crate::cli::pair::run_revoke(&config, &name),
             Command::ProbeLedd(p) => tinsel_daemon::probe::run_child(
                 crate::daemon::LEDD_PEER,
                 &p.socket,
@@ -119,6 +124,7 @@ impl StartFailure for StartError {
             },
             StartError::ListenFd { .. } => Exit::Unavailable,
             StartError::ConfigPath { .. } => Exit::Config,
+            StartError::DevicesDir { source, .. } => io_exit(source),
         }
     }
 }

@@ -132,6 +132,28 @@ fn bad_configs_exit_78_naming_key_and_file() {
 }
 
 #[test]
+fn check_config_says_where_the_page_keeps_its_devices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = format!(
+        "{}[page]\nenabled = true\ndevices_dir = \"devices\"\n",
+        users()
+    );
+    let path = write_config(dir.path(), &extra);
+    let check = || {
+        let out = webd(&["--check-config", &path.display().to_string()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(check().contains("does not exist yet"), "{}", check());
+    std::fs::create_dir(dir.path().join("devices")).expect("mkdir");
+    assert!(
+        check().contains("page on: 0 device(s) paired in"),
+        "{}",
+        check()
+    );
+}
+
+#[test]
 fn token_new_prints_a_token_once_and_its_hash_line() {
     let a = webd(&["token", "new", "ifttt", "--hook", "color"]);
     assert!(a.status.success());

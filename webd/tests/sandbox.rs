@@ -727,3 +727,146 @@ mod runtime {
         }
     }
 }
+
+/// With `[page] enabled = true`: the devices directory is the one place
+/// webd writes (Landlock's only writable rule, seccomp's only writing
+/// `openat` form: a new file), and everything a device needs works there.
+mod devices_dir {
+    use super::*;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    /// A fixture with the page on and its devices directory made, owned by
+    /// the user the sandbox ends as.
+    fn page_fixture() -> (Fixture, PathBuf) {
+        let f = fixture_with(true, "[page]\nenabled = true\ndevices_dir = \"devices\"\n");
+        let dir = f.config.page.devices_dir.clone();
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let (uid, gid) = sandboxed_ids();
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+        (f, dir)
+    }
+
+    fn errno(e: std::io::Error) -> i32 {
+        e.raw_os_error().unwrap_or(-1)
+    }
+
+    /// `O_WRONLY | O_CREAT | O_EXCL`: the one way webd may open to write.
+    fn create_new(path: &Path) -> Result<(), i32> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map(|_| ())
+            .map_err(errno)
+    }
+
+    /// Landlock denies it where the kernel has Landlock; without it, the
+    /// unit's `ReadWritePaths=` is what stands (not tested here).
+    fn assert_fs_denied(run: &Run) {
+        if tinsel_sandbox::landlock::probe().abi().is_some() {
+            run.assert_denied(&[libc::EACCES, libc::EXDEV]);
+        } else {
+            run.assert_succeeded();
+        }
+    }
+
+    #[test]
+    fn the_plan_names_the_devices_dir_as_its_one_writable_place() {
+        let (f, dir) = page_fixture();
+        assert_eq!(f.plan(&[]).writable_dirs, vec![dir]);
+        assert!(fixture().plan(&[]).writable_dirs.is_empty());
+    }
+
+    tinsel_sandbox::attack! {
+        /// Pairing and using a device, as webd does it, inside the sandbox.
+        fn a_device_pairs_and_is_used_inside_the_sandbox(t) {
+            let (f, dir) = page_fixture();
+            let store = webd::devices::Store::new(&dir);
+            let code = store.add_pairing("phone", 0, u64::MAX, 4).unwrap();
+            t.run(
+                || apply_and_check_landlock_report(&f.plan(&[])),
+                move || {
+                    let (found, cookie) =
+                        store.redeem(&code, 1, 1000, 4).map_err(|_| 1)?;
+                    store.authenticate(&cookie, 2).map_err(|_| 2)?.ok_or(3)?;
+                    store.touch(&found, 1 + 2 * webd::devices::TOUCH_PERIOD).map_err(|_| 4)?;
+                    (store.devices().map_err(|_| 5)?.len() == 1).then_some(()).ok_or(6)
+                },
+            )
+            .assert_succeeded();
+        }
+
+        fn creating_a_file_beside_the_config_is_denied(t) {
+            let (f, _) = page_fixture();
+            let target = f.config.path.with_file_name("planted");
+            let run = t.run(|| apply(&f.plan(&[])), || create_new(&target));
+            assert_fs_denied(&run);
+            if tinsel_sandbox::landlock::probe().abi().is_some() {
+                assert!(!target.exists());
+            }
+        }
+
+        fn creating_a_file_under_tmp_is_denied(t) {
+            let (f, _) = page_fixture();
+            let target = PathBuf::from(format!("/tmp/tinsel-webd-page-{}", std::process::id()));
+            let run = t.run(|| apply(&f.plan(&[])), || create_new(&target));
+            assert_fs_denied(&run);
+            let _ = std::fs::remove_file(&target);
+        }
+
+        fn moving_a_device_file_out_of_the_dir_is_denied(t) {
+            let (f, dir) = page_fixture();
+            let inside = dir.join("device-0000000000000000");
+            std::fs::write(&inside, "{}").unwrap();
+            let (uid, gid) = sandboxed_ids();
+            std::os::unix::fs::chown(&inside, Some(uid), Some(gid)).unwrap();
+            let outside = f.config.path.with_file_name("moved");
+            let run = t.run(
+                || apply(&f.plan(&[])),
+                || std::fs::rename(&inside, &outside).map_err(errno),
+            );
+            assert_fs_denied(&run);
+        }
+
+        fn removing_the_config_file_is_denied(t) {
+            let (f, _) = page_fixture();
+            let config = f.config.path.clone();
+            let run = t.run(|| apply(&f.plan(&[])), || std::fs::remove_file(&config).map_err(errno));
+            // As nobody, DAC denies it too (the directory is root's).
+            if as_root() {
+                run.assert_denied(&[libc::EACCES]);
+            } else {
+                assert_fs_denied(&run);
+            }
+            assert!(config.exists());
+        }
+
+        /// An existing file opened for writing (truncating): seccomp kills,
+        /// even in the devices directory.
+        fn truncating_a_file_in_the_devices_dir_is_killed(t) {
+            let (f, dir) = page_fixture();
+            let path = dir.join("device-0000000000000000");
+            t.run(|| apply(&f.plan(&[])), || attack::write_file(path.to_str().unwrap()))
+                .assert_killed_by_sigsys();
+        }
+
+        fn appending_to_a_file_in_the_devices_dir_is_killed(t) {
+            let (f, dir) = page_fixture();
+            let path = dir.join("device-0000000000000000");
+            std::fs::write(&path, "{}").unwrap();
+            t.run(
+                || apply(&f.plan(&[])),
+                || {
+                    std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&path)
+                        .map(|_| ())
+                        .map_err(errno)
+                },
+            )
+            .assert_killed_by_sigsys();
+        }
+    }
+}

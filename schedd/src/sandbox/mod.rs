@@ -33,6 +33,7 @@ pub fn daemon_plan(config: &Config, seccomp: SeccompMode) -> Result<Plan, Config
         keep_fds: Vec::new(),
         user: config.common.identity()?,
         read_only_paths: vec![config.path.clone()],
+        writable_dirs: Vec::new(),
         connect_tcp: Vec::new(),
         ledd_socket: config.common.ledd_socket.clone(),
         landlock: config.common.landlock,

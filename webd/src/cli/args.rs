@@ -40,7 +40,25 @@ pub enum Command {
         force: bool,
     },
     ProbeLedd(ProbeArgs),
+    /// `webd pair --name NAME`.
+    Pair {
+        config: PathBuf,
+        name: String,
+        url: Option<String>,
+    },
+    /// `webd devices`.
+    Devices {
+        config: PathBuf,
+    },
+    /// `webd revoke NAME`.
+    Revoke {
+        config: PathBuf,
+        name: String,
+    },
 }
+
+/// The config the page's commands read unless `--config` says.
+pub const DEFAULT_CONFIG: &str = "/etc/tinsel/webd.toml";
 
 /// `cert self-signed`'s names when no `--name` is given.
 pub const DEFAULT_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -54,6 +72,9 @@ const CERT_USAGE: &str = "webd cert <COMMAND>";
 const SELF_SIGNED_USAGE: &str = "webd cert self-signed [OPTIONS] --out <DIR>";
 const CLIENT_USAGE: &str = "webd cert client [OPTIONS] --dir <DIR> <NAME>";
 const CHECK_USAGE: &str = "webd check";
+const PAIR_USAGE: &str = "webd pair [--config <FILE>] [--url <URL>] --name <NAME>";
+const DEVICES_USAGE: &str = "webd devices [--config <FILE>]";
+const REVOKE_USAGE: &str = "webd revoke [--config <FILE>] <NAME>";
 const PROBE_USAGE: &str = "webd probe-ledd --socket <PATH> [--user <USER> [--group <GROUP>]]";
 
 const PROGRAM: Program = Program {
@@ -69,13 +90,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Usage> 
         "check" => usage::bare(p, CHECK_USAGE, help::CHECK, Command::Check),
         "token" => token(p),
         "cert" => cert(p),
+        "pair" => page_command(p, PageCommand::Pair),
+        "devices" => page_command(p, PageCommand::Devices),
+        "revoke" => page_command(p, PageCommand::Revoke),
         "probe-ledd" => Ok(Step::Run(Command::ProbeLedd(usage::probe_ledd(
             p,
             PROBE_USAGE,
         )?))),
         other => Err(Usage::new(
             USAGE,
-            format!("unknown command '{other}'; the commands are check, token and cert"),
+            format!(
+                "unknown command '{other}'; the commands are check, token, cert, pair, devices and revoke"
+            ),
         )),
     })
 }
@@ -108,6 +134,54 @@ fn token_new(p: &mut Parser) -> Result<Step<Command>, Usage> {
         hooks,
         signed,
     }))
+}
+
+#[derive(Clone, Copy)]
+enum PageCommand {
+    Pair,
+    Devices,
+    Revoke,
+}
+
+/// `pair`, `devices` and `revoke`: the page's commands, each reading the
+/// config for `[page]`.
+fn page_command(p: &mut Parser, which: PageCommand) -> Result<Step<Command>, Usage> {
+    let (usage, help) = match which {
+        PageCommand::Pair => (PAIR_USAGE, help::PAIR),
+        PageCommand::Devices => (DEVICES_USAGE, help::DEVICES),
+        PageCommand::Revoke => (REVOKE_USAGE, help::REVOKE),
+    };
+    let bad = Usage::lexopt(usage);
+    let (mut config, mut name, mut url) = (PathBuf::from(DEFAULT_CONFIG), None, None);
+    while let Some(arg) = p.next().map_err(&bad)? {
+        match arg {
+            Arg::Long("config") => config = PathBuf::from(p.value().map_err(&bad)?),
+            Arg::Long("name") if matches!(which, PageCommand::Pair) => {
+                name = Some(p.value().map_err(&bad)?.string().map_err(&bad)?);
+            }
+            Arg::Long("url") if matches!(which, PageCommand::Pair) => {
+                url = Some(p.value().map_err(&bad)?.string().map_err(&bad)?);
+            }
+            Arg::Value(v) if matches!(which, PageCommand::Revoke) && name.is_none() => {
+                name = Some(v.string().map_err(&bad)?);
+            }
+            Arg::Short('h') | Arg::Long("help") => return Ok(Step::Help(help)),
+            other => return Err(bad(other.unexpected())),
+        }
+    }
+    let command = match which {
+        PageCommand::Pair => Command::Pair {
+            config,
+            name: name.ok_or_else(|| Usage::new(usage, "--name <NAME> is required"))?,
+            url,
+        },
+        PageCommand::Devices => Command::Devices { config },
+        PageCommand::Revoke => Command::Revoke {
+            config,
+            name: name.ok_or_else(|| Usage::new(usage, "the device's NAME is required"))?,
+        },
+    };
+    Ok(Step::Run(command))
 }
 
 fn cert(p: &mut Parser) -> Result<Step<Command>, Usage> {
@@ -264,6 +338,27 @@ mod tests {
         assert_eq!(days, DEFAULT_CLIENT_DAYS);
         assert_eq!(run(&["check"]).command, Some(Command::Check));
         assert_eq!(
+            run(&["pair", "--name", "Anna's phone"]).command,
+            Some(Command::Pair {
+                config: DEFAULT_CONFIG.into(),
+                name: "Anna's phone".into(),
+                url: None,
+            })
+        );
+        assert_eq!(
+            run(&["revoke", "--config", "w.toml", "phone"]).command,
+            Some(Command::Revoke {
+                config: "w.toml".into(),
+                name: "phone".into(),
+            })
+        );
+        assert_eq!(
+            run(&["devices"]).command,
+            Some(Command::Devices {
+                config: DEFAULT_CONFIG.into()
+            })
+        );
+        assert_eq!(
             run(&["probe-ledd", "--socket", "s", "--user", "webd"]).command,
             Some(Command::ProbeLedd(ProbeArgs {
                 socket: "s".into(),
@@ -333,5 +428,8 @@ mod tests {
                 .contains("--group needs --user")
         );
         assert!(refused(&["check", "extra"]).contains("\"extra\""));
+        assert!(refused(&["pair"]).contains("--name <NAME> is required"));
+        assert!(refused(&["revoke"]).contains("NAME is required"));
+        assert!(refused(&["devices", "--name", "x"]).contains("--name"));
     }
 }

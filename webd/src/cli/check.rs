@@ -182,6 +182,9 @@ pub fn run(path: &Path) -> Exit {
         config.hooks.len(),
         config.tls.cert.display()
     );
+    if config.page.enabled {
+        println!("{}", page_summary(&config));
+    }
     if let Some(who) = &who {
         for warning in reload_warnings(&config, who) {
             eprintln!("webd: warning: {warning}");
@@ -189,6 +192,30 @@ pub fn run(path: &Path) -> Exit {
     }
     tinsel_daemon::probe::check_ledd(LEDD_PEER, &config.common);
     Exit::Ok
+}
+
+/// What `--check-config` says about the page (`[page] enabled = true`):
+/// where its devices live and how many are paired.
+pub fn page_summary(config: &Config) -> String {
+    let dir = &config.page.devices_dir;
+    if !dir.is_dir() {
+        return format!(
+            "page on: {} does not exist yet; webd creates it at start (the packaged unit: StateDirectory=tinsel/webd), then pair a phone with `webd pair --name NAME`",
+            dir.display()
+        );
+    }
+    match crate::devices::Store::new(dir).devices() {
+        Ok(d) => format!(
+            "page on: {} device(s) paired in {} (at most {})",
+            d.len(),
+            dir.display(),
+            config.page.max_devices
+        ),
+        Err(e) => format!(
+            "page on: devices in {}, which cannot be listed: {e}",
+            dir.display()
+        ),
+    }
 }
 
 /// The client CA, read and turned into a verifier as the daemon would.

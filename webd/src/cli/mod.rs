@@ -7,12 +7,14 @@
 //! - [`token`]: `token new`, a random token and its `[[tokens]]` lines.
 //! - [`cert`]: `cert self-signed`, a certificate and key for a first test;
 //!   `cert client`, a client CA and a client certificate for mTLS.
+//! - [`pair`]: `pair`, `devices`, `revoke`: the page's paired devices.
 //! - [`check`]: `--check-config`: the certificate and key, whether webd's
 //!   user can re-read its files on reload, and which role ledd gives it.
 
 pub mod args;
 pub mod cert;
 pub mod check;
+pub mod pair;
 pub mod token;
 
 use std::io;

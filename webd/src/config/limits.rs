@@ -27,8 +27,9 @@ pub const MAX_CONNECTIONS: u32 = 4096;
 pub const DEFAULT_CONNECTIONS_PER_CLIENT: u32 = 8;
 
 /// TLS handshakes one client may have in progress by default. Each costs
-/// real CPU time on a Pi Zero.
-pub const DEFAULT_HANDSHAKES_PER_CLIENT: u32 = 4;
+/// real CPU time on a Pi Zero; a browser opens up to 6 connections to a
+/// host at once (the page's cold load), and none may be refused.
+pub const DEFAULT_HANDSHAKES_PER_CLIENT: u32 = 6;
 
 /// Sizes and timeouts for connections and requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +179,7 @@ mod tests {
     fn admission_limits_default_within_max_connections_and_are_checked() {
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.limits.max_connections_per_client, 8);
-        assert_eq!(c.limits.max_handshakes_per_client, 4);
+        assert_eq!(c.limits.max_handshakes_per_client, 6);
         assert_eq!(c.limits.proxy_max_connections, 32);
         assert_eq!(c.limits.handshake_timeout, Duration::from_secs(3));
         assert_eq!(c.limits.first_request_timeout, Duration::from_secs(10));

@@ -12,7 +12,7 @@
 //! - `validate.rs`: the validation driver and its helpers; each section's
 //!   checks are in its own file: `listen.rs` (`listen`,
 //!   `trusted_proxies`), `tls.rs`, `limits.rs`, `ban.rs`, `hooks.rs`,
-//!   `tokens.rs`; `ledd_socket`, `user`, `group` and `[sandbox]` are the
+//!   `tokens.rs`, `page.rs`; `ledd_socket`, `user`, `group` and `[sandbox]` are the
 //!   daemon kit's [`Common`], as in every client of ledd.
 //! - `error.rs`: [`ConfigError`] and the multi-line TOML error display.
 //! - `example.toml`: the commented example `webd --example-config` prints.
@@ -25,6 +25,7 @@ mod error;
 mod hooks;
 mod limits;
 mod listen;
+mod page;
 mod raw;
 mod tls;
 mod tokens;
@@ -47,6 +48,7 @@ use self::raw::RawConfig;
 use self::validate::Validator;
 use crate::domain::hook::Hook;
 use crate::domain::net::{ClientHeader, IpNet};
+use crate::domain::page::Page;
 use crate::domain::token::Token;
 use tinsel_daemon::config::{self, Common};
 
@@ -80,6 +82,8 @@ pub struct Config {
     pub tokens: Vec<Token>,
     /// The hooks by name.
     pub hooks: BTreeMap<String, Hook>,
+    /// `[page]`: the page, its devices and what they may do.
+    pub page: Page,
 }
 
 impl Config {
@@ -113,6 +117,11 @@ impl Config {
         }
         if self.limits.max_connections != new.limits.max_connections {
             keys.push("limits.max_connections");
+        }
+        // The devices directory is in the sandbox's write set.
+        if self.page.devices_dir != new.page.devices_dir || (self.page.enabled != new.page.enabled)
+        {
+            keys.push("page.enabled and page.devices_dir");
         }
         keys
     }

@@ -31,6 +31,22 @@ pub(super) struct RawConfig {
     pub(super) hooks: BTreeMap<String, RawHook>,
     #[serde(default)]
     pub(super) sandbox: RawSandbox,
+    #[serde(default)]
+    pub(super) page: RawPage,
+}
+
+/// `[page]`: off unless `enabled = true`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPage {
+    #[serde(default)]
+    pub(super) enabled: bool,
+    pub(super) devices_dir: Option<PathBuf>,
+    pub(super) animations: Option<Vec<String>>,
+    pub(super) allow_from: Option<Vec<String>>,
+    pub(super) rate: Option<String>,
+    pub(super) device_days: Option<u32>,
+    pub(super) max_devices: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -123,27 +123,7 @@ impl Validator<'_> {
     /// `state`, `allow_from`, `rate` and `expires` of `tokens[i]`.
     fn access(&self, i: usize, t: &RawToken) -> Result<Access, ConfigError> {
         let key = |k: &str| format!("tokens[{i}].{k}");
-        let allow_from = match &t.allow_from {
-            None => Vec::new(),
-            Some(list) if list.is_empty() => {
-                return Err(self.err(
-                    key("allow_from"),
-                    "is empty, which would refuse the token everywhere: list networks (e.g. [\"10.0.0.0/8\"]) or remove the key",
-                ));
-            }
-            Some(list) => list
-                .iter()
-                .enumerate()
-                .map(|(j, s)| {
-                    IpNet::parse(s).ok_or_else(|| {
-                        self.err(
-                            format!("tokens[{i}].allow_from[{j}]"),
-                            format!("`{s}` is not an IP address or network (e.g. \"10.0.0.0/8\", \"2001:db8::/32\")"),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
+        let allow_from = self.allow_from(&format!("tokens[{i}]"), t.allow_from.as_deref())?;
         let rate = t
             .rate
             .as_deref()
@@ -183,6 +163,35 @@ impl Validator<'_> {
             rate,
             expires,
         })
+    }
+
+    /// The `allow_from` of the table at `table` (`tokens[0]`, `page`):
+    /// none is anywhere, an empty list is refused (it would refuse
+    /// everywhere).
+    pub(super) fn allow_from(
+        &self,
+        table: &str,
+        list: Option<&[String]>,
+    ) -> Result<Vec<IpNet>, ConfigError> {
+        match list {
+            None => Ok(Vec::new()),
+            Some([]) => Err(self.err(
+                format!("{table}.allow_from"),
+                "is empty, which would refuse the token everywhere: list networks (e.g. [\"10.0.0.0/8\"]) or remove the key",
+            )),
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(j, s)| {
+                    IpNet::parse(s).ok_or_else(|| {
+                        self.err(
+                            format!("{table}.allow_from[{j}]"),
+                            format!("`{s}` is not an IP address or network (e.g. \"10.0.0.0/8\", \"2001:db8::/32\")"),
+                        )
+                    })
+                })
+                .collect(),
+        }
     }
 
     /// A `rate` value (`10/min`), or an error naming `key`.

@@ -46,6 +46,7 @@ impl Validator<'_> {
         let hooks = self.hooks(raw.hooks)?;
         let tokens = self.tokens(raw.tokens, &hooks)?;
         self.client_cert_tokens(&client_auth, &tokens)?;
+        let page = self.page(raw.page)?;
         Ok(Config {
             path: self.path.to_owned(),
             listen,
@@ -58,6 +59,7 @@ impl Validator<'_> {
             ban,
             tokens,
             hooks,
+            page,
         })
     }
 }

@@ -2,6 +2,14 @@
 //! and the `until` time `GET /state` reports. Howard Hinnant's
 //! `days_from_civil` / `civil_from_days` (proleptic Gregorian calendar).
 
+/// Seconds since 1970-01-01 now (0 on a clock set before it).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Days since 1970-01-01 of a real calendar day from 1970 to 9999.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i64> {
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);

@@ -4,8 +4,10 @@
 //!
 //! The connection loop accepts first and asks [`Admission::admit`] second.
 //! A newcomer is refused (closed at once) only when its own client is over
-//! its allowance: too many connections, or too many TLS handshakes in
-//! progress. When every slot is taken, the newcomer takes the slot of the
+//! its allowance: too many TLS handshakes in progress, or too many
+//! connections none of which is a served, idle one it could replace (a
+//! client at its allowance displaces its own longest-idle keep-alive
+//! connection, as a phone back from sleep needs). When every slot is taken, the newcomer takes the slot of the
 //! connection that has earned it least, in this order:
 //!
 //! 1. dead weight: not one byte received after [`SILENT_GRACE`] (a real
@@ -208,11 +210,18 @@ impl<H> Admission<H> {
     ) -> Result<Admitted<H>, Refused> {
         let key = net_key(ip);
         let count = self.clients.get(&key).copied().unwrap_or_default();
-        if count.connections >= allowance.connections {
-            return Err(Refused::Connections {
+        // At its allowance, a client's newcomer takes the place of that
+        // client's own longest-idle served connection: a phone back from
+        // sleep reconnects while webd still holds the keep-alive
+        // connections it left, and must not be refused for them. A client
+        // only ever displaces itself.
+        let own = if count.connections >= allowance.connections {
+            Some(self.own_idle(key).ok_or(Refused::Connections {
                 limit: allowance.connections,
-            });
-        }
+            })?)
+        } else {
+            None
+        };
         if count.handshakes >= allowance.handshakes {
             return Err(Refused::Handshakes {
                 limit: allowance.handshakes,
@@ -221,7 +230,9 @@ impl<H> Admission<H> {
         if self.held() >= self.ceiling() {
             return Err(Refused::Full);
         }
-        let evicted = if self.live >= self.slots {
+        let evicted = if let Some(id) = own {
+            Some(self.take(id).ok_or(Refused::Full)?)
+        } else if self.live >= self.slots {
             Some(self.evict(now).ok_or(Refused::Full)?)
         } else {
             None
@@ -247,6 +258,29 @@ impl<H> Admission<H> {
         Ok(Admitted { id, evicted })
     }
 
+    /// `key`'s longest-idle live connection that was served and has no
+    /// request in flight.
+    fn own_idle(&self, key: IpAddr) -> Option<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| {
+                c.key == key && c.live() && c.in_flight == 0 && c.phase == Phase::Served
+            })
+            .min_by_key(|(_, c)| c.last_done)
+            .map(|(&id, _)| id)
+    }
+
+    /// Takes the slot of live connection `id`; its client's counts drop
+    /// at once.
+    fn take(&mut self, id: ConnId) -> Option<H> {
+        let conn = self.conns.get_mut(&id)?;
+        let handle = conn.handle.take()?;
+        let (key, handshaking) = (conn.key, conn.handshaking());
+        self.live -= 1;
+        self.forget(key, handshaking);
+        Some(handle)
+    }
+
     /// Takes the slot of the lowest-ranked live connection without a
     /// request in flight; its client's counts drop at once.
     fn evict(&mut self, now: Instant) -> Option<H> {
@@ -255,12 +289,7 @@ impl<H> Admission<H> {
             .iter()
             .filter(|(_, c)| c.live() && c.in_flight == 0)
             .min_by_key(|(_, c)| c.rank(now))?;
-        let conn = self.conns.get_mut(&id)?;
-        let handle = conn.handle.take();
-        let (key, handshaking) = (conn.key, conn.handshaking());
-        self.live -= 1;
-        self.forget(key, handshaking);
-        handle
+        self.take(id)
     }
 
     fn forget(&mut self, key: IpAddr, handshaking: bool) {

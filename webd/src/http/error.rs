@@ -76,6 +76,22 @@ pub enum ApiError {
         /// When to try again.
         retry_after: Duration,
     },
+    /// 403: a page request from another origin (or one that does not say
+    /// where it comes from). Never counted: another site could otherwise
+    /// get a visitor's address banned.
+    CrossOrigin,
+    /// 401: a page request without a device cookie: this browser is not
+    /// paired. Not counted: it guesses nothing.
+    NotPaired,
+    /// 401: a pairing code that is unknown, used or expired (counted).
+    BadPairingCode,
+    /// 409: `[page] max_devices` are paired already.
+    DevicesFull {
+        /// The limit.
+        max: u32,
+    },
+    /// 503: the devices directory cannot be read or written.
+    Storage,
     /// 500: a bug.
     Internal,
 }
@@ -94,7 +110,11 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::NotPaired | ApiError::BadPairingCode => StatusCode::UNAUTHORIZED,
+            ApiError::DevicesFull { .. } => StatusCode::CONFLICT,
+            ApiError::Storage => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Forbidden
+            | ApiError::CrossOrigin
             | ApiError::StateForbidden
             | ApiError::AddressForbidden
             | ApiError::ClientCertRequired => StatusCode::FORBIDDEN,
@@ -132,6 +152,11 @@ impl ApiError {
             ApiError::GlobalLimit { .. } => "too_many_failures",
             ApiError::LeddRefused => "refused",
             ApiError::LeddUnavailable { .. } => "unavailable",
+            ApiError::CrossOrigin => "cross_origin",
+            ApiError::NotPaired => "not_paired",
+            ApiError::BadPairingCode => "bad_pairing_code",
+            ApiError::DevicesFull { .. } => "too_many_devices",
+            ApiError::Storage => "storage",
             ApiError::Internal => "internal",
         }
     }
@@ -157,6 +182,11 @@ impl ApiError {
             ApiError::GlobalLimit { .. } => "too many failed attempts: wait for Retry-After seconds".to_owned(),
             ApiError::LeddRefused => "the LED daemon refused this hook: check the hook's config and ledd's log".to_owned(),
             ApiError::LeddUnavailable { .. } => "the LED daemon is not reachable: try again after Retry-After seconds".to_owned(),
+            ApiError::CrossOrigin => "refused: the page's requests come from the page itself; open the tree's page and use it there".to_owned(),
+            ApiError::NotPaired => "this browser is not paired: run `webd pair --name NAME` on the tree and open the link it prints".to_owned(),
+            ApiError::BadPairingCode => "this pairing code is unknown, used or expired: run `webd pair --name NAME` on the tree for a new one".to_owned(),
+            ApiError::DevicesFull { max } => format!("{max} devices are paired already: revoke one with `webd revoke NAME`, or raise [page] max_devices"),
+            ApiError::Storage => "the devices directory cannot be used: see webd's log".to_owned(),
             ApiError::Internal => "internal error".to_owned(),
         }
     }

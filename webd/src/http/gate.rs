@@ -35,6 +35,9 @@ pub enum Route<'r> {
     Hook(&'r str),
     /// `GET /state`.
     State,
+    /// One of the page's routes (`POST /pair`, `GET /page/state`, ...):
+    /// its method and path.
+    Page(&'static str),
 }
 
 impl Route<'_> {
@@ -45,6 +48,7 @@ impl Route<'_> {
             Route::Hook(name) if valid_hook_name(name) => name,
             Route::Hook(_) => "-",
             Route::State => "GET /state",
+            Route::Page(route) => route,
         }
     }
 
@@ -56,6 +60,9 @@ impl Route<'_> {
                 tracing::info!(target: "webd::audit", token, %ip, hook, result, "webhook");
             }
             Route::State => tracing::info!(target: "webd::audit", token, %ip, result, "state"),
+            Route::Page(route) => {
+                tracing::info!(target: "webd::audit", device = token, %ip, route, result, "page");
+            }
         }
     }
 }
@@ -91,7 +98,9 @@ pub(super) async fn pass(
             (bytes, fields)
         }
         // No body: the token comes from the Authorization header alone.
-        Route::State => {
+        // (The page's routes take a device cookie and run their own steps,
+        // in `page`; one sent here is refused like `GET /state`'s.)
+        Route::State | Route::Page(_) => {
             refuse_signature(&parts.headers)?;
             (Vec::new(), Fields::default())
         }
@@ -145,7 +154,7 @@ impl AppState {
     /// The first step of every authenticated route: the client behind
     /// `req` (through trusted proxies), refused before anything is read
     /// when banned, and the config that serves the request.
-    fn admit(&self, req: &Request) -> Result<(Arc<Live>, Client), ApiError> {
+    pub(super) fn admit(&self, req: &Request) -> Result<(Arc<Live>, Client), ApiError> {
         let peer = req
             .extensions()
             .get::<PeerAddr>()
@@ -190,7 +199,7 @@ impl AppState {
     /// line, which names the client IP for an external fail2ban. Returns
     /// the time until the global failure budget has room if it was spent
     /// before this failure: the answer is then 429, not 401.
-    fn failure(
+    pub(super) fn failure(
         &self,
         client: Client,
         route: Route<'_>,
@@ -232,7 +241,7 @@ impl AppState {
     /// its owner never uses is a stolen token, and its user should be
     /// banned like a guesser before trying the other hooks. Checked before
     /// the rates, so that such requests spend no budget of the owner's.
-    fn check_from(
+    pub(super) fn check_from(
         &self,
         token: &Token,
         ip: Client,
@@ -297,5 +306,6 @@ mod tests {
         assert_eq!(Route::Hook("no such\nhook").log_name(), "-");
         assert_eq!(Route::Hook("").log_name(), "-");
         assert_eq!(Route::State.log_name(), "GET /state");
+        assert_eq!(Route::Page("POST /pair").log_name(), "POST /pair");
     }
 }

@@ -25,7 +25,9 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
 ];
 
 /// Middleware: bounds the request's time, then adds the security headers
-/// to whatever answers (including errors and 404s).
+/// to whatever answers (including errors and 404s). A response that set
+/// its own `content-security-policy` or `cache-control` keeps it (the
+/// page's, which loads its own script and style and may be cached).
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = state.live().config.limits.request_timeout;
     let mut resp = match tokio::time::timeout(limit, next.run(req)).await {
@@ -34,10 +36,11 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     };
     let h = resp.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        h.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        let name = HeaderName::from_static(name);
+        let own = matches!(name.as_str(), "content-security-policy" | "cache-control");
+        if !(own && h.contains_key(&name)) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
     }
     resp
 }

@@ -9,6 +9,8 @@
 //! - [`ban`]: per-client failure counting and bans, the global budget.
 //! - [`client`]: who the client is (peer or trusted proxy's header), CIDRs.
 //! - [`state`]: `GET /state`, what plays, for Home Assistant.
+//! - [`page`]: the page (`[page]`): its document and assets, and what a
+//!   paired device may call; [`pair`]: `POST /pair`, pairing a browser.
 //! - [`limits`]: security headers, request timeout, log limits.
 //! - [`error`]: the JSON errors.
 //! - [`admission`]: which connections are kept when clients compete for
@@ -22,6 +24,8 @@ pub mod client;
 pub mod error;
 pub mod gate;
 pub mod limits;
+pub mod page;
+pub mod pair;
 pub mod routes;
 pub mod server;
 pub mod state;
@@ -119,6 +123,29 @@ pub fn app(state: AppState) -> Router {
             "/state",
             get(state::state).fallback(routes::method_not_allowed),
         )
+        .route("/", get(page::index).fallback(routes::method_not_allowed))
+        .route(
+            "/pair",
+            get(page::index)
+                .post(pair::redeem)
+                .fallback(routes::method_not_allowed),
+        )
+        .route(
+            "/page/state",
+            get(page::state).fallback(routes::method_not_allowed),
+        )
+        .route(
+            "/page/play",
+            post(page::play).fallback(routes::method_not_allowed),
+        )
+        .route(
+            "/page/off",
+            post(page::off).fallback(routes::method_not_allowed),
+        )
+        .route(
+            "/page/{asset}",
+            get(page::asset).fallback(routes::method_not_allowed),
+        )
         .route(
             "/healthz",
             get(routes::healthz).fallback(routes::method_not_allowed),
@@ -132,6 +159,8 @@ pub fn app(state: AppState) -> Router {
 mod failure_tests;
 #[cfg(test)]
 mod narrow_tests;
+#[cfg(test)]
+mod page_tests;
 #[cfg(test)]
 mod state_tests;
 #[cfg(test)]

@@ -18,7 +18,7 @@
 //! yet) webd asks ledd, and answers as a request to an absent ledd does:
 //! 503 with `Retry-After`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::domain::date::now_unix;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -60,7 +60,7 @@ pub async fn state(State(state): State<AppState>, req: Request) -> Result<Respon
 }
 
 /// ledd's state: the one it pushed last, else its answer to `Status`.
-async fn status(state: &AppState) -> Result<Status, ApiError> {
+pub(super) async fn status(state: &AppState) -> Result<Status, ApiError> {
     if let Some(status) = state.ledd().state() {
         return Ok(status);
     }
@@ -78,13 +78,6 @@ async fn status(state: &AppState) -> Result<Status, ApiError> {
             }
         },
     }
-}
-
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// A colour as webd accepts it: its name when it has one, else `#rrggbb`.

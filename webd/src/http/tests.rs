@@ -85,6 +85,11 @@ impl Fixture {
     pub(super) fn new(router: Router, dir: tempfile::TempDir) -> Fixture {
         Fixture { router, _dir: dir }
     }
+
+    /// The router's whole answer to `r`.
+    pub(super) async fn router_oneshot(&self, r: Request<Body>) -> Response<Body> {
+        self.router.clone().oneshot(r).await.unwrap()
+    }
 }
 
 pub(super) fn fixture(with_ledd: bool) -> Fixture {

@@ -6,7 +6,8 @@
 //!
 //! webd's policy: keep the listening sockets; become `user`/`group`; keep
 //! the config file and the directories of the certificate, key and client
-//! CA readable for SIGHUP ([`reload_paths`]), nothing else; no TCP bind or
+//! CA readable for SIGHUP ([`reload_paths`]); with the page on, its devices
+//! directory writable ([`writable_dirs`]), nothing else; no TCP bind or
 //! connect (the listeners come from systemd or were bound before); its
 //! seccomp allowlist ([`syscalls`]).
 //!
@@ -67,11 +68,23 @@ pub fn daemon_plan(
         keep_fds: listeners.to_vec(),
         user: config.common.identity()?,
         read_only_paths: reload_paths(&config.path, &reload_files(config)),
+        writable_dirs: writable_dirs(config),
         connect_tcp: Vec::new(),
         ledd_socket: config.common.ledd_socket.clone(),
         landlock: config.common.landlock,
         seccomp,
     })
+}
+
+/// The one directory webd writes: `[page] devices_dir` when the page is
+/// on; none when it is off (then webd writes nothing, and its seccomp
+/// filter refuses every writing `openat`).
+pub fn writable_dirs(config: &Config) -> Vec<PathBuf> {
+    if config.page.enabled {
+        vec![config.page.devices_dir.clone()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The PEM files webd re-reads on SIGHUP: certificate, key, client CA.
@@ -92,7 +105,12 @@ pub fn apply(plan: &Plan) -> Result<Report, SandboxError> {
 /// [`apply`] with an injected Landlock probe result, so tests can simulate
 /// a kernel without Landlock (or with an old ABI) on one that has it.
 pub fn apply_with_probe(plan: &Plan, probe: LandlockProbe) -> Result<Report, SandboxError> {
-    confine::apply("webd", plan, &syscalls::filter(plan.seccomp), probe)
+    confine::apply(
+        "webd",
+        plan,
+        &syscalls::filter(plan.seccomp, !plan.writable_dirs.is_empty()),
+        probe,
+    )
 }
 
 /// Which layers this kernel supports (`webd check`). Changes nothing.

@@ -14,6 +14,10 @@ Commands:
   cert   Make TLS certificates: a server certificate for a first test (use
          Let's Encrypt's for IFTTT: it refuses self-signed ones), or client
          certificates for mutual TLS
+  pair     Pair a phone with the tree's page: prints a one-time link and its
+           QR code (run as root on the tree)
+  devices  List the paired devices
+  revoke   Unpair one device; the others stay paired
 
 Options:
       --config <FILE>        Run the daemon with this config file. Started as
@@ -43,6 +47,7 @@ Examples:
   webd --check-config /etc/tinsel/webd.toml         config, certificate (days left), key, users, ledd
   webd --config /etc/tinsel/webd.toml               run (systemd: systemctl start webd.socket)
   webd check                                        which sandbox layers this kernel has
+  sudo webd pair --name \"Anna's phone\"              a pairing link and QR code for the page
   kill -HUP $(pidof webd)                           re-read the config and certificate
 
 A hook is called with
@@ -200,4 +205,43 @@ Home Assistant's rest_command cannot present one: use a shell_command with that 
 
 Keep DIR/ca-key.pem private: whoever holds it can make client certificates.
 webd reads only DIR/ca.pem. See docs/webd.md, \"Client certificates\".
+";
+
+pub const PAIR: &str = "\
+Pair a phone (or any browser) with the tree's page ([page] enabled = true):
+prints a one-time link https://HOST:PORT/pair#CODE and its QR code. Opening
+it within 10 minutes gives that browser its own device cookie; the code
+works once. Run it as root (or webd's user) on the tree: it writes the
+code's hash into [page] devices_dir, where the running webd finds it.
+
+Usage: webd pair [--config <FILE>] [--url <URL>] --name <NAME>
+
+Options:
+      --name <NAME>    The device's name, as `webd devices` lists it and
+                       `webd revoke` takes it (1 to 64 characters)
+      --config <FILE>  webd's config [default: /etc/tinsel/webd.toml]
+      --url <URL>      The page's address as phones reach it
+                       [default: https://HOSTNAME.local:PORT]
+  -h, --help           Print help
+";
+
+pub const DEVICES: &str = "\
+List the devices paired with the page: name, paired, last used, expires.
+
+Usage: webd devices [--config <FILE>]
+
+Options:
+      --config <FILE>  webd's config [default: /etc/tinsel/webd.toml]
+  -h, --help           Print help
+";
+
+pub const REVOKE: &str = "\
+Unpair the device named NAME (and any pending pairing for it): its next
+request is refused. The other devices stay paired.
+
+Usage: webd revoke [--config <FILE>] <NAME>
+
+Options:
+      --config <FILE>  webd's config [default: /etc/tinsel/webd.toml]
+  -h, --help           Print help
 ";

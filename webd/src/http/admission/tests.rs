@@ -56,6 +56,48 @@ fn a_client_is_capped_and_others_still_get_in() {
 }
 
 #[test]
+fn a_client_back_from_sleep_replaces_its_own_idle_connections() {
+    let t = clock();
+    let mut a: Admission<u32> = Admission::new(10, 10);
+    let (phone, other) = (ip("192.0.2.1"), ip("192.0.2.2"));
+    let o = a.admit(other, CLIENT, t.at(0), 100).unwrap().id;
+    a.handshake_done(o, t.at(0));
+    a.request_started(o);
+    a.request_finished(o, t.at(1));
+    // The phone loaded the page on three connections, then slept.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = a.admit(phone, CLIENT, t.at(n), n as u32).unwrap().id;
+        a.handshake_done(id, t.at(n));
+        a.request_started(id);
+        a.request_finished(id, t.at(10 + n));
+        ids.push(id);
+    }
+    // Back: each new connection takes the place of its own longest idle.
+    for n in 0..3 {
+        let got = a
+            .admit(phone, CLIENT, t.at(100 + n), 10 + n as u32)
+            .unwrap();
+        assert_eq!(got.evicted, Some(n as u32));
+        a.handshake_done(got.id, t.at(100 + n));
+    }
+    assert_eq!(a.client_connections(phone), 3);
+    // Never another client's: theirs stays.
+    assert_eq!(a.client_connections(other), 1);
+    // Connections that were never served (a flood) displace nothing: the
+    // cap still refuses.
+    let x = ip("192.0.2.9");
+    for n in 0..3 {
+        let id = a.admit(x, CLIENT, t.at(200 + n), 50).unwrap().id;
+        a.handshake_done(id, t.at(200 + n));
+    }
+    assert_eq!(
+        a.admit(x, CLIENT, t.at(210), 60).unwrap_err(),
+        Refused::Connections { limit: 3 }
+    );
+}
+
+#[test]
 fn ipv6_clients_are_counted_per_64() {
     let t = clock();
     let mut a: Admission<()> = Admission::new(10, 10);
